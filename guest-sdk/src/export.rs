@@ -1,0 +1,58 @@
+//! The adapter between a [`Model`] and the generated `Guest` trait. Hidden:
+//! authors only see [`crate::export_model!`].
+
+use std::marker::PhantomData;
+
+use crate::bindings::exports::glassbox::model::scorer::Guest;
+use crate::{Batch, Model, ModelError, ModelInfo, RawBatch, Scores};
+
+/// A loaded model together with the schema it declared, kept for the life of
+/// the instance so that [`Model::info`] runs once, not on every call.
+pub struct ModelCell<T> {
+    model: T,
+    info: ModelInfo,
+}
+
+impl<T: Model> ModelCell<T> {
+    /// Loads the model and asks for its description.
+    pub fn new() -> Self {
+        let model = T::load();
+        let info = model.info();
+        ModelCell { model, info }
+    }
+
+    /// Scores a raw batch as received from the host.
+    pub fn score(&self, batch: &RawBatch) -> Result<Scores, ModelError> {
+        self.model.score(&Batch::new(batch, &self.info.inputs))
+    }
+
+    /// The description the model gave at load time.
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+}
+
+impl<T: Model> Default for ModelCell<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Implemented by [`crate::export_model!`]: where the one instance of the model lives.
+pub trait ModelExport: Model + Send + Sync {
+    /// The lazily loaded instance.
+    fn cell() -> &'static ModelCell<Self>;
+}
+
+/// The type handed to the generated `export!` macro.
+pub struct Adapter<T>(PhantomData<T>);
+
+impl<T: ModelExport> Guest for Adapter<T> {
+    fn info() -> ModelInfo {
+        T::cell().info().clone()
+    }
+
+    fn score(batch: RawBatch) -> Result<Scores, ModelError> {
+        T::cell().score(&batch)
+    }
+}

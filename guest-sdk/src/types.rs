@@ -1,0 +1,101 @@
+//! The contract's types, re-exported from the generated bindings, with
+//! constructors that keep model code short.
+
+pub use crate::bindings::glassbox::model::host::Level as LogLevel;
+pub use crate::bindings::glassbox::model::types::{
+    Batch as RawBatch, CategoricalColumn, CategoricalProfile, CategoryCount, ClassScores, Column,
+    FeatureKind, FeatureProfile, Field, Histogram, InputProblem, ModelError, ModelInfo,
+    NumericColumn, NumericProfile, Outputs, PredictionProfile, Quantile, Scores, Task,
+    TrainingProfile,
+};
+
+impl ModelInfo {
+    /// Describes a classifier; `classes` is the order of the probabilities it returns.
+    pub fn classification(
+        name: impl Into<String>,
+        version: impl Into<String>,
+        classes: Vec<String>,
+        inputs: Vec<Field>,
+    ) -> Self {
+        ModelInfo {
+            name: name.into(),
+            version: version.into(),
+            task: Task::Classification,
+            inputs,
+            outputs: Outputs::Classes(classes),
+            profile: None,
+        }
+    }
+
+    /// Describes a regressor predicting `target`.
+    pub fn regression(
+        name: impl Into<String>,
+        version: impl Into<String>,
+        target: impl Into<String>,
+        inputs: Vec<Field>,
+    ) -> Self {
+        ModelInfo {
+            name: name.into(),
+            version: version.into(),
+            task: Task::Regression,
+            inputs,
+            outputs: Outputs::Target(target.into()),
+            profile: None,
+        }
+    }
+}
+
+impl Field {
+    /// A numeric feature that must always be present.
+    pub fn numeric(name: impl Into<String>) -> Self {
+        Field {
+            name: name.into(),
+            kind: FeatureKind::Numeric,
+            nullable: false,
+            categories: Vec::new(),
+        }
+    }
+
+    /// A categorical feature with the categories seen in training.
+    pub fn categorical(name: impl Into<String>, categories: Vec<String>) -> Self {
+        Field {
+            name: name.into(),
+            kind: FeatureKind::Categorical,
+            nullable: false,
+            categories,
+        }
+    }
+
+    /// The same field, but a missing value is acceptable.
+    pub fn nullable(mut self) -> Self {
+        self.nullable = true;
+        self
+    }
+}
+
+impl ModelError {
+    /// An internal error with a message.
+    pub fn internal(message: impl Into<String>) -> Self {
+        ModelError::Internal(message.into())
+    }
+
+    /// An input problem with one row and field.
+    pub fn invalid(row: usize, field: impl Into<String>, message: impl Into<String>) -> Self {
+        ModelError::InvalidInput(vec![InputProblem {
+            row: row as u32,
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+}
+
+/// One input value, as used by [`crate::testing`] to build batches natively.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A number, for a numeric field.
+    Num(f64),
+    /// A string, for a categorical field.
+    Cat(String),
+    /// A missing value.
+    Missing,
+}
