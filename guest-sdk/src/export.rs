@@ -16,6 +16,12 @@ pub struct ModelCell<T> {
 impl<T: Model> ModelCell<T> {
     /// Loads the model and asks for its description.
     pub fn new() -> Self {
+        // A panic in a guest ends in a trap that carries no message. Send the
+        // message to the host first, which attaches it to the trap error.
+        #[cfg(target_arch = "wasm32")]
+        std::panic::set_hook(Box::new(|info| {
+            crate::log(crate::LogLevel::Error, &format!("panic: {info}"));
+        }));
         let model = T::load();
         let info = model.info();
         ModelCell { model, info }

@@ -50,9 +50,9 @@
 //! ensembles), written to run row by row without allocating.
 #![deny(missing_docs)]
 
+mod batch;
 #[doc(hidden)]
 pub mod bindings;
-mod batch;
 #[doc(hidden)]
 pub mod export;
 pub mod ops;
@@ -124,7 +124,7 @@ macro_rules! export_model {
             #[cfg(target_arch = "wasm32")]
             type __GlassboxExport = $crate::export::Adapter<$model>;
             #[cfg(target_arch = "wasm32")]
-            $crate::bindings::export!(__GlassboxExport with_types_in $crate::bindings);
+    $crate::bindings::export!(__GlassboxExport with_types_in $crate::bindings);
         };
     };
 }

@@ -334,7 +334,10 @@ impl DecisionTree {
                     i = if go_left { *left } else { *right };
                 }
                 Some(Node::Leaf { offset }) => {
-                    return self.values.get(*offset..offset + self.outputs).unwrap_or(&[]);
+                    return self
+                        .values
+                        .get(*offset..offset + self.outputs)
+                        .unwrap_or(&[]);
                 }
                 None => return &[],
             }

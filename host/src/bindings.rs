@@ -1,0 +1,21 @@
+//! The one `bindgen!` of the host side. Everything else imports the contract's
+//! types from here.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "model",
+});
+
+pub use glassbox::model::host::Level;
+pub use glassbox::model::types::{
+    Batch, CategoricalColumn, CategoricalProfile, CategoryCount, ClassScores, Column, FeatureKind,
+    FeatureProfile, Field, Histogram, InputProblem, ModelError, ModelInfo, NumericColumn,
+    NumericProfile, Outputs, PredictionProfile, Quantile, Scores, Task, TrainingProfile,
+};
+
+/// The WIT package and version this host speaks.
+pub const PACKAGE: &str = "glassbox:model@0.1.0";
+/// The interface a model must export.
+pub const SCORER_EXPORT: &str = "glassbox:model/scorer@0.1.0";
+/// The interfaces a model may import: the shared types and the log function.
+pub const GRANTED_IMPORTS: [&str; 2] = ["glassbox:model/types@0.1.0", "glassbox:model/host@0.1.0"];

@@ -1,0 +1,345 @@
+//! Command-line parsing and the subcommands.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use glassbox::{Engine, EngineBuilder, Limits, Model, Prediction, Row, examples};
+
+/// Run machine-learning models as sandboxed WebAssembly components.
+///
+/// MODEL arguments take a path to a component (`model.wasm`) or the name of a
+/// bundled example (see `glassbox examples`).
+#[derive(Parser)]
+#[command(name = "glassbox", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show a model's name, version, task, inputs, outputs, digest, size and imports.
+    Inspect {
+        /// The model: a .wasm component or a bundled example's name.
+        model: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Score rows (JSON lines keyed by feature name) and print one JSON line per row.
+    ///
+    /// Classifiers print {"label": ..., "probabilities": [...]} (probabilities
+    /// in the model's class order), regressors {"value": ...}. A row that
+    /// cannot be scored prints {"row": N, "error": "..."} in its place; the
+    /// other rows are still scored and the exit status is 1.
+    Score {
+        /// The model: a .wasm component or a bundled example's name.
+        model: String,
+        /// The rows: a .jsonl file, or - for stdin. Default: stdin, or the
+        /// example's own sample rows when MODEL is a bundled example.
+        rows: Option<PathBuf>,
+        /// Rows sent to the model per call.
+        #[arg(long, default_value_t = 1024)]
+        batch_size: usize,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Wrap a core module built with glassbox-guest (wasm32-unknown-unknown) into a component.
+    Componentize {
+        /// The core module, e.g. target/wasm32-unknown-unknown/release/my_model.wasm.
+        module: PathBuf,
+        /// Where to write the component.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// List the bundled example models.
+    Examples,
+}
+
+/// Engine settings shared by the commands that load models.
+#[derive(Args)]
+struct EngineArgs {
+    /// Wall-clock limit per call, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = Limits::default().deadline.as_millis() as u64)]
+    deadline_ms: u64,
+    /// Memory limit per model instance, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = Limits::default().memory_bytes >> 20)]
+    memory_mib: usize,
+    /// Directory caching compiled models.
+    /// [default: $GLASSBOX_CACHE_DIR, $XDG_CACHE_HOME/glassbox or ~/.cache/glassbox]
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile every time; read and write no cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
+}
+
+impl EngineArgs {
+    fn engine(&self) -> Result<Engine> {
+        let limits = Limits {
+            deadline: Duration::from_millis(self.deadline_ms),
+            memory_bytes: self.memory_mib << 20,
+            ..Limits::default()
+        };
+        let mut builder = EngineBuilder::default().limits(limits);
+        if !self.no_cache
+            && let Some(dir) = self
+                .cache_dir
+                .clone()
+                .or_else(EngineBuilder::default_cache_dir)
+        {
+            builder = builder.cache_dir(dir);
+        }
+        Ok(builder.build()?)
+    }
+}
+
+pub fn run() -> Result<ExitCode> {
+    match Cli::parse().command {
+        Command::Inspect {
+            model,
+            json,
+            engine,
+        } => inspect(&engine.engine()?, &model, json),
+        Command::Score {
+            model,
+            rows,
+            batch_size,
+            engine,
+        } => score(
+            &engine.engine()?,
+            &model,
+            rows.as_deref(),
+            batch_size.max(1),
+        ),
+        Command::Componentize { module, output } => {
+            let bytes =
+                std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
+            let component = glassbox::componentize(&bytes)?;
+            std::fs::write(&output, &component)
+                .with_context(|| format!("writing {}", output.display()))?;
+            eprintln!("wrote {} ({} bytes)", output.display(), component.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Examples => {
+            for e in examples::ALL {
+                println!("{:<16} {}", e.name, e.description);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Loads MODEL: a bundled example's name, or a path.
+fn load(engine: &Engine, model: &str) -> Result<Model> {
+    if let Some(example) = examples::find(model)
+        && !Path::new(model).exists()
+    {
+        return Ok(engine.load(example.component)?);
+    }
+    let path = Path::new(model);
+    if !path.exists() {
+        let names: Vec<&str> = examples::ALL.iter().map(|e| e.name).collect();
+        bail!(
+            "{model}: no such file, and not a bundled example ({})",
+            names.join(", ")
+        );
+    }
+    Ok(engine.load_file(path)?)
+}
+
+fn inspect(engine: &Engine, name: &str, json: bool) -> Result<ExitCode> {
+    let model = load(engine, name)?;
+    let d = glassbox::describe(&model);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let info = model.info();
+    println!("name:     {}", info.name);
+    println!("version:  {}", info.version);
+    println!("task:     {}", d["task"].as_str().unwrap_or_default());
+    println!("digest:   {}", d["digest"].as_str().unwrap_or_default());
+    println!("size:     {} bytes", model.size());
+    let imports = model.imports();
+    println!(
+        "imports:  {}",
+        if imports.is_empty() {
+            "none".to_string()
+        } else {
+            imports.join(", ")
+        }
+    );
+    match &info.outputs {
+        glassbox::Outputs::Classes(c) => {
+            println!("outputs:  {} classes: {}", c.len(), c.join(", "))
+        }
+        glassbox::Outputs::Target(t) => println!("outputs:  value of `{t}`"),
+    }
+    println!(
+        "profile:  {}",
+        if info.profile.is_some() {
+            "training profile included"
+        } else {
+            "none"
+        }
+    );
+    println!("inputs:   {} fields", info.inputs.len());
+    for f in &info.inputs {
+        let kind = match f.kind {
+            glassbox::FeatureKind::Numeric => "numeric".to_string(),
+            glassbox::FeatureKind::Categorical => {
+                format!("categorical [{}]", f.categories.join(", "))
+            }
+        };
+        let nullable = if f.nullable { ", may be missing" } else { "" };
+        println!("  {:<24} {kind}{nullable}", f.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One input line: a row to score, or the reason it cannot be.
+enum Line {
+    Row(Row),
+    Bad(String),
+}
+
+fn score(
+    engine: &Engine,
+    model_arg: &str,
+    rows: Option<&Path>,
+    batch_size: usize,
+) -> Result<ExitCode> {
+    let model = load(engine, model_arg)?;
+    let input: Box<dyn BufRead> = match rows {
+        Some(p) if p != Path::new("-") => Box::new(std::io::BufReader::new(
+            std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
+        )),
+        None if examples::find(model_arg).is_some() && !Path::new(model_arg).exists() => {
+            let example = examples::find(model_arg).map_or("", |e| e.sample_rows);
+            eprintln!("scoring the bundled sample rows of `{model_arg}`");
+            Box::new(example.as_bytes())
+        }
+        _ => Box::new(std::io::stdin().lock()),
+    };
+    let started = Instant::now();
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let (mut scored, mut failed, mut row) = (0usize, 0usize, 0usize);
+    let mut chunk: Vec<Line> = Vec::with_capacity(batch_size);
+    let mut lines = input.lines();
+    loop {
+        let next = lines.next();
+        let at_end = next.is_none();
+        if let Some(line) = next {
+            let line = line.context("reading rows")?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            chunk.push(match serde_json::from_str::<serde_json::Value>(&line) {
+                Ok(serde_json::Value::Object(map)) => Line::Row(map),
+                Ok(_) => Line::Bad("expected a JSON object keyed by feature name".into()),
+                Err(e) => Line::Bad(format!("not valid JSON: {e}")),
+            });
+            if chunk.len() < batch_size {
+                continue;
+            }
+        }
+        if !chunk.is_empty() {
+            let results = score_chunk(&model, row, &chunk);
+            for r in results {
+                match r {
+                    Ok(p) => {
+                        scored += 1;
+                        serde_json::to_writer(&mut out, &p)?;
+                    }
+                    Err(message) => {
+                        failed += 1;
+                        serde_json::to_writer(
+                            &mut out,
+                            &serde_json::json!({"row": row, "error": message}),
+                        )?;
+                    }
+                }
+                out.write_all(b"\n")?;
+                row += 1;
+            }
+            chunk.clear();
+        }
+        if at_end {
+            break;
+        }
+    }
+    out.flush()?;
+    eprintln!(
+        "{}: scored {scored} rows, {failed} with errors, in {:.1} ms",
+        model.name(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Scores the good rows of a chunk in one call; bad rows get their problems.
+fn score_chunk(model: &Model, first_row: usize, chunk: &[Line]) -> Vec<Result<Prediction, String>> {
+    let mut results: Vec<Option<Result<Prediction, String>>> = chunk
+        .iter()
+        .enumerate()
+        .map(|(i, l)| match l {
+            Line::Bad(why) => Some(Err(format!("row {}: {why}", first_row + i))),
+            Line::Row(_) => None,
+        })
+        .collect();
+    let mut good: Vec<(usize, &Row)> = chunk
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| match l {
+            Line::Row(r) => Some((i, r)),
+            Line::Bad(_) => None,
+        })
+        .collect();
+    // Take out the rows that break the contract, each with all its problems.
+    let rows: Vec<Row> = good.iter().map(|(_, r)| (*r).clone()).collect();
+    if let Err(violations) = glassbox::batch::from_rows(model.info(), &rows) {
+        let mut bad = std::collections::BTreeMap::<usize, Vec<String>>::new();
+        for mut v in violations {
+            let (i, _) = good[v.row];
+            v.row = first_row + i;
+            bad.entry(i).or_default().push(v.to_string());
+        }
+        for (i, problems) in &bad {
+            results[*i] = Some(Err(problems.join("; ")));
+        }
+        good.retain(|(i, _)| !bad.contains_key(i));
+    }
+    if !good.is_empty() {
+        let rows: Vec<Row> = good.iter().map(|(_, r)| (*r).clone()).collect();
+        match model.score_rows(&rows) {
+            Ok(predictions) => {
+                for ((i, _), p) in good.iter().zip(predictions) {
+                    results[*i] = Some(Ok(p));
+                }
+            }
+            // The call as a whole failed (a trap, a timeout, …): which row
+            // caused it is unknown, so every row of the call reports it.
+            Err(e) => {
+                for (i, _) in &good {
+                    results[*i] = Some(Err(e.to_string()));
+                }
+            }
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("row was not scored".into())))
+        .collect()
+}

@@ -1,0 +1,352 @@
+//! The engine: wasmtime configured once for untrusted models.
+//!
+//! [`EngineBuilder`] narrows wasmtime to the knobs Glassbox supports:
+//! 1. Cranelift, optimising for speed: a model is compiled once and scored
+//!    millions of times.
+//! 2. The pooling allocator: instance slots are reserved up front, so
+//!    replacing an instance after a trap costs microseconds, not an mmap.
+//! 3. Epoch interruption for deadlines: a background thread bumps the epoch
+//!    every tick and a call that outlives its deadline traps. Fuel would give
+//!    exact instruction budgets but costs a counter update in every basic
+//!    block; an epoch check is one load and compare per loop header.
+//! 4. A stack limit, and a per-store memory limiter (see [`crate::Limits`]).
+//! 5. An on-disk cache of compiled code keyed by the component's digest and
+//!    the engine's compatibility hash, so a restart does not recompile.
+
+use std::hash::Hasher;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Config, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::model::{LogSink, Model};
+
+/// How often the epoch advances unless configured otherwise: the resolution
+/// of deadlines. 10 ms keeps the ticker thread's cost negligible.
+pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Builds an [`Engine`].
+///
+/// ```
+/// use std::time::Duration;
+/// let engine = glassbox::Engine::builder()
+///     .limits(glassbox::Limits { deadline: Duration::from_millis(200), ..Default::default() })
+///     .build()?;
+/// # Ok::<_, glassbox::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct EngineBuilder {
+    limits: Limits,
+    epoch_tick: Duration,
+    cache_dir: Option<PathBuf>,
+    log: LogSink,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            limits: Limits::default(),
+            epoch_tick: DEFAULT_EPOCH_TICK,
+            cache_dir: None,
+            log: LogSink::stderr(),
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// The limits every call runs under.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The epoch period, which is the resolution of deadlines. Default 10 ms.
+    pub fn epoch_tick(mut self, tick: Duration) -> Self {
+        self.epoch_tick = tick.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Where the models' log lines go. Default: stderr.
+    pub fn log_sink(mut self, log: LogSink) -> Self {
+        self.log = log;
+        self
+    }
+
+    /// Caches compiled models in `dir` (created if needed). Off by default.
+    ///
+    /// Cached files are native code that is loaded without re-validation, so
+    /// the directory must be writable only by whoever runs Glassbox.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The conventional cache location: `$GLASSBOX_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/glassbox`, else `$HOME/.cache/glassbox`.
+    pub fn default_cache_dir() -> Option<PathBuf> {
+        let env = |k| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        env("GLASSBOX_CACHE_DIR")
+            .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("glassbox")))
+            .or_else(|| env("HOME").map(|d| d.join(".cache").join("glassbox")))
+    }
+
+    /// Creates the engine and starts its epoch ticker.
+    pub fn build(self) -> Result<Engine> {
+        let limits = self.limits;
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(limits.max_instances)
+            .total_core_instances(limits.max_instances)
+            .total_memories(limits.max_instances)
+            .total_tables(limits.max_instances)
+            .max_memory_size(limits.memory_bytes);
+        let mut config = Config::new();
+        config
+            .cranelift_opt_level(OptLevel::Speed)
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(limits.stack_bytes)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = wasmtime::Engine::new(&config).map_err(|e| Error::Load {
+            model: "(engine)".into(),
+            source: anyhow::Error::from(e),
+        })?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            let tick = self.epoch_tick;
+            thread::Builder::new()
+                .name("glassbox-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        thread::sleep(tick);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| Error::Io {
+                    path: "(epoch ticker thread)".into(),
+                    source: e,
+                })?
+        };
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                engine,
+                limits,
+                epoch_tick: self.epoch_tick,
+                cache_dir: self.cache_dir,
+                log: self.log,
+                stop,
+                _ticker: ticker,
+            }),
+        })
+    }
+}
+
+/// A configured wasmtime engine that loads models. Cheap to clone; clones
+/// share everything.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: wasmtime::Engine,
+    limits: Limits,
+    epoch_tick: Duration,
+    cache_dir: Option<PathBuf>,
+    log: LogSink,
+    stop: Arc<AtomicBool>,
+    _ticker: thread::JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The ticker exits at its next tick; joining would only add latency.
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("limits", &self.inner.limits)
+            .field("epoch_tick", &self.inner.epoch_tick)
+            .field("cache_dir", &self.inner.cache_dir)
+            .finish()
+    }
+}
+
+/// How a model's compiled code was obtained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeSource {
+    /// Compiled now (and written to the cache when one is configured).
+    Compiled,
+    /// Loaded from the on-disk cache.
+    Cache,
+}
+
+impl Engine {
+    /// Starts building an engine.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// An engine with default limits and no cache.
+    pub fn new() -> Result<Engine> {
+        EngineBuilder::default().build()
+    }
+
+    /// The limits calls run under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner.engine
+    }
+
+    /// Deadline in epoch ticks, rounded up, at least one.
+    pub(crate) fn deadline_ticks(&self) -> u64 {
+        let tick = self.inner.epoch_tick.as_nanos().max(1);
+        (self.inner.limits.deadline.as_nanos().div_ceil(tick) as u64).max(1)
+    }
+
+    /// Loads a model from a `.wasm` file. See [`Engine::load`].
+    pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Model> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let label = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        );
+        self.load_named(&label, &bytes)
+    }
+
+    /// Loads a model from the bytes of a component.
+    ///
+    /// The component is checked (it must be a component, export
+    /// `glassbox:model/scorer@0.1.0` and import nothing beyond the log
+    /// function), compiled or fetched from the cache, instantiated once and
+    /// asked for its [`crate::ModelInfo`], which is checked too.
+    pub fn load(&self, bytes: &[u8]) -> Result<Model> {
+        self.load_named("(bytes)", bytes)
+    }
+
+    fn load_named(&self, label: &str, bytes: &[u8]) -> Result<Model> {
+        check_header(bytes)?;
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let (component, source) = self.compile(label, bytes, &digest)?;
+        Model::new(
+            self.clone(),
+            label,
+            component,
+            digest,
+            bytes.len(),
+            source,
+            self.inner.log.clone(),
+        )
+    }
+
+    fn compile(
+        &self,
+        label: &str,
+        bytes: &[u8],
+        digest: &[u8; 32],
+    ) -> Result<(Component, CodeSource)> {
+        let engine = &self.inner.engine;
+        let load_error = |e: wasmtime::Error| Error::Load {
+            model: label.to_string(),
+            source: anyhow::Error::from(e),
+        };
+        let Some(dir) = &self.inner.cache_dir else {
+            let component = Component::new(engine, bytes).map_err(load_error)?;
+            return Ok((component, CodeSource::Compiled));
+        };
+        let path = dir.join(format!(
+            "{}-{}.cwasm",
+            hex(digest),
+            self.compatibility_key()
+        ));
+        if path.exists() {
+            // SAFETY: the file was written by `Component::serialize` of an
+            // engine with this very compatibility hash, into a directory the
+            // operator controls (see `EngineBuilder::cache_dir`). A file that
+            // fails wasmtime's header checks is recompiled below.
+            if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
+                return Ok((component, CodeSource::Cache));
+            }
+        }
+        let component = Component::new(engine, bytes).map_err(load_error)?;
+        // A cache that cannot be written only costs the next start a compile;
+        // it must not fail the load.
+        if let Ok(code) = component.serialize() {
+            let _ = write_atomically(dir, &path, &code);
+        }
+        Ok((component, CodeSource::Compiled))
+    }
+
+    /// A short hex digest of everything that makes compiled code compatible
+    /// with this engine (wasmtime version, target, settings).
+    fn compatibility_key(&self) -> String {
+        struct ShaHasher(Sha256);
+        impl Hasher for ShaHasher {
+            fn finish(&self) -> u64 {
+                0
+            }
+            fn write(&mut self, bytes: &[u8]) {
+                self.0.update(bytes);
+            }
+        }
+        let mut h = ShaHasher(Sha256::new());
+        std::hash::Hash::hash(&self.inner.engine.precompile_compatibility_hash(), &mut h);
+        hex(&h.0.finalize()[..8])
+    }
+}
+
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Tells apart components, core modules and garbage before wasmtime sees them.
+fn check_header(bytes: &[u8]) -> Result<()> {
+    if wasmparser::Parser::is_component(bytes) {
+        return Ok(());
+    }
+    if wasmparser::Parser::is_core_wasm(bytes) {
+        return Err(Error::NotAComponent(
+            "this is a core WebAssembly module; build a component (see `glassbox componentize`)"
+                .into(),
+        ));
+    }
+    let shown: String = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    Err(Error::NotAComponent(format!(
+        "the file does not start with the WebAssembly magic number \\0asm (first bytes: {})",
+        if shown.is_empty() {
+            "none, it is empty".into()
+        } else {
+            shown
+        }
+    )))
+}
