@@ -4,6 +4,7 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "model",
+    additional_derives: [PartialEq],
 });
 
 pub use glassbox::model::host::Level;

@@ -281,12 +281,15 @@ impl Engine {
             hex(digest),
             self.compatibility_key()
         ));
-        if path.exists() {
+        // Read the file rather than mapping it: a mapped file truncated by
+        // someone else would crash the process with SIGBUS later on.
+        if let Ok(code) = std::fs::read(&path) {
             // SAFETY: the file was written by `Component::serialize` of an
             // engine with this very compatibility hash, into a directory the
-            // operator controls (see `EngineBuilder::cache_dir`). A file that
-            // fails wasmtime's header checks is recompiled below.
-            if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
+            // operator controls (see `EngineBuilder::cache_dir`). wasmtime
+            // checks its header and version; a file that fails those checks
+            // is recompiled below.
+            if let Ok(component) = unsafe { Component::deserialize(engine, &code) } {
                 return Ok((component, CodeSource::Cache));
             }
         }

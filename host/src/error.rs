@@ -155,8 +155,11 @@ pub enum Error {
         /// The limit in force.
         limit: usize,
     },
-    /// The call overflowed its wasm stack.
-    #[error("model `{model}` overflowed its {limit}-byte stack (runaway recursion?)")]
+    /// The call overflowed its wasm stack (limited to `limit` bytes), or the
+    /// stack it keeps in its own linear memory.
+    #[error(
+        "model `{model}` overflowed its stack (runaway recursion?); wasm stack limit {limit} bytes"
+    )]
     StackOverflow {
         /// The model.
         model: String,

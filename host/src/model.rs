@@ -43,9 +43,12 @@ const MAX_LOGS_PER_CALL: u32 = 64;
 /// Longest log line kept, in bytes.
 const MAX_LOG_BYTES: usize = 4096;
 
-/// Where guest log lines go: `(model name, level, message)`.
+/// A function receiving `(model name, level, message)`.
+type LogFn = dyn Fn(&str, Level, &str) + Send + Sync;
+
+/// Where guest log lines go.
 #[derive(Clone)]
-pub struct LogSink(Arc<dyn Fn(&str, Level, &str) + Send + Sync>);
+pub struct LogSink(Arc<LogFn>);
 
 impl LogSink {
     /// A sink calling `f` for every line.
@@ -537,6 +540,10 @@ fn classify_trap(engine: &Engine, model: &str, e: wasmtime::Error, state: &Store
             model,
             limit: limits.stack_bytes,
         },
+        Some(Trap::MemoryOutOfBounds) if shadow_stack_overflow(&e) => Error::StackOverflow {
+            model,
+            limit: limits.stack_bytes,
+        },
         _ => {
             let mut message = format!("{e:#}");
             if let Some(panic) = &state.last_error_log {
@@ -545,6 +552,24 @@ fn classify_trap(engine: &Engine, model: &str, e: wasmtime::Error, state: &Store
             Error::Trap { model, message }
         }
     }
+}
+
+/// Whether an out-of-bounds access is a guest's *shadow* stack overflowing.
+///
+/// Rust and C guests keep large locals on a stack in linear memory that
+/// starts below their static data and grows down towards address 0. Running
+/// off its end wraps the stack pointer to just under 4 GiB, so the fault
+/// address is within the top 64 KiB of the 32-bit space, where no real
+/// access lands. wasmtime reports the address only in the error's text.
+fn shadow_stack_overflow(e: &wasmtime::Error) -> bool {
+    e.chain().any(|cause| {
+        let text = cause.to_string();
+        let Some(rest) = text.strip_prefix("memory fault at wasm address 0x") else {
+            return false;
+        };
+        let hex: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+        u64::from_str_radix(&hex, 16).is_ok_and(|a| (0xFFFF_0000..1 << 32).contains(&a))
+    })
 }
 
 /// Refuses components that import anything beyond the contract, or export

@@ -1,1 +1,19 @@
+//! Glassbox's integration tests: one binary, one module per area.
+//!
+//! Fixtures (guest components named for the behaviour they trigger) are built
+//! by `tests/build.rs`; their paths come from the `glassbox_fixtures` crate.
 
+// Loading components: what is accepted, what is refused and why; the cache.
+mod loading;
+// Scoring through the library: column shapes, missing values, concurrency.
+mod scoring;
+// The contract enforced around the guest: bad inputs, bad answers.
+mod contract;
+// Hostile guests: loops, memory, stack, traps. Each costs one call.
+mod limits;
+// The example models against scikit-learn's own answers.
+mod conformance;
+// The `glassbox` binary as users run it.
+mod cli;
+
+mod util;

@@ -1,0 +1,143 @@
+//! The `glassbox` binary, run as a user would.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use glassbox_fixtures as fx;
+
+fn glassbox(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_glassbox"))
+        .args(args)
+        .arg("--no-cache")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run glassbox");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn score_with_no_rows_uses_the_bundled_sample() {
+    let out = glassbox(&["score", "digits-logreg"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = lines(&out);
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[0]["label"], "0");
+    assert_eq!(lines[0]["probabilities"].as_array().unwrap().len(), 10);
+}
+
+#[test]
+fn a_bad_row_gets_an_error_line_and_the_others_are_scored() {
+    let rows = concat!(
+        r#"{"x": 1, "y": 2, "color": "red"}"#,
+        "\n",
+        r#"{"x": "one", "y": 2, "color": "red"}"#,
+        "\n",
+        "not json\n",
+        "\n",
+        r#"{"x": 3, "y": null, "color": "green"}"#,
+        "\n",
+    );
+    let out = glassbox(&["score", fx::ECHO, "-"], Some(rows));
+    assert_eq!(out.status.code(), Some(1));
+    let lines = lines(&out);
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0], serde_json::json!({"value": 3.0}));
+    assert_eq!(lines[1]["row"], 1);
+    let error = lines[1]["error"].as_str().unwrap();
+    assert!(
+        error.contains("row 1, field `x`: expected a number"),
+        "{error}"
+    );
+    assert_eq!(lines[2]["row"], 2);
+    assert!(
+        lines[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
+    assert_eq!(lines[3], serde_json::json!({"value": 104.0}));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("scored 2 rows, 2 with errors"), "{stderr}");
+}
+
+#[test]
+fn a_trapping_model_fails_its_rows_not_the_process() {
+    let rows = "{\"x\": 1}\n";
+    let out = glassbox(&["score", fx::TRAPS, "--batch-size", "1"], Some(rows));
+    assert_eq!(out.status.code(), Some(1));
+    let lines = lines(&out);
+    assert!(lines[0]["error"].as_str().unwrap().contains("trapped"));
+}
+
+#[test]
+fn inspect_prints_the_contract() {
+    let out = glassbox(&["inspect", fx::ECHO], None);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "name:     echo",
+        "version:  1.2.3",
+        "task:     regression",
+        "digest:   sha256:",
+        "color",
+        "categorical [red, green], may be missing",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+
+    let out = glassbox(&["inspect", "--json", "friedman-tree"], None);
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["task"], "regression");
+    assert_eq!(json["inputs"].as_array().unwrap().len(), 10);
+}
+
+#[test]
+fn refused_models_exit_with_a_clear_message() {
+    let out = glassbox(&["inspect", fx::IMPORTS_WASI], None);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("glassbox grants no capabilities"),
+        "{stderr}"
+    );
+
+    let out = glassbox(&["score", "no-such-model.wasm"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a bundled example"), "{stderr}");
+}
+
+#[test]
+fn componentize_turns_a_guest_module_into_a_loadable_component() {
+    let out_path = std::env::temp_dir().join(format!("echo-{}.wasm", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_glassbox"))
+        .args(["componentize", fx::ECHO_MODULE, "-o"])
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let model = crate::util::engine().load_file(&out_path).unwrap();
+    assert_eq!(model.name(), "echo");
+    let _ = std::fs::remove_file(out_path);
+}
