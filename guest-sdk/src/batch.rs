@@ -1,12 +1,13 @@
 //! Typed, zero-copy views over the batch the host sends.
 
-use crate::{Column, FeatureKind, Field, ModelError, RawBatch};
+use crate::{FeatureKind, Field, ModelError, RawBatch};
 
 /// A batch of rows to score, with access to its columns by name or position.
 ///
-/// Columns arrive in the order of the model's input schema. Nothing here
-/// copies or allocates, except [`Batch::row_major`], which builds one
-/// row-major matrix for the whole batch.
+/// The host sends all numeric columns in one flat list and all categorical
+/// columns in another (see the WIT `batch` record); these views slice them
+/// per field. Nothing here copies or allocates, except
+/// [`Batch::row_major`], which builds one row-major matrix for the batch.
 #[derive(Clone, Copy, Debug)]
 pub struct Batch<'a> {
     raw: &'a RawBatch,
@@ -14,7 +15,7 @@ pub struct Batch<'a> {
 }
 
 impl<'a> Batch<'a> {
-    /// Wraps a raw batch whose columns follow `fields`.
+    /// Wraps a raw batch laid out after `fields`.
     pub fn new(raw: &'a RawBatch, fields: &'a [Field]) -> Self {
         Batch { raw, fields }
     }
@@ -34,34 +35,49 @@ impl<'a> Batch<'a> {
         self.fields.iter().position(|f| f.name == name)
     }
 
-    fn column(&self, index: usize) -> Result<(&'a Field, &'a Column), ModelError> {
-        match (self.fields.get(index), self.raw.columns.get(index)) {
-            (Some(field), Some(column)) => Ok((field, column)),
-            _ => Err(ModelError::internal(format!(
-                "batch has {} columns, schema has {} fields; no column at position {index}",
-                self.raw.columns.len(),
-                self.fields.len()
-            ))),
-        }
-    }
-
     fn index_of(&self, name: &str) -> Result<usize, ModelError> {
         self.position(name)
             .ok_or_else(|| ModelError::internal(format!("no field named `{name}` in the schema")))
     }
 
+    /// The field at `index` and its rank among the fields of its kind.
+    fn rank(&self, index: usize, kind: FeatureKind) -> Result<usize, ModelError> {
+        let field = self.fields.get(index).ok_or_else(|| {
+            ModelError::internal(format!(
+                "no field at position {index}; the schema has {}",
+                self.fields.len()
+            ))
+        })?;
+        if field.kind != kind {
+            return Err(ModelError::internal(format!(
+                "field `{}` is {:?}, not {kind:?}",
+                field.name, field.kind
+            )));
+        }
+        Ok(self.fields[..index]
+            .iter()
+            .filter(|f| f.kind == kind)
+            .count())
+    }
+
     /// The numeric column at schema position `index`.
     pub fn numeric_at(&self, index: usize) -> Result<Numeric<'a>, ModelError> {
-        match self.column(index)? {
-            (_, Column::Numeric(c)) => Ok(Numeric {
-                values: &c.values,
-                missing: &c.missing,
-            }),
-            (field, Column::Categorical(_)) => Err(ModelError::internal(format!(
-                "field `{}` is categorical, not numeric",
-                field.name
-            ))),
-        }
+        let k = self.rank(index, FeatureKind::Numeric)?;
+        let rows = self.rows();
+        let values = self
+            .raw
+            .numeric
+            .get(k * rows..(k + 1) * rows)
+            .ok_or_else(|| ModelError::internal("numeric values are shorter than the schema"))?;
+        let (lo, hi) = ((k * rows) as u32, ((k + 1) * rows) as u32);
+        let missing = &self.raw.numeric_missing;
+        let start = missing.partition_point(|&m| m < lo);
+        let end = missing.partition_point(|&m| m < hi);
+        Ok(Numeric {
+            values,
+            missing: &missing[start..end],
+            base: lo,
+        })
     }
 
     /// The numeric column named `name`.
@@ -71,16 +87,17 @@ impl<'a> Batch<'a> {
 
     /// The categorical column at schema position `index`.
     pub fn categorical_at(&self, index: usize) -> Result<Categorical<'a>, ModelError> {
-        match self.column(index)? {
-            (_, Column::Categorical(c)) => Ok(Categorical {
-                dictionary: &c.dictionary,
-                codes: &c.codes,
-            }),
-            (field, Column::Numeric(_)) => Err(ModelError::internal(format!(
-                "field `{}` is numeric, not categorical",
-                field.name
-            ))),
-        }
+        let k = self.rank(index, FeatureKind::Categorical)?;
+        let rows = self.rows();
+        let codes = self
+            .raw
+            .categorical
+            .get(k * rows..(k + 1) * rows)
+            .ok_or_else(|| ModelError::internal("categorical codes are shorter than the schema"))?;
+        Ok(Categorical {
+            dictionary: &self.raw.dictionary,
+            codes,
+        })
     }
 
     /// The categorical column named `name`.
@@ -93,24 +110,29 @@ impl<'a> Batch<'a> {
     /// This is the natural input of linear models and trees. Every field must
     /// be numeric.
     pub fn row_major(&self) -> Result<Vec<f64>, ModelError> {
-        let width = self.fields.len();
-        let rows = self.rows();
+        if let Some(f) = self.fields.iter().find(|f| f.kind != FeatureKind::Numeric) {
+            return Err(ModelError::internal(format!(
+                "row_major needs numeric fields; `{}` is categorical",
+                f.name
+            )));
+        }
+        let (rows, width) = (self.rows(), self.fields.len());
+        let numeric = &self.raw.numeric;
+        if numeric.len() != rows * width {
+            return Err(ModelError::internal(
+                "numeric values do not match the schema",
+            ));
+        }
         let mut out = vec![0.0; rows * width];
-        for (j, field) in self.fields.iter().enumerate() {
-            if field.kind != FeatureKind::Numeric {
-                return Err(ModelError::internal(format!(
-                    "row_major needs numeric fields; `{}` is categorical",
-                    field.name
-                )));
-            }
-            let column = self.numeric_at(j)?;
-            for (i, v) in column.values.iter().enumerate().take(rows) {
+        for (j, column) in numeric.chunks_exact(rows.max(1)).enumerate() {
+            for (i, v) in column.iter().enumerate() {
                 out[i * width + j] = *v;
             }
-            for &i in column.missing {
-                if let Some(slot) = out.get_mut(i as usize * width + j) {
-                    *slot = f64::NAN;
-                }
+        }
+        for &m in &self.raw.numeric_missing {
+            let (j, i) = (m as usize / rows.max(1), m as usize % rows.max(1));
+            if let Some(slot) = out.get_mut(i * width + j) {
+                *slot = f64::NAN;
             }
         }
         Ok(out)
@@ -121,7 +143,10 @@ impl<'a> Batch<'a> {
 #[derive(Clone, Copy, Debug)]
 pub struct Numeric<'a> {
     values: &'a [f64],
+    /// Positions in the batch's flat numeric list, all within this column.
     missing: &'a [u32],
+    /// Position of this column's first value in that list.
+    base: u32,
 }
 
 impl<'a> Numeric<'a> {
@@ -131,8 +156,9 @@ impl<'a> Numeric<'a> {
     }
 
     /// The rows whose value is missing, ascending.
-    pub fn missing_rows(&self) -> &'a [u32] {
-        self.missing
+    pub fn missing_rows(&self) -> impl Iterator<Item = usize> + 'a {
+        let base = self.base;
+        self.missing.iter().map(move |m| (m - base) as usize)
     }
 
     /// Whether any row is missing.
@@ -142,14 +168,19 @@ impl<'a> Numeric<'a> {
 
     /// The value of `row`, or `None` when it is missing (or out of range).
     pub fn get(&self, row: usize) -> Option<f64> {
-        if self.has_missing() && self.missing.binary_search(&(row as u32)).is_ok() {
+        if self.has_missing()
+            && self
+                .missing
+                .binary_search(&(self.base + row as u32))
+                .is_ok()
+        {
             return None;
         }
         self.values.get(row).copied()
     }
 }
 
-/// A categorical column: a dictionary of the distinct strings, and one code per row.
+/// A categorical column: the batch's dictionary, and one code per row.
 #[derive(Clone, Copy, Debug)]
 pub struct Categorical<'a> {
     dictionary: &'a [String],
@@ -157,7 +188,7 @@ pub struct Categorical<'a> {
 }
 
 impl<'a> Categorical<'a> {
-    /// The distinct strings of this column in this batch.
+    /// The distinct strings of all categorical columns of this batch.
     pub fn dictionary(&self) -> &'a [String] {
         self.dictionary
     }

@@ -15,10 +15,7 @@
 
 use std::collections::HashMap;
 
-use crate::{
-    Batch, CategoricalColumn, Column, FeatureKind, Field, InputProblem, Model, ModelError,
-    NumericColumn, RawBatch, Scores, Value,
-};
+use crate::{Batch, FeatureKind, Field, InputProblem, Model, ModelError, RawBatch, Scores, Value};
 
 /// Builds the column-major batch the host would send for these rows.
 ///
@@ -27,7 +24,11 @@ use crate::{
 /// length is reported like the host would report it.
 pub fn batch(fields: &[Field], rows: &[Vec<Value>]) -> Result<RawBatch, ModelError> {
     let mut problems = Vec::new();
-    let mut columns = Vec::with_capacity(fields.len());
+    let mut numeric = Vec::new();
+    let mut numeric_missing = Vec::new();
+    let mut dictionary: Vec<String> = Vec::new();
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut categorical = Vec::new();
     for (j, field) in fields.iter().enumerate() {
         let mut problem = |row: usize, message: String| {
             problems.push(InputProblem {
@@ -36,61 +37,48 @@ pub fn batch(fields: &[Field], rows: &[Vec<Value>]) -> Result<RawBatch, ModelErr
                 message,
             })
         };
-        match field.kind {
-            FeatureKind::Numeric => {
-                let mut values = Vec::with_capacity(rows.len());
-                let mut missing = Vec::new();
-                for (i, row) in rows.iter().enumerate() {
-                    match row.get(j) {
-                        Some(Value::Num(v)) => values.push(*v),
-                        Some(Value::Missing) | None => {
-                            if !field.nullable {
-                                problem(i, "expected a number, got a missing value".into());
-                            }
-                            values.push(f64::NAN);
-                            missing.push(i as u32);
-                        }
-                        Some(Value::Cat(s)) => {
-                            problem(i, format!("expected a number, got the string {s:?}"));
-                            values.push(f64::NAN);
-                        }
+        for (i, row) in rows.iter().enumerate() {
+            let value = row.get(j).unwrap_or(&Value::Missing);
+            match (field.kind, value) {
+                (FeatureKind::Numeric, Value::Num(v)) => numeric.push(*v),
+                (FeatureKind::Numeric, Value::Missing) => {
+                    if !field.nullable {
+                        problem(i, "expected a number, got a missing value".into());
                     }
+                    numeric_missing.push(numeric.len() as u32);
+                    numeric.push(f64::NAN);
                 }
-                columns.push(Column::Numeric(NumericColumn { values, missing }));
-            }
-            FeatureKind::Categorical => {
-                let mut dictionary: Vec<String> = Vec::new();
-                let mut seen: HashMap<&str, u32> = HashMap::new();
-                let mut codes = Vec::with_capacity(rows.len());
-                for (i, row) in rows.iter().enumerate() {
-                    match row.get(j) {
-                        Some(Value::Cat(s)) => {
-                            let code = *seen.entry(s.as_str()).or_insert_with(|| {
-                                dictionary.push(s.clone());
-                                dictionary.len() as u32 - 1
-                            });
-                            codes.push(Some(code));
-                        }
-                        Some(Value::Missing) | None => {
-                            if !field.nullable {
-                                problem(i, "expected a string, got a missing value".into());
-                            }
-                            codes.push(None);
-                        }
-                        Some(Value::Num(v)) => {
-                            problem(i, format!("expected a string, got the number {v}"));
-                            codes.push(None);
-                        }
+                (FeatureKind::Numeric, Value::Cat(s)) => {
+                    problem(i, format!("expected a number, got the string {s:?}"));
+                    numeric.push(f64::NAN);
+                }
+                (FeatureKind::Categorical, Value::Cat(s)) => {
+                    let code = *index.entry(s.clone()).or_insert_with(|| {
+                        dictionary.push(s.clone());
+                        dictionary.len() as u32 - 1
+                    });
+                    categorical.push(Some(code));
+                }
+                (FeatureKind::Categorical, Value::Missing) => {
+                    if !field.nullable {
+                        problem(i, "expected a string, got a missing value".into());
                     }
+                    categorical.push(None);
                 }
-                columns.push(Column::Categorical(CategoricalColumn { dictionary, codes }));
+                (FeatureKind::Categorical, Value::Num(v)) => {
+                    problem(i, format!("expected a string, got the number {v}"));
+                    categorical.push(None);
+                }
             }
         }
     }
     if problems.is_empty() {
         Ok(RawBatch {
             rows: rows.len() as u32,
-            columns,
+            numeric,
+            numeric_missing,
+            dictionary,
+            categorical,
         })
     } else {
         Err(ModelError::InvalidInput(problems))

@@ -3,10 +3,9 @@
 
 pub use crate::bindings::glassbox::model::host::Level as LogLevel;
 pub use crate::bindings::glassbox::model::types::{
-    Batch as RawBatch, CategoricalColumn, CategoricalProfile, CategoryCount, ClassScores, Column,
-    FeatureKind, FeatureProfile, Field, Histogram, InputProblem, ModelError, ModelInfo,
-    NumericColumn, NumericProfile, Outputs, PredictionProfile, Quantile, Scores, Task,
-    TrainingProfile,
+    Batch as RawBatch, CategoricalProfile, CategoryCount, ClassScores, FeatureKind, FeatureProfile,
+    Field, Histogram, InputProblem, ModelError, ModelInfo, NumericProfile, Outputs,
+    PredictionProfile, Quantile, Scores, Task, TrainingProfile,
 };
 
 impl ModelInfo {

@@ -1,1 +1,154 @@
-fn main() {}
+//! Scoring through the library API against the same computation in native
+//! Rust, side by side in one run.
+//!
+//! Run with `cargo bench -p glassbox --bench scoring`. For each example model
+//! it measures one row per call and a 10,000-row batch per call, in wasm
+//! (through `Model::score`, contract checks included) and natively (the very
+//! same model crate compiled for the host, called directly). At the end it
+//! prints a table of the medians and their ratios; docs/BENCHMARKS.md keeps
+//! the figures.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use glassbox::{Batch, Engine};
+
+const BATCH: usize = 10_000;
+
+/// Rows of the reference inputs, cycled to `n`, as a column-major matrix.
+fn columns(name: &str, width: usize, n: usize) -> Vec<Vec<f64>> {
+    let path = format!("{}/{name}.inputs.jsonl", glassbox_fixtures::SKLEARN);
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (0..width)
+        .map(|j| {
+            (0..n)
+                .map(|i| {
+                    let row = &rows[i % rows.len()];
+                    row.values().nth(j).and_then(|v| v.as_f64()).unwrap()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn host_batch(cols: &[Vec<f64>]) -> Batch {
+    Batch {
+        rows: cols[0].len() as u32,
+        numeric: cols.concat(),
+        numeric_missing: vec![],
+        dictionary: vec![],
+        categorical: vec![],
+    }
+}
+
+fn guest_batch(cols: &[Vec<f64>]) -> glassbox_guest::RawBatch {
+    glassbox_guest::RawBatch {
+        rows: cols[0].len() as u32,
+        numeric: cols.concat(),
+        numeric_missing: vec![],
+        dictionary: vec![],
+        categorical: vec![],
+    }
+}
+
+fn bench_model<M: glassbox_guest::Model>(
+    c: &mut Criterion,
+    engine: &Engine,
+    name: &str,
+    data: &str,
+    component: &[u8],
+) {
+    let wasm = engine.load(component).unwrap();
+    let native = M::load();
+    let info = native.info();
+    let width = info.inputs.len();
+    let mut group = c.benchmark_group(name);
+    for rows in [1, BATCH] {
+        let cols = columns(data, width, rows);
+        let hb = host_batch(&cols);
+        let gb = guest_batch(&cols);
+        group.throughput(Throughput::Elements(rows as u64));
+        group.bench_with_input(BenchmarkId::new("wasm", rows), &hb, |b, batch| {
+            b.iter(|| wasm.score(black_box(batch)).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("native", rows), &gb, |b, batch| {
+            b.iter(|| {
+                let view = glassbox_guest::Batch::new(black_box(batch), &info.inputs);
+                native.score(&view).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Reads criterion's median estimate, in nanoseconds, of one benchmark.
+fn median_ns(group: &str, id: &str) -> Option<f64> {
+    let dir = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_string());
+    let path = format!("{dir}/criterion/{group}/{id}/new/estimates.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    v["median"]["point_estimate"].as_f64()
+}
+
+fn summary(groups: &[&str]) {
+    println!();
+    println!("| model | rows/call | wasm | native | wasm / native | wasm overhead per call |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for g in groups {
+        for rows in [1, BATCH] {
+            let (Some(w), Some(n)) = (
+                median_ns(g, &format!("wasm/{rows}")),
+                median_ns(g, &format!("native/{rows}")),
+            ) else {
+                continue;
+            };
+            let fmt = |ns: f64| {
+                if rows == 1 {
+                    format!("{:.2} µs", ns / 1e3)
+                } else {
+                    format!(
+                        "{:.2} ms ({:.2} M rows/s)",
+                        ns / 1e6,
+                        rows as f64 / ns * 1e3
+                    )
+                }
+            };
+            println!(
+                "| {g} | {rows} | {} | {} | {:.2}× | {:.2} µs |",
+                fmt(w),
+                fmt(n),
+                w / n,
+                (w - n) / 1e3
+            );
+        }
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let engine = Engine::new().unwrap();
+    bench_model::<example_model_digits_logreg::DigitsLogreg>(
+        &mut c,
+        &engine,
+        "digits-logreg",
+        "digits_logreg",
+        glassbox::examples::DIGITS_LOGREG.component,
+    );
+    bench_model::<example_model_friedman_tree::FriedmanTree>(
+        &mut c,
+        &engine,
+        "friedman-tree",
+        "friedman_dtree_reg",
+        glassbox::examples::FRIEDMAN_TREE.component,
+    );
+    c.final_summary();
+    summary(&["digits-logreg", "friedman-tree"]);
+}

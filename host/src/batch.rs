@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::bindings::{
-    Batch, CategoricalColumn, Column, FeatureKind, ModelInfo, NumericColumn, Outputs, Scores,
-};
+use crate::bindings::{Batch, FeatureKind, ModelInfo, Outputs, Scores};
 use crate::error::Violation;
 
 /// One input row: feature name → value, `null` for a missing value.
@@ -55,7 +53,11 @@ pub fn from_rows(info: &ModelInfo, rows: &[Row]) -> Result<Batch, Vec<Violation>
             }
         }
     }
-    let mut columns = Vec::with_capacity(info.inputs.len());
+    let mut numeric = Vec::new();
+    let mut numeric_missing = Vec::new();
+    let mut dictionary: Vec<String> = Vec::new();
+    let mut index: HashMap<&str, u32> = HashMap::new();
+    let mut categorical = Vec::new();
     for field in &info.inputs {
         let mut problem = |row: usize, expected: &str, got: String| {
             violations.push(Violation {
@@ -65,83 +67,69 @@ pub fn from_rows(info: &ModelInfo, rows: &[Row]) -> Result<Batch, Vec<Violation>
                 got,
             })
         };
-        match field.kind {
-            FeatureKind::Numeric => {
-                let mut values = Vec::with_capacity(rows.len());
-                let mut missing = Vec::new();
-                for (i, row) in rows.iter().enumerate() {
-                    match row.get(&field.name) {
-                        Some(Value::Number(n)) => values.push(n.as_f64().unwrap_or(f64::NAN)),
-                        Some(Value::Null) => {
-                            if !field.nullable {
-                                problem(
-                                    i,
-                                    "a number",
-                                    "null (this field may not be missing)".into(),
-                                );
-                            }
-                            values.push(f64::NAN);
-                            missing.push(i as u32);
+        for (i, row) in rows.iter().enumerate() {
+            let value = row.get(&field.name);
+            match field.kind {
+                FeatureKind::Numeric => match value {
+                    Some(Value::Number(n)) => numeric.push(n.as_f64().unwrap_or(f64::NAN)),
+                    Some(Value::Null) => {
+                        if !field.nullable {
+                            problem(i, "a number", NULL_NOT_ALLOWED.into());
                         }
-                        None => {
-                            problem(i, "a number", "no value (the key is absent)".into());
-                            values.push(f64::NAN);
-                        }
-                        Some(other) => {
-                            problem(i, "a number", describe(other));
-                            values.push(f64::NAN);
-                        }
+                        numeric_missing.push(numeric.len() as u32);
+                        numeric.push(f64::NAN);
                     }
-                }
-                columns.push(Column::Numeric(NumericColumn { values, missing }));
-            }
-            FeatureKind::Categorical => {
-                let mut dictionary: Vec<String> = Vec::new();
-                let mut index: HashMap<&str, u32> = HashMap::new();
-                let mut codes = Vec::with_capacity(rows.len());
-                for (i, row) in rows.iter().enumerate() {
-                    match row.get(&field.name) {
-                        Some(Value::String(s)) => {
-                            let code = *index.entry(s.as_str()).or_insert_with(|| {
-                                dictionary.push(s.clone());
-                                dictionary.len() as u32 - 1
-                            });
-                            codes.push(Some(code));
-                        }
-                        Some(Value::Null) => {
-                            if !field.nullable {
-                                problem(
-                                    i,
-                                    "a string",
-                                    "null (this field may not be missing)".into(),
-                                );
-                            }
-                            codes.push(None);
-                        }
-                        None => {
-                            problem(i, "a string", "no value (the key is absent)".into());
-                            codes.push(None);
-                        }
-                        Some(other) => {
-                            problem(i, "a string", describe(other));
-                            codes.push(None);
-                        }
+                    None => {
+                        problem(i, "a number", ABSENT.into());
+                        numeric.push(f64::NAN);
                     }
-                }
-                columns.push(Column::Categorical(CategoricalColumn { dictionary, codes }));
+                    Some(other) => {
+                        problem(i, "a number", describe(other));
+                        numeric.push(f64::NAN);
+                    }
+                },
+                FeatureKind::Categorical => match value {
+                    Some(Value::String(s)) => {
+                        let code = *index.entry(s.as_str()).or_insert_with(|| {
+                            dictionary.push(s.clone());
+                            dictionary.len() as u32 - 1
+                        });
+                        categorical.push(Some(code));
+                    }
+                    Some(Value::Null) => {
+                        if !field.nullable {
+                            problem(i, "a string", NULL_NOT_ALLOWED.into());
+                        }
+                        categorical.push(None);
+                    }
+                    None => {
+                        problem(i, "a string", ABSENT.into());
+                        categorical.push(None);
+                    }
+                    Some(other) => {
+                        problem(i, "a string", describe(other));
+                        categorical.push(None);
+                    }
+                },
             }
         }
     }
     if violations.is_empty() {
         Ok(Batch {
             rows: rows.len() as u32,
-            columns,
+            numeric,
+            numeric_missing,
+            dictionary,
+            categorical,
         })
     } else {
         violations.sort_by_key(|v| v.row);
         Err(violations)
     }
 }
+
+const NULL_NOT_ALLOWED: &str = "null (this field may not be missing)";
+const ABSENT: &str = "no value (the key is absent)";
 
 /// Turns a checked answer into one [`Prediction`] per row.
 pub fn predictions(info: &ModelInfo, scores: Scores) -> Vec<Prediction> {

@@ -9,9 +9,9 @@ wasmtime::component::bindgen!({
 
 pub use glassbox::model::host::Level;
 pub use glassbox::model::types::{
-    Batch, CategoricalColumn, CategoricalProfile, CategoryCount, ClassScores, Column, FeatureKind,
-    FeatureProfile, Field, Histogram, InputProblem, ModelError, ModelInfo, NumericColumn,
-    NumericProfile, Outputs, PredictionProfile, Quantile, Scores, Task, TrainingProfile,
+    Batch, CategoricalProfile, CategoryCount, ClassScores, FeatureKind, FeatureProfile, Field,
+    Histogram, InputProblem, ModelError, ModelInfo, NumericProfile, Outputs, PredictionProfile,
+    Quantile, Scores, Task, TrainingProfile,
 };
 
 /// The WIT package and version this host speaks.

@@ -53,9 +53,9 @@ pub mod model;
 
 pub use batch::{Prediction, Row};
 pub use bindings::{
-    Batch, CategoricalColumn, CategoricalProfile, CategoryCount, ClassScores, Column, FeatureKind,
-    FeatureProfile, Field, Histogram, InputProblem, Level, ModelError, ModelInfo, NumericColumn,
-    NumericProfile, Outputs, PredictionProfile, Quantile, Scores, Task, TrainingProfile,
+    Batch, CategoricalProfile, CategoryCount, ClassScores, FeatureKind, FeatureProfile, Field,
+    Histogram, InputProblem, Level, ModelError, ModelInfo, NumericProfile, Outputs,
+    PredictionProfile, Quantile, Scores, Task, TrainingProfile,
 };
 pub use componentize::componentize;
 pub use describe::describe;

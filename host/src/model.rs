@@ -27,7 +27,7 @@ use wasmtime::{ResourceLimiter, Store, Trap};
 
 use crate::batch::{self, Prediction};
 use crate::bindings::{
-    self, Batch, Column, FeatureKind, FeatureProfile, Level, ModelInfo, Outputs, PredictionProfile,
+    self, Batch, FeatureKind, FeatureProfile, Field, Level, ModelInfo, Outputs, PredictionProfile,
     Scores, Task,
 };
 use crate::engine::{CodeSource, Engine, hex};
@@ -340,72 +340,95 @@ impl Model {
             )));
         }
         let mut violations = Vec::new();
-        let mut bytes = 0usize;
-        if batch.columns.len() != info.inputs.len() {
-            violations.push(Violation {
-                row: 0,
-                field: "(batch)".into(),
-                expected: format!("{} columns, one per field", info.inputs.len()),
-                got: format!("{} columns", batch.columns.len()),
-            });
+        let shape = |field: &str, expected: String, got: String| Violation {
+            row: 0,
+            field: field.into(),
+            expected,
+            got,
+        };
+        let numeric_fields: Vec<&Field> = info
+            .inputs
+            .iter()
+            .filter(|f| f.kind == FeatureKind::Numeric)
+            .collect();
+        let categorical_fields: Vec<&Field> = info
+            .inputs
+            .iter()
+            .filter(|f| f.kind == FeatureKind::Categorical)
+            .collect();
+        if batch.numeric.len() != numeric_fields.len() * rows {
+            violations.push(shape(
+                "(numeric)",
+                format!(
+                    "{} values ({} numeric fields × {rows} rows)",
+                    numeric_fields.len() * rows,
+                    numeric_fields.len()
+                ),
+                format!("{} values", batch.numeric.len()),
+            ));
         }
-        for (field, column) in info.inputs.iter().zip(&batch.columns) {
-            let mut problem = |row: usize, expected: &str, got: String| {
-                violations.push(Violation {
+        if batch.categorical.len() != categorical_fields.len() * rows {
+            violations.push(shape(
+                "(categorical)",
+                format!(
+                    "{} codes ({} categorical fields × {rows} rows)",
+                    categorical_fields.len() * rows,
+                    categorical_fields.len()
+                ),
+                format!("{} codes", batch.categorical.len()),
+            ));
+        }
+        // Missing numeric values: ascending positions, in nullable fields only.
+        let mut previous = None;
+        for &m in &batch.numeric_missing {
+            let (k, row) = (m as usize / rows.max(1), m as usize % rows.max(1));
+            match numeric_fields.get(k) {
+                Some(field)
+                    if previous.is_none_or(|p| p < m) && (m as usize) < batch.numeric.len() =>
+                {
+                    if !field.nullable {
+                        violations.push(Violation {
+                            row,
+                            field: field.name.clone(),
+                            expected: "a number".into(),
+                            got: "a missing value (this field may not be missing)".into(),
+                        });
+                    }
+                }
+                _ => violations.push(shape(
+                    "(numeric-missing)",
+                    "ascending positions within the numeric values".into(),
+                    format!("position {m}"),
+                )),
+            }
+            previous = Some(m);
+        }
+        // Categorical codes: within the dictionary, missing only where allowed.
+        for (position, code) in batch.categorical.iter().enumerate() {
+            let (k, row) = (position / rows.max(1), position % rows.max(1));
+            let Some(field) = categorical_fields.get(k) else {
+                break;
+            };
+            match code {
+                None if !field.nullable => violations.push(Violation {
                     row,
                     field: field.name.clone(),
-                    expected: expected.into(),
-                    got,
-                })
-            };
-            match (field.kind, column) {
-                (FeatureKind::Numeric, Column::Numeric(c)) => {
-                    bytes += c.values.len() * 8 + c.missing.len() * 4;
-                    if c.values.len() != rows {
-                        problem(0, "one value per row", format!("{} values", c.values.len()));
-                    }
-                    let mut previous = None;
-                    for &m in &c.missing {
-                        if m as usize >= rows || previous.is_some_and(|p| p >= m) {
-                            problem(
-                                m as usize,
-                                "missing-row indices ascending and below the row count",
-                                format!("index {m}"),
-                            );
-                        } else if !field.nullable {
-                            problem(m as usize, "a number", "a missing value".into());
-                        }
-                        previous = Some(m);
-                    }
-                }
-                (FeatureKind::Categorical, Column::Categorical(c)) => {
-                    bytes +=
-                        c.codes.len() * 8 + c.dictionary.iter().map(|s| s.len() + 8).sum::<usize>();
-                    if c.codes.len() != rows {
-                        problem(0, "one code per row", format!("{} codes", c.codes.len()));
-                    }
-                    for (row, code) in c.codes.iter().enumerate() {
-                        match code {
-                            None if !field.nullable => {
-                                problem(row, "a string", "a missing value".into())
-                            }
-                            Some(k) if *k as usize >= c.dictionary.len() => problem(
-                                row,
-                                "a code within the dictionary",
-                                format!("code {k} for a dictionary of {}", c.dictionary.len()),
-                            ),
-                            _ => {}
-                        }
-                    }
-                }
-                (FeatureKind::Numeric, Column::Categorical(_)) => {
-                    problem(0, "a numeric column", "a categorical column".into())
-                }
-                (FeatureKind::Categorical, Column::Numeric(_)) => {
-                    problem(0, "a categorical column", "a numeric column".into())
-                }
+                    expected: "a string".into(),
+                    got: "a missing value (this field may not be missing)".into(),
+                }),
+                Some(c) if *c as usize >= batch.dictionary.len() => violations.push(Violation {
+                    row,
+                    field: field.name.clone(),
+                    expected: "a code within the dictionary".into(),
+                    got: format!("code {c} for a dictionary of {}", batch.dictionary.len()),
+                }),
+                _ => {}
             }
         }
+        let bytes = batch.numeric.len() * 8
+            + batch.numeric_missing.len() * 4
+            + batch.categorical.len() * 8
+            + batch.dictionary.iter().map(|s| s.len() + 8).sum::<usize>();
         if !violations.is_empty() {
             return Err(Error::InvalidInput {
                 model: info.name.clone(),
@@ -558,9 +581,10 @@ fn classify_trap(engine: &Engine, model: &str, e: wasmtime::Error, state: &Store
 ///
 /// Rust and C guests keep large locals on a stack in linear memory that
 /// starts below their static data and grows down towards address 0. Running
-/// off its end wraps the stack pointer to just under 4 GiB, so the fault
-/// address is within the top 64 KiB of the 32-bit space, where no real
-/// access lands. wasmtime reports the address only in the error's text.
+/// off its end wraps the stack pointer to just under 4 GiB; adding a store's
+/// small static offset to it may carry the effective address just past
+/// 4 GiB. So the fault lies within 64 KiB either side of 4 GiB, where no
+/// real access lands. wasmtime reports the address only in the error's text.
 fn shadow_stack_overflow(e: &wasmtime::Error) -> bool {
     e.chain().any(|cause| {
         let text = cause.to_string();
@@ -568,7 +592,7 @@ fn shadow_stack_overflow(e: &wasmtime::Error) -> bool {
             return false;
         };
         let hex: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
-        u64::from_str_radix(&hex, 16).is_ok_and(|a| (0xFFFF_0000..1 << 32).contains(&a))
+        u64::from_str_radix(&hex, 16).is_ok_and(|a| (0xFFFF_0000..0x1_0001_0000).contains(&a))
     })
 }
 

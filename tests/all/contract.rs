@@ -1,4 +1,4 @@
-use glassbox::{Batch, Column, Error, ModelError, NumericColumn};
+use glassbox::{Batch, Error, ModelError};
 use glassbox_fixtures as fx;
 use serde_json::json;
 
@@ -48,27 +48,31 @@ fn every_input_problem_is_listed_with_row_field_expected_and_got() {
 #[test]
 fn malformed_batches_are_refused_before_the_guest_runs() {
     let model = util::load(fx::ECHO);
-    let numeric =
-        |values: Vec<f64>, missing: Vec<u32>| Column::Numeric(NumericColumn { values, missing });
-    // Too few columns, a column of the wrong length, a missing value in a
-    // required field and a categorical field sent as numbers.
+    // Two rows: too few numeric values, a missing value in the required
+    // field x, and a categorical code outside the dictionary.
     let batch = Batch {
         rows: 2,
-        columns: vec![
-            numeric(vec![1.0, f64::NAN], vec![1]),
-            numeric(vec![1.0], vec![]),
-            numeric(vec![0.0, 0.0], vec![]),
-        ],
+        numeric: vec![1.0, f64::NAN, 3.0],
+        numeric_missing: vec![1],
+        dictionary: vec!["red".into()],
+        categorical: vec![Some(0), Some(5)],
     };
     let err = model.score(&batch).unwrap_err();
     let Error::InvalidInput { violations, .. } = &err else {
         panic!("expected InvalidInput, got {err}");
     };
-    let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
-    assert_eq!(fields, vec!["x", "y", "color"], "{err}");
-    assert!(violations[0].got.contains("missing"), "{err}");
-    assert!(violations[1].got.contains("1 values"), "{err}");
-    assert!(violations[2].expected.contains("categorical"), "{err}");
+    let found: Vec<(usize, &str)> = violations
+        .iter()
+        .map(|v| (v.row, v.field.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        vec![(0, "(numeric)"), (1, "x"), (1, "color")],
+        "{err}"
+    );
+    assert!(violations[0].expected.contains("4 values"), "{err}");
+    assert!(violations[1].got.contains("missing"), "{err}");
+    assert!(violations[2].got.contains("code 5"), "{err}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use glassbox::{Batch, CategoricalColumn, Column, NumericColumn, Prediction, Scores};
+use glassbox::{Batch, Prediction, Scores};
 use glassbox_fixtures as fx;
 use serde_json::json;
 
@@ -34,26 +34,34 @@ fn rows_become_columns_with_explicit_missing_values() {
 #[test]
 fn a_single_row_is_a_batch_of_one() {
     let model = util::load(fx::ECHO);
+    // Numeric fields x and y, column after column; y is missing.
     let batch = Batch {
         rows: 1,
-        columns: vec![
-            Column::Numeric(NumericColumn {
-                values: vec![4.0],
-                missing: vec![],
-            }),
-            Column::Numeric(NumericColumn {
-                values: vec![f64::NAN],
-                missing: vec![0],
-            }),
-            Column::Categorical(CategoricalColumn {
-                dictionary: vec!["green".into()],
-                codes: vec![Some(0)],
-            }),
-        ],
+        numeric: vec![4.0, f64::NAN],
+        numeric_missing: vec![1],
+        dictionary: vec!["green".into()],
+        categorical: vec![Some(0)],
     };
     assert_eq!(
         model.score(&batch).unwrap(),
         Scores::Regression(vec![105.0])
+    );
+}
+
+#[test]
+fn columns_are_laid_out_one_after_the_other() {
+    let model = util::load(fx::ECHO);
+    // Three rows: x = [1, 2, 3], y = [10, missing, 30], color = [red, -, blue].
+    let batch = Batch {
+        rows: 3,
+        numeric: vec![1.0, 2.0, 3.0, 10.0, f64::NAN, 30.0],
+        numeric_missing: vec![4],
+        dictionary: vec!["blue".into(), "red".into()],
+        categorical: vec![Some(1), None, Some(0)],
+    };
+    assert_eq!(
+        model.score(&batch).unwrap(),
+        Scores::Regression(vec![11.0, 122.0, 43.0])
     );
 }
 
