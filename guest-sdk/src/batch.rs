@@ -124,9 +124,12 @@ impl<'a> Batch<'a> {
             ));
         }
         let mut out = vec![0.0; rows * width];
-        for (j, column) in numeric.chunks_exact(rows.max(1)).enumerate() {
-            for (i, v) in column.iter().enumerate() {
-                out[i * width + j] = *v;
+        // Transpose in tiles of ROWS rows: each inner iteration gathers one
+        // row's values from every column, so each loop iteration does a
+        // whole row's work (the host checks its deadline once per iteration).
+        for (i, row) in out.chunks_exact_mut(width.max(1)).enumerate() {
+            for (j, slot) in row.iter_mut().enumerate() {
+                *slot = numeric[j * rows + i];
             }
         }
         for &m in &self.raw.numeric_missing {

@@ -41,6 +41,7 @@ impl StandardScaler {
     }
 
     /// Scales `row` in place; NaN stays NaN.
+    #[inline]
     pub fn transform(&self, row: &mut [f64]) {
         for ((x, o), f) in row.iter_mut().zip(&self.offset).zip(&self.factor) {
             *x = (*x - o) * f;
@@ -60,6 +61,7 @@ pub struct MinMaxScaler {
 
 impl MinMaxScaler {
     /// Scales `row` in place.
+    #[inline]
     pub fn transform(&self, row: &mut [f64]) {
         for ((x, s), m) in row.iter_mut().zip(&self.scale).zip(&self.min) {
             *x = *x * s + m;
@@ -78,6 +80,7 @@ pub struct SimpleImputer {
 
 impl SimpleImputer {
     /// Fills the NaNs of `row` in place.
+    #[inline]
     pub fn transform(&self, row: &mut [f64]) {
         for (x, fill) in row.iter_mut().zip(&self.statistics) {
             if x.is_nan() {
@@ -113,6 +116,7 @@ impl OneHotEncoder {
 
     /// Writes the encoding of a value already mapped by [`OneHotEncoder::lookup`].
     /// `out` must be [`OneHotEncoder::width`] long.
+    #[inline]
     pub fn encode(&self, position: Option<usize>, out: &mut [f64]) {
         out.fill(0.0);
         if let Some(slot) = position.and_then(|p| out.get_mut(p)) {
@@ -146,6 +150,7 @@ impl Linear {
     }
 
     /// Writes `W·x + b` into `out` (length [`Linear::outputs`]).
+    #[inline]
     pub fn apply(&self, x: &[f64], out: &mut [f64]) {
         let n = self.inputs();
         for ((o, w), b) in out
@@ -159,24 +164,42 @@ impl Linear {
 }
 
 /// Dot product, written so that the compiler vectorises it.
+///
+/// Sixteen independent accumulators break the dependency chain of a single
+/// running sum and give each loop iteration a lot of work. The latter
+/// matters in wasm: the host checks its deadline at every loop header, so a
+/// loop of one multiply-add per iteration would spend much of its time on
+/// those checks. Results differ from a naive loop only in the last bits.
+#[inline]
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
-    // Four independent accumulators break the dependency chain of a single
-    // running sum; results differ from a naive loop only in the last bits.
-    let mut acc = [0.0f64; 4];
-    let chunks = a.len().min(b.len()) / 4;
-    for i in 0..chunks {
-        for k in 0..4 {
-            acc[k] += a[4 * i + k] * b[4 * i + k];
+    const LANES: usize = 16;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..LANES {
+            acc[k] += x[k] * y[k];
         }
     }
-    let mut sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for i in 4 * chunks..a.len().min(b.len()) {
-        sum += a[i] * b[i];
+    let mut sum = 0.0;
+    for (x, y) in ra.iter().zip(rb) {
+        sum += x * y;
     }
-    sum
+    // Pairwise reduction of the accumulators.
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for k in 0..width {
+            acc[k] += acc[k + width];
+        }
+    }
+    acc[0] + sum
 }
 
 /// The logistic function.
+#[inline]
 pub fn sigmoid(x: f64) -> f64 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
@@ -187,6 +210,7 @@ pub fn sigmoid(x: f64) -> f64 {
 }
 
 /// Softmax in place, stable for large inputs.
+#[inline]
 pub fn softmax(v: &mut [f64]) {
     let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let mut sum = 0.0;
@@ -200,6 +224,7 @@ pub fn softmax(v: &mut [f64]) {
 }
 
 /// Index of the largest value; the first one on ties, as numpy's `argmax`.
+#[inline]
 pub fn argmax(v: &[f64]) -> usize {
     let mut best = 0;
     for (i, x) in v.iter().enumerate() {
@@ -243,6 +268,7 @@ impl LogisticRegression {
     }
 
     /// Writes class probabilities for `x` into `out` (length [`LogisticRegression::classes`]).
+    #[inline]
     pub fn predict_proba(&self, x: &[f64], out: &mut [f64]) {
         match self.link {
             Logistic::Binary => {
@@ -314,6 +340,7 @@ impl DecisionTree {
     /// The leaf values for row `x`. A malformed tree (a child index out of
     /// range, or a cycle longer than the node count) yields an empty slice
     /// rather than a panic or an endless loop.
+    #[inline]
     pub fn leaf(&self, x: &[f64]) -> &[f64] {
         let mut i = 0;
         for _ in 0..=self.nodes.len() {
@@ -377,6 +404,7 @@ impl TreeEnsemble {
     }
 
     /// Writes the ensemble's raw output for `x` into `out` (length [`TreeEnsemble::outputs`]).
+    #[inline]
     pub fn predict(&self, x: &[f64], out: &mut [f64]) {
         out.fill(0.0);
         for tree in &self.trees {

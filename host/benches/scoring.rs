@@ -58,12 +58,15 @@ fn guest_batch(cols: &[Vec<f64>]) -> glassbox_guest::RawBatch {
 
 fn bench_model<M: glassbox_guest::Model>(
     c: &mut Criterion,
-    engine: &Engine,
+    engines: &[(&str, Engine)],
     name: &str,
     data: &str,
     component: &[u8],
 ) {
-    let wasm = engine.load(component).unwrap();
+    let wasm: Vec<_> = engines
+        .iter()
+        .map(|(label, e)| (*label, e.load(component).unwrap()))
+        .collect();
     let native = M::load();
     let info = native.info();
     let width = info.inputs.len();
@@ -73,9 +76,11 @@ fn bench_model<M: glassbox_guest::Model>(
         let hb = host_batch(&cols);
         let gb = guest_batch(&cols);
         group.throughput(Throughput::Elements(rows as u64));
-        group.bench_with_input(BenchmarkId::new("wasm", rows), &hb, |b, batch| {
-            b.iter(|| wasm.score(black_box(batch)).unwrap())
-        });
+        for (label, model) in &wasm {
+            group.bench_with_input(BenchmarkId::new(*label, rows), &hb, |b, batch| {
+                b.iter(|| model.score(black_box(batch)).unwrap())
+            });
+        }
         group.bench_with_input(BenchmarkId::new("native", rows), &gb, |b, batch| {
             b.iter(|| {
                 let view = glassbox_guest::Batch::new(black_box(batch), &info.inputs);
@@ -97,14 +102,15 @@ fn median_ns(group: &str, id: &str) -> Option<f64> {
 
 fn summary(groups: &[&str]) {
     println!();
-    println!("| model | rows/call | wasm | native | wasm / native | wasm overhead per call |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| model | rows/call | wasm | wasm, no deadline checks | native | wasm / native | no checks / native | wasm overhead per call |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for g in groups {
         for rows in [1, BATCH] {
-            let (Some(w), Some(n)) = (
-                median_ns(g, &format!("wasm/{rows}")),
-                median_ns(g, &format!("native/{rows}")),
-            ) else {
+            let m = |id: &str| median_ns(g, &format!("{id}/{rows}"));
+            let (Some(w), Some(u), Some(n)) = (m("wasm"), m("wasm-uninterruptible"), m("native"))
+            else {
                 continue;
             };
             let fmt = |ns: f64| {
@@ -119,10 +125,12 @@ fn summary(groups: &[&str]) {
                 }
             };
             println!(
-                "| {g} | {rows} | {} | {} | {:.2}× | {:.2} µs |",
+                "| {g} | {rows} | {} | {} | {} | {:.2}× | {:.2}× | {:.2} µs |",
                 fmt(w),
+                fmt(u),
                 fmt(n),
                 w / n,
+                u / n,
                 (w - n) / 1e3
             );
         }
@@ -134,17 +142,24 @@ fn main() {
         .configure_from_args()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    let engine = Engine::new().unwrap();
+    // The default engine, and one without deadline checks to measure their cost.
+    let engines = [
+        ("wasm", Engine::new().unwrap()),
+        (
+            "wasm-uninterruptible",
+            Engine::builder().interruptible(false).build().unwrap(),
+        ),
+    ];
     bench_model::<example_model_digits_logreg::DigitsLogreg>(
         &mut c,
-        &engine,
+        &engines,
         "digits-logreg",
         "digits_logreg",
         glassbox::examples::DIGITS_LOGREG.component,
     );
     bench_model::<example_model_friedman_tree::FriedmanTree>(
         &mut c,
-        &engine,
+        &engines,
         "friedman-tree",
         "friedman_dtree_reg",
         glassbox::examples::FRIEDMAN_TREE.component,

@@ -47,6 +47,7 @@ pub struct EngineBuilder {
     epoch_tick: Duration,
     cache_dir: Option<PathBuf>,
     log: LogSink,
+    interruptible: bool,
 }
 
 impl Default for EngineBuilder {
@@ -56,6 +57,7 @@ impl Default for EngineBuilder {
             epoch_tick: DEFAULT_EPOCH_TICK,
             cache_dir: None,
             log: LogSink::stderr(),
+            interruptible: true,
         }
     }
 }
@@ -70,6 +72,20 @@ impl EngineBuilder {
     /// The epoch period, which is the resolution of deadlines. Default 10 ms.
     pub fn epoch_tick(mut self, tick: Duration) -> Self {
         self.epoch_tick = tick.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Whether calls can be interrupted at their deadline. On by default.
+    ///
+    /// Interruption works by a check of the engine's epoch at every loop
+    /// header and function entry of the compiled guest. That check is the
+    /// largest cost wasm adds to a tight numeric loop (docs/BENCHMARKS.md
+    /// measures it: about a third of the time of a 10,000-row batch).
+    /// Turning it off removes the check and with it the deadline: a model
+    /// that never returns then holds its calling thread forever. Only do
+    /// this for models you trust not to loop, or to measure.
+    pub fn interruptible(mut self, on: bool) -> Self {
+        self.interruptible = on;
         self
     }
 
@@ -114,7 +130,7 @@ impl EngineBuilder {
         config
             .cranelift_opt_level(OptLevel::Speed)
             .wasm_component_model(true)
-            .epoch_interruption(true)
+            .epoch_interruption(self.interruptible)
             .max_wasm_stack(limits.stack_bytes)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = wasmtime::Engine::new(&config).map_err(|e| Error::Load {
@@ -146,6 +162,7 @@ impl EngineBuilder {
                 epoch_tick: self.epoch_tick,
                 cache_dir: self.cache_dir,
                 log: self.log,
+                interruptible: self.interruptible,
                 stop,
                 _ticker: ticker,
             }),
@@ -166,6 +183,7 @@ struct Inner {
     epoch_tick: Duration,
     cache_dir: Option<PathBuf>,
     log: LogSink,
+    interruptible: bool,
     stop: Arc<AtomicBool>,
     _ticker: thread::JoinHandle<()>,
 }
@@ -210,6 +228,12 @@ impl Engine {
     /// The limits calls run under.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// Whether calls are interrupted at their deadline (see
+    /// [`EngineBuilder::interruptible`]).
+    pub fn is_interruptible(&self) -> bool {
+        self.inner.interruptible
     }
 
     pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {

@@ -526,7 +526,9 @@ fn instantiate(
     };
     let mut store = Store::new(engine.wasmtime(), state);
     store.limiter(|s| &mut s.limiter);
-    store.epoch_deadline_trap();
+    if engine.is_interruptible() {
+        store.epoch_deadline_trap();
+    }
     // Instantiation runs the guest's start-up code, which the deadline bounds too.
     store.set_epoch_deadline(engine.deadline_ticks());
     match pre.instantiate(&mut store) {
