@@ -10,6 +10,7 @@ use std::process::Command;
 /// its own (the outer cargo holds the lock on ours), and returns the path of
 /// each package's `.wasm`.
 fn build_guests(workspace: &Path, target: &str, packages: &[&str]) -> Vec<PathBuf> {
+    ensure_target(target);
     let target_dir = workspace.join("target").join("guests");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -50,6 +51,33 @@ fn build_guests(workspace: &Path, target: &str, packages: &[&str]) -> Vec<PathBu
                 .join(format!("{}.wasm", p.replace('-', "_")))
         })
         .collect()
+}
+
+/// Installs the wasm target with rustup when the toolchain lacks it.
+///
+/// rust-toolchain.toml lists the targets, but rustup adds them only when it
+/// installs the toolchain itself, not to a toolchain that is already there.
+/// Doing it here keeps `cargo run`/`cargo test` working on a fresh machine.
+fn ensure_target(target: &str) {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let installed = sysroot.is_some_and(|s| s.join("lib/rustlib").join(target).exists());
+    if installed {
+        return;
+    }
+    println!("cargo:warning=installing the {target} target with rustup (see rust-toolchain.toml)");
+    let ok = Command::new("rustup")
+        .args(["target", "add", target])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "the {target} target is missing and `rustup target add {target}` failed; install it and rebuild"
+    );
 }
 
 /// Wraps a core module in a component, the way `glassbox componentize` does.
