@@ -7,8 +7,8 @@ wasmtime::component::bindgen!({
     additional_derives: [PartialEq],
 });
 
-pub use glassbox::model::host::Level;
-pub use glassbox::model::types::{
+pub use self::glassbox::model::host::Level;
+pub use self::glassbox::model::types::{
     Batch, CategoricalProfile, CategoryCount, ClassScores, FeatureKind, FeatureProfile, Field,
     Histogram, InputProblem, ModelError, ModelInfo, NumericProfile, Outputs, PredictionProfile,
     Quantile, Scores, Task, TrainingProfile,

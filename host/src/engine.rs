@@ -120,11 +120,15 @@ impl EngineBuilder {
     /// Creates the engine and starts its epoch ticker.
     pub fn build(self) -> Result<Engine> {
         let limits = self.limits;
+        // A model component holds one memory but several core instances and
+        // tables: the guest's module plus the small adapter modules that
+        // wit-component adds. Four of each per component leaves room.
+        const CORE_PER_COMPONENT: u32 = 4;
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(limits.max_instances)
-            .total_core_instances(limits.max_instances)
+            .total_core_instances(limits.max_instances.saturating_mul(CORE_PER_COMPONENT))
             .total_memories(limits.max_instances)
-            .total_tables(limits.max_instances)
+            .total_tables(limits.max_instances.saturating_mul(CORE_PER_COMPONENT))
             .max_memory_size(limits.memory_bytes);
         let mut config = Config::new();
         config

@@ -91,6 +91,25 @@ fn batches_over_the_row_limit_are_refused() {
     assert!(err.to_string().contains("4 rows, the limit is 3"), "{err}");
 }
 
+#[test]
+fn batches_over_the_byte_limit_are_refused() {
+    let engine = glassbox::Engine::builder()
+        .limits(glassbox::Limits {
+            max_input_bytes: 1000,
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let model = engine.load_file(fx::ECHO).unwrap();
+    // 100 rows: 2 × 100 numbers (1,600 bytes) plus 100 codes, over 1,000.
+    let rows = util::rows(&vec![json!({"x": 1.0, "y": 1.0, "color": "red"}); 100]);
+    let err = model.score_rows(&rows).unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("the limit is 1000"), "{err}");
+    // A smaller batch still goes through.
+    assert!(model.score_rows(&rows[..10]).is_ok());
+}
+
 /// Scores one row of the lying fixture, whose `x` picks the lie.
 fn lie(model: &glassbox::Model, x: f64) -> Result<Vec<glassbox::Prediction>, Error> {
     model.score_rows(&util::rows(&[json!({"x": x})]))
