@@ -41,6 +41,8 @@
 //!    [`Prediction`]s.
 //! 4. [`Error`]: one variant per way a load or a call can fail.
 
+#![warn(missing_docs)]
+
 pub mod batch;
 mod bindings;
 mod componentize;

@@ -97,6 +97,7 @@ fn inspect_prints_the_contract() {
         "digest:   sha256:",
         "color",
         "categorical [red, green], may be missing",
+        "profile:  training profile included",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }

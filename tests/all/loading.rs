@@ -139,6 +139,21 @@ fn describe_lists_what_inspect_shows() {
     );
     assert_eq!(d["inputs"][1]["nullable"], true);
     assert!(d["digest"].as_str().unwrap().starts_with("sha256:"));
+    // The training profile crosses the boundary intact.
+    let profile = &d["profile"];
+    assert_eq!(profile["features"][0]["numeric"]["mean"], 1.0);
+    assert_eq!(
+        profile["features"][1]["numeric"]["histogram"]["counts"],
+        serde_json::json!([4, 5])
+    );
+    assert_eq!(
+        profile["features"][2]["categorical"]["frequencies"]["green"],
+        3
+    );
+    assert_eq!(
+        profile["predictions"]["values"]["quantiles"],
+        serde_json::json!([[0.5, 104.0]])
+    );
     assert_eq!(
         d["size_bytes"].as_u64().unwrap(),
         std::fs::metadata(fx::ECHO).unwrap().len()
