@@ -58,6 +58,9 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// An ONNX file could not be read.
+    #[error("invalid ONNX model: {0}")]
+    InvalidOnnx(String),
     /// The bytes are not a WebAssembly component.
     #[error("not a WebAssembly component: {0}")]
     NotAComponent(String),
@@ -182,6 +185,7 @@ impl Error {
     pub fn outcome(&self) -> &'static str {
         match self {
             Error::Io { .. } => "io",
+            Error::InvalidOnnx(_) => "invalid_onnx",
             Error::NotAComponent(_)
             | Error::WrongVersion { .. }
             | Error::WrongWorld { .. }

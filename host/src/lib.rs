@@ -52,6 +52,7 @@ mod error;
 pub mod examples;
 mod limits;
 pub mod model;
+pub mod onnx;
 
 pub use batch::{Prediction, Row};
 pub use bindings::{

@@ -13,6 +13,8 @@ mod contract;
 mod limits;
 // The example models against scikit-learn's own answers.
 mod conformance;
+// Reading ONNX files, the first step of compiling a pipeline.
+mod onnx;
 // The `glassbox` binary as users run it.
 mod cli;
 
