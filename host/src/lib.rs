@@ -53,6 +53,7 @@ pub mod examples;
 mod limits;
 pub mod model;
 pub mod onnx;
+pub mod profile;
 
 pub use batch::{Prediction, Row};
 pub use bindings::{
