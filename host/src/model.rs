@@ -27,8 +27,8 @@ use wasmtime::{ResourceLimiter, Store, Trap};
 
 use crate::batch::{self, Prediction};
 use crate::bindings::{
-    self, Batch, FeatureKind, FeatureProfile, Field, Level, ModelInfo, Outputs, PredictionProfile,
-    Scores, Task,
+    self, Batch, FeatureKind, FeatureProfile, Level, ModelInfo, Outputs, PredictionProfile, Scores,
+    Task,
 };
 use crate::engine::{CodeSource, Engine, hex};
 use crate::error::{Error, Result, Violation};
@@ -84,6 +84,11 @@ struct Inner {
     pre: bindings::ModelPre<StoreState>,
     idle: Mutex<Vec<Instance>>,
     max_idle: usize,
+    /// Schema positions of the numeric fields, then of the categorical ones:
+    /// the order of the columns in a batch's two flat lists. Derived once
+    /// here rather than on every call.
+    numeric_fields: Vec<usize>,
+    categorical_fields: Vec<usize>,
     log: LogSink,
 }
 
@@ -203,6 +208,8 @@ impl Model {
         check_info(&info)?;
         let name: Arc<str> = info.name.as_str().into();
         instance.store.data_mut().model = name;
+        let numeric_fields = positions(&info, FeatureKind::Numeric);
+        let categorical_fields = positions(&info, FeatureKind::Categorical);
 
         Ok(Model {
             inner: Arc::new(Inner {
@@ -215,6 +222,8 @@ impl Model {
                 pre,
                 idle: Mutex::new(vec![instance]),
                 max_idle,
+                numeric_fields,
+                categorical_fields,
                 log,
             }),
         })
@@ -346,16 +355,8 @@ impl Model {
             expected,
             got,
         };
-        let numeric_fields: Vec<&Field> = info
-            .inputs
-            .iter()
-            .filter(|f| f.kind == FeatureKind::Numeric)
-            .collect();
-        let categorical_fields: Vec<&Field> = info
-            .inputs
-            .iter()
-            .filter(|f| f.kind == FeatureKind::Categorical)
-            .collect();
+        let (numeric_fields, categorical_fields) =
+            (&self.inner.numeric_fields, &self.inner.categorical_fields);
         if batch.numeric.len() != numeric_fields.len() * rows {
             violations.push(shape(
                 "(numeric)",
@@ -382,7 +383,7 @@ impl Model {
         let mut previous = None;
         for &m in &batch.numeric_missing {
             let (k, row) = (m as usize / rows.max(1), m as usize % rows.max(1));
-            match numeric_fields.get(k) {
+            match numeric_fields.get(k).map(|&i| &info.inputs[i]) {
                 Some(field)
                     if previous.is_none_or(|p| p < m) && (m as usize) < batch.numeric.len() =>
                 {
@@ -406,7 +407,7 @@ impl Model {
         // Categorical codes: within the dictionary, missing only where allowed.
         for (position, code) in batch.categorical.iter().enumerate() {
             let (k, row) = (position / rows.max(1), position % rows.max(1));
-            let Some(field) = categorical_fields.get(k) else {
+            let Some(field) = categorical_fields.get(k).map(|&i| &info.inputs[i]) else {
                 break;
             };
             match code {
@@ -710,6 +711,13 @@ fn check_info(info: &ModelInfo) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Schema positions of the fields of one kind.
+fn positions(info: &ModelInfo, kind: FeatureKind) -> Vec<usize> {
+    (0..info.inputs.len())
+        .filter(|&i| info.inputs[i].kind == kind)
+        .collect()
 }
 
 fn first_duplicate<'a>(items: impl Iterator<Item = &'a String>) -> Option<&'a String> {
