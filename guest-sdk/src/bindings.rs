@@ -8,5 +8,5 @@ wit_bindgen::generate!({
     // find these bindings through our crate rather than the author's.
     pub_export_macro: true,
     default_bindings_module: "glassbox_guest::bindings",
-    additional_derives: [PartialEq],
+    additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
 });

@@ -15,6 +15,8 @@ mod limits;
 mod conformance;
 // Reading ONNX files, the first step of compiling a pipeline.
 mod onnx;
+// Each ONNX operator against onnxruntime's answers on small graphs.
+mod operators;
 // Training profiles against numpy's statistics.
 mod profile;
 // The `glassbox` binary as users run it.

@@ -14,12 +14,13 @@
 //! # Ok::<_, glassbox::Error>(())
 //! ```
 
-pub mod proto;
+/// The protobuf messages, shared with the guest SDK that runs the graphs.
+pub use glassbox_guest::onnx::proto;
 
 use prost::Message;
 
 use crate::error::{Error, Result};
-use proto::{DataType, GraphProto, ModelProto, TensorProto, TypeProto};
+use proto::{DataType, GraphProto, ModelProto, TypeProto};
 
 /// A decoded ONNX model.
 #[derive(Clone, Debug)]
@@ -137,151 +138,6 @@ fn value_type(name: Option<&str>, ty: Option<&TypeProto>) -> ValueType {
     }
 }
 
-impl TensorProto {
-    /// The tensor's name, for messages.
-    pub fn label(&self) -> &str {
-        self.name.as_deref().unwrap_or("(unnamed tensor)")
-    }
-
-    fn elements(&self) -> Result<usize> {
-        self.dims.iter().try_fold(1usize, |n, &d| {
-            usize::try_from(d)
-                .ok()
-                .and_then(|d| n.checked_mul(d))
-                .ok_or_else(|| {
-                    Error::InvalidOnnx(format!(
-                        "tensor `{}` has a bad shape {:?}",
-                        self.label(),
-                        self.dims
-                    ))
-                })
-        })
-    }
-
-    fn check_inline(&self) -> Result<()> {
-        if self.data_location == Some(1) {
-            return Err(Error::InvalidOnnx(format!(
-                "tensor `{}` keeps its data in an external file; export with the data inline",
-                self.label()
-            )));
-        }
-        Ok(())
-    }
-
-    /// The elements of a float tensor, from whichever field holds them.
-    pub fn to_f32(&self) -> Result<Vec<f32>> {
-        self.check_inline()?;
-        let data = match (
-            self.data_type.and_then(|d| DataType::try_from(d).ok()),
-            &self.raw_data,
-        ) {
-            (Some(DataType::Float), Some(raw)) => {
-                raw_le::<4, f32>(raw, self.label(), f32::from_le_bytes)?
-            }
-            (Some(DataType::Float), None) => self.float_data.clone(),
-            (Some(DataType::Double), Some(raw)) => {
-                raw_le::<8, f64>(raw, self.label(), f64::from_le_bytes)?
-                    .into_iter()
-                    .map(|v| v as f32)
-                    .collect()
-            }
-            (Some(DataType::Double), None) => self.double_data.iter().map(|v| *v as f32).collect(),
-            (other, _) => {
-                return Err(Error::InvalidOnnx(format!(
-                    "tensor `{}` is {other:?}, expected float",
-                    self.label()
-                )));
-            }
-        };
-        self.check_len(data.len())?;
-        Ok(data)
-    }
-
-    /// The elements of an integer tensor (int64, int32 and narrower), as i64.
-    pub fn to_i64(&self) -> Result<Vec<i64>> {
-        self.check_inline()?;
-        let ty = self.data_type.and_then(|d| DataType::try_from(d).ok());
-        let data = match (ty, &self.raw_data) {
-            (Some(DataType::Int64), Some(raw)) => {
-                raw_le::<8, i64>(raw, self.label(), i64::from_le_bytes)?
-            }
-            (Some(DataType::Int64), None) => self.int64_data.clone(),
-            (Some(DataType::Int32), Some(raw)) => {
-                raw_le::<4, i32>(raw, self.label(), i32::from_le_bytes)?
-                    .into_iter()
-                    .map(i64::from)
-                    .collect()
-            }
-            (
-                Some(
-                    DataType::Int32
-                    | DataType::Int16
-                    | DataType::Int8
-                    | DataType::Uint8
-                    | DataType::Uint16
-                    | DataType::Bool,
-                ),
-                None,
-            ) => self.int32_data.iter().map(|v| i64::from(*v)).collect(),
-            (other, _) => {
-                return Err(Error::InvalidOnnx(format!(
-                    "tensor `{}` is {other:?}, expected an integer type",
-                    self.label()
-                )));
-            }
-        };
-        self.check_len(data.len())?;
-        Ok(data)
-    }
-
-    /// The elements of a string tensor.
-    pub fn to_strings(&self) -> Result<Vec<String>> {
-        if self.data_type != Some(DataType::String as i32) {
-            return Err(Error::InvalidOnnx(format!(
-                "tensor `{}` is not a string tensor",
-                self.label()
-            )));
-        }
-        let data: Vec<String> = self
-            .string_data
-            .iter()
-            .map(|s| String::from_utf8_lossy(s).into_owned())
-            .collect();
-        self.check_len(data.len())?;
-        Ok(data)
-    }
-
-    fn check_len(&self, len: usize) -> Result<()> {
-        let expected = self.elements()?;
-        if len != expected {
-            return Err(Error::InvalidOnnx(format!(
-                "tensor `{}` of shape {:?} holds {len} elements, not {expected}",
-                self.label(),
-                self.dims
-            )));
-        }
-        Ok(())
-    }
-}
-
-/// Decodes little-endian fixed-size elements from `raw_data`.
-fn raw_le<const N: usize, T>(raw: &[u8], name: &str, from: fn([u8; N]) -> T) -> Result<Vec<T>> {
-    if !raw.len().is_multiple_of(N) {
-        return Err(Error::InvalidOnnx(format!(
-            "tensor `{name}` has {} bytes of raw data, not a multiple of {N}",
-            raw.len()
-        )));
-    }
-    Ok(raw
-        .chunks_exact(N)
-        .map(|c| {
-            let mut b = [0u8; N];
-            b.copy_from_slice(c);
-            from(b)
-        })
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,41 +152,5 @@ mod tests {
         // A valid but empty protobuf has no graph.
         let err = OnnxModel::decode(b"").unwrap_err();
         assert!(err.to_string().contains("no graph"), "{err}");
-    }
-
-    #[test]
-    fn tensors_decode_from_raw_and_typed_fields() {
-        let raw = TensorProto {
-            dims: vec![2],
-            data_type: Some(DataType::Float as i32),
-            raw_data: Some([1.5f32.to_le_bytes(), (-2.0f32).to_le_bytes()].concat()),
-            ..Default::default()
-        };
-        assert_eq!(raw.to_f32().unwrap(), vec![1.5, -2.0]);
-        let typed = TensorProto {
-            dims: vec![3],
-            data_type: Some(DataType::Int64 as i32),
-            int64_data: vec![1, 2, 3],
-            ..Default::default()
-        };
-        assert_eq!(typed.to_i64().unwrap(), vec![1, 2, 3]);
-        let short = TensorProto {
-            dims: vec![4],
-            ..typed.clone()
-        };
-        assert!(
-            short
-                .to_i64()
-                .unwrap_err()
-                .to_string()
-                .contains("holds 3 elements, not 4")
-        );
-        assert!(
-            typed
-                .to_f32()
-                .unwrap_err()
-                .to_string()
-                .contains("expected float")
-        );
     }
 }

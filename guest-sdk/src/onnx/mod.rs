@@ -1,0 +1,619 @@
+//! Run scikit-learn pipelines exported to ONNX (by skl2onnx) as Glassbox
+//! models.
+//!
+//! [`Program::new`] reads an ONNX file, checks every operator and attribute
+//! against what this module implements (the ONNX-ML operators and the
+//! ai.onnx operators skl2onnx emits), folds constant subgraphs, and binds
+//! the graph's inputs and outputs to a model's fields and scores.
+//! [`Program::score`] then runs whole batches.
+//!
+//! `glassbox compile` does this inside a generic runner component, once, at
+//! compile time, and snapshots the result: a compiled model never parses
+//! ONNX again. The same code runs natively in the host, which is how the
+//! compile computes the training predictions' profile and checks that the
+//! component agrees with it.
+//!
+//! ```
+//! use glassbox_guest::onnx::proto::*;
+//! use glassbox_guest::onnx::Program;
+//! use glassbox_guest::{Field, testing, Value};
+//!
+//! // y = 2·x, as a one-node graph.
+//! let model = ModelProto {
+//!     opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(17) }],
+//!     graph: Some(GraphProto {
+//!         node: vec![NodeProto {
+//!             input: vec!["x".into(), "two".into()],
+//!             output: vec!["y".into()],
+//!             op_type: Some("Mul".into()),
+//!             ..Default::default()
+//!         }],
+//!         initializer: vec![TensorProto {
+//!             name: Some("two".into()),
+//!             data_type: Some(DataType::Float as i32),
+//!             float_data: vec![2.0],
+//!             ..Default::default()
+//!         }],
+//!         input: vec![ValueInfoProto::tensor("x", DataType::Float, &[None, Some(1)])],
+//!         output: vec![ValueInfoProto::tensor("y", DataType::Float, &[None, Some(1)])],
+//!         ..Default::default()
+//!     }),
+//!     ..Default::default()
+//! };
+//! let program = Program::from_proto(&model, &[Field::numeric("x")]).unwrap();
+//! let batch = testing::batch(&[Field::numeric("x")], &[vec![Value::Num(1.5)]]).unwrap();
+//! let scores = program.score(&glassbox_guest::Batch::new(&batch, &[Field::numeric("x")])).unwrap();
+//! assert_eq!(scores, glassbox_guest::Scores::Regression(vec![3.0]));
+//! ```
+
+pub mod graph;
+mod ops;
+pub mod proto;
+pub mod tensor;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use prost::Message;
+
+use crate::{Batch, ClassScores, FeatureKind, Field, ModelError, Scores, Task};
+use graph::{Graph, InputType, Port};
+use proto::{AttributeProto, ModelProto, NodeProto};
+use tensor::{Data, ElemType, Tensor, Value};
+
+/// Why a model cannot be compiled: names the node and operator where there
+/// is one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnnxError {
+    /// `node `name` (domain:Op)`, or empty for whole-model problems.
+    pub location: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl OnnxError {
+    fn model(message: impl Into<String>) -> Self {
+        OnnxError {
+            location: String::new(),
+            message: message.into(),
+        }
+    }
+
+    fn node(label: &str, domain: &str, op: &str, message: String) -> Self {
+        OnnxError {
+            location: format!("node {label} ({domain}:{op})"),
+            message,
+        }
+    }
+}
+
+impl fmt::Display for OnnxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.location.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.location, self.message)
+        }
+    }
+}
+
+impl std::error::Error for OnnxError {}
+
+/// How batch columns become graph inputs.
+#[derive(Debug)]
+enum Feed {
+    /// One `[N, F]` tensor of all (numeric) fields, in field order.
+    Matrix { elem: ElemType },
+    /// One `[N, 1]` (or `[N]`) tensor per field; `order[i]` is the field
+    /// feeding graph input `i`.
+    Columns {
+        order: Vec<usize>,
+        elems: Vec<ElemType>,
+        flat: Vec<bool>,
+    },
+}
+
+/// How graph outputs become scores.
+#[derive(Debug)]
+enum Read {
+    Regression,
+    Classification {
+        classes: Vec<String>,
+        index: HashMap<String, u32>,
+    },
+}
+
+/// A planned ONNX model bound to a model's fields.
+#[derive(Debug)]
+pub struct Program {
+    graph: Graph,
+    fields: Vec<Field>,
+    feed: Feed,
+    read: Read,
+    stats: Stats,
+}
+
+/// What a compiled program contains, for the compile summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Nodes in the file.
+    pub nodes: usize,
+    /// Nodes left to run per call after constant folding.
+    pub steps: usize,
+    /// Distinct operators, as `domain:Op`.
+    pub operators: Vec<String>,
+    /// Trees over all tree ensembles.
+    pub trees: usize,
+    /// Tree nodes over all tree ensembles.
+    pub tree_nodes: usize,
+}
+
+impl Program {
+    /// Reads, checks and plans an ONNX file for a model with `fields`.
+    pub fn new(onnx: &[u8], fields: &[Field]) -> Result<Program, OnnxError> {
+        let model = ModelProto::decode(onnx)
+            .map_err(|e| OnnxError::model(format!("not a valid ONNX protobuf: {e}")))?;
+        Self::from_proto(&model, fields)
+    }
+
+    /// [`Program::new`] from a decoded model.
+    pub fn from_proto(model: &ModelProto, fields: &[Field]) -> Result<Program, OnnxError> {
+        let graph = Graph::build(model)?;
+        let feed = bind_inputs(&graph, fields)?;
+        let read = bind_outputs(&graph)?;
+        let nodes = model.graph.as_ref().map_or(0, |g| g.node.len());
+        let mut stats = Stats {
+            nodes,
+            steps: graph.steps(),
+            operators: graph.operators().map(str::to_string).collect(),
+            ..Stats::default()
+        };
+        for node in model.graph.iter().flat_map(|g| &g.node) {
+            if matches!(
+                node.op_type.as_deref(),
+                Some("TreeEnsembleClassifier" | "TreeEnsembleRegressor")
+            ) {
+                let ids = ints(node, "nodes_treeids");
+                let mut distinct = ids.to_vec();
+                distinct.sort_unstable();
+                distinct.dedup();
+                stats.trees += distinct.len();
+                stats.tree_nodes += ids.len();
+            }
+        }
+        Ok(Program {
+            graph,
+            fields: fields.to_vec(),
+            feed,
+            read,
+            stats,
+        })
+    }
+
+    /// Classification or regression, as the graph's outputs say.
+    pub fn task(&self) -> Task {
+        match self.read {
+            Read::Regression => Task::Regression,
+            Read::Classification { .. } => Task::Classification,
+        }
+    }
+
+    /// The class labels in probability-column order (classifiers only).
+    pub fn classes(&self) -> Option<&[String]> {
+        match &self.read {
+            Read::Classification { classes, .. } => Some(classes),
+            Read::Regression => None,
+        }
+    }
+
+    /// The fields the program was bound to.
+    pub fn fields(&self) -> &[Field] {
+        &self.fields
+    }
+
+    /// What the program contains.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The planned graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// Scores a batch (already checked against the fields by the host).
+    pub fn score(&self, batch: &Batch<'_>) -> Result<Scores, ModelError> {
+        let inputs = self.feed(batch)?;
+        let outputs = self.graph.run(inputs).map_err(ModelError::Internal)?;
+        self.read(batch.rows(), outputs)
+            .map_err(ModelError::Internal)
+    }
+
+    fn feed(&self, batch: &Batch<'_>) -> Result<Vec<Value>, ModelError> {
+        let rows = batch.rows();
+        match &self.feed {
+            Feed::Matrix { elem } => {
+                let f = self.fields.len();
+                let mut m = vec![0f64; rows * f];
+                for c in 0..f {
+                    let col = batch.numeric_at(c)?;
+                    let values = col.values();
+                    for r in 0..rows {
+                        m[r * f + c] = values[r];
+                    }
+                    for r in col.missing_rows() {
+                        m[r * f + c] = f64::NAN;
+                    }
+                }
+                let t = Tensor {
+                    shape: vec![rows, f],
+                    data: Data::F64(m),
+                };
+                Ok(vec![ops_cast(&t, *elem).into()])
+            }
+            Feed::Columns { order, elems, flat } => {
+                let mut out = Vec::with_capacity(order.len());
+                for ((&field, &elem), &flat) in order.iter().zip(elems).zip(flat) {
+                    let shape = if flat { vec![rows] } else { vec![rows, 1] };
+                    let t = match self.fields[field].kind {
+                        FeatureKind::Numeric => {
+                            let col = batch.numeric_at(field)?;
+                            let mut v = col.values().to_vec();
+                            for r in col.missing_rows() {
+                                v[r] = f64::NAN;
+                            }
+                            ops_cast(
+                                &Tensor {
+                                    shape,
+                                    data: Data::F64(v),
+                                },
+                                elem,
+                            )
+                        }
+                        FeatureKind::Categorical => {
+                            let col = batch.categorical_at(field)?;
+                            // skl2onnx pipelines mark missing strings as "".
+                            let v = (0..rows)
+                                .map(|r| col.get(r).unwrap_or("").to_string())
+                                .collect();
+                            Tensor {
+                                shape,
+                                data: Data::Str(v),
+                            }
+                        }
+                    };
+                    out.push(t.into());
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    fn read(&self, rows: usize, outputs: Vec<Value>) -> Result<Scores, String> {
+        match &self.read {
+            Read::Regression => {
+                let t = outputs[0].tensor()?;
+                if t.len() != rows {
+                    return Err(format!(
+                        "the graph returned {} values for {rows} rows",
+                        t.len()
+                    ));
+                }
+                match &t.data {
+                    Data::F32(_) | Data::F64(_) => Ok(Scores::Regression(t.data.to_f64())),
+                    d => Err(format!("the prediction is {}, not a number", d.elem_type())),
+                }
+            }
+            Read::Classification { classes, index } => {
+                let labels = outputs[0].tensor()?;
+                if labels.len() != rows {
+                    return Err(format!(
+                        "the graph returned {} labels for {rows} rows",
+                        labels.len()
+                    ));
+                }
+                let keys: Vec<String> = match &labels.data {
+                    Data::I64(v) => v.iter().map(i64::to_string).collect(),
+                    Data::Str(v) => v.clone(),
+                    d => {
+                        return Err(format!(
+                            "labels are {}, not integers or strings",
+                            d.elem_type()
+                        ));
+                    }
+                };
+                let labels = keys
+                    .iter()
+                    .map(|k| {
+                        index.get(k).copied().ok_or_else(|| {
+                            format!("the graph predicted `{k}`, which is not one of the classes")
+                        })
+                    })
+                    .collect::<Result<Vec<u32>, String>>()?;
+                let probabilities = match &outputs[1] {
+                    Value::Tensor(t) => {
+                        if t.len() != rows * classes.len() {
+                            return Err(format!(
+                                "the graph returned probabilities of shape {:?} for {rows} rows and {} classes",
+                                t.shape,
+                                classes.len()
+                            ));
+                        }
+                        t.data.to_f64()
+                    }
+                    // A ZipMap: one map per row, keyed by class.
+                    Value::Maps(maps) => {
+                        let mut p = vec![0f64; rows * classes.len()];
+                        for (r, m) in maps.iter().enumerate() {
+                            let keys: Vec<String> = match &m.keys {
+                                Data::I64(v) => v.iter().map(i64::to_string).collect(),
+                                Data::Str(v) => v.clone(),
+                                _ => return Err("ZipMap keys are not labels".into()),
+                            };
+                            for (k, v) in keys.iter().zip(m.values.to_f64()) {
+                                if let Some(&c) = index.get(k) {
+                                    p[r * classes.len() + c as usize] = v;
+                                }
+                            }
+                        }
+                        p
+                    }
+                    Value::Map(_) => return Err("probabilities came back as a single map".into()),
+                };
+                Ok(Scores::Classification(ClassScores {
+                    labels,
+                    probabilities,
+                }))
+            }
+        }
+    }
+}
+
+fn ops_cast(t: &Tensor, to: ElemType) -> Tensor {
+    ops::cast(t, to)
+}
+
+fn ints<'a>(node: &'a NodeProto, name: &str) -> &'a [i64] {
+    node.attribute
+        .iter()
+        .find(|a| a.name.as_deref() == Some(name))
+        .map_or(&[], |a: &AttributeProto| &a.ints)
+}
+
+fn bind_inputs(graph: &Graph, fields: &[Field]) -> Result<Feed, OnnxError> {
+    let inputs: Vec<&Port> = graph.inputs().collect();
+    let tensor_of = |p: &Port| match &p.ty {
+        InputType::Tensor { elem, shape } => Ok((*elem, shape.clone())),
+        InputType::Other(what) => Err(OnnxError::model(format!(
+            "graph input `{}` is a {what}; Glassbox feeds tensors",
+            p.name
+        ))),
+    };
+    if inputs.is_empty() {
+        return Err(OnnxError::model("the graph has no inputs"));
+    }
+    let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+    let one_column = |p: &Port| match &p.ty {
+        InputType::Tensor { shape, .. } => {
+            shape.len() == 1 || (shape.len() == 2 && shape[1] == Some(1))
+        }
+        InputType::Other(_) => false,
+    };
+    let single_by_name = inputs.len() == 1
+        && fields.len() == 1
+        && fields[0].name == inputs[0].name
+        && one_column(inputs[0]);
+    if inputs.len() == 1 && !single_by_name {
+        // One matrix of every feature, in the training file's column order.
+        let (elem, shape) = tensor_of(inputs[0])?;
+        if shape.len() != 2 {
+            return Err(OnnxError::model(format!(
+                "graph input `{}` has shape {shape:?}; a single input must be a [N, features] matrix",
+                inputs[0].name
+            )));
+        }
+        if let Some(n) = shape[1]
+            && n != fields.len()
+        {
+            return Err(OnnxError::model(format!(
+                "graph input `{}` has {n} columns but the training data has {} ({})",
+                inputs[0].name,
+                fields.len(),
+                names.join(", ")
+            )));
+        }
+        let text: Vec<&str> = fields
+            .iter()
+            .filter(|f| f.kind == FeatureKind::Categorical)
+            .map(|f| f.name.as_str())
+            .collect();
+        if !matches!(elem, ElemType::F32 | ElemType::F64 | ElemType::I64) {
+            return Err(OnnxError::model(format!(
+                "graph input `{}` is a {elem} matrix; Glassbox feeds one matrix only when it is numeric",
+                inputs[0].name
+            )));
+        }
+        if !text.is_empty() {
+            return Err(OnnxError::model(format!(
+                "graph input `{}` is one {elem} matrix, but column(s) {} of the training data hold text",
+                inputs[0].name,
+                text.join(", ")
+            )));
+        }
+        if elem == ElemType::I64 && fields.iter().any(|f| f.nullable) {
+            return Err(OnnxError::model(format!(
+                "graph input `{}` is int64, which cannot hold the missing values in the training data",
+                inputs[0].name
+            )));
+        }
+        return Ok(Feed::Matrix { elem });
+    }
+    // One input per column: names must agree.
+    let graph_names: Vec<&str> = inputs.iter().map(|p| p.name.as_str()).collect();
+    let missing: Vec<&str> = graph_names
+        .iter()
+        .filter(|n| !names.contains(n))
+        .copied()
+        .collect();
+    let extra: Vec<&str> = names
+        .iter()
+        .filter(|n| !graph_names.contains(n))
+        .copied()
+        .collect();
+    if !missing.is_empty() || !extra.is_empty() {
+        let mut msg = String::from("the training data's columns do not match the graph's inputs:");
+        if !missing.is_empty() {
+            msg += &format!(" missing {}", missing.join(", "));
+        }
+        if !extra.is_empty() {
+            if !missing.is_empty() {
+                msg += ";";
+            }
+            msg += &format!(" extra {}", extra.join(", "));
+        }
+        return Err(OnnxError::model(msg));
+    }
+    let mut order = Vec::new();
+    let mut elems = Vec::new();
+    let mut flat = Vec::new();
+    for p in &inputs {
+        let (elem, shape) = tensor_of(p)?;
+        let field = names.iter().position(|n| *n == p.name).unwrap_or(0);
+        let f = &fields[field];
+        if shape.len() > 2 || (shape.len() == 2 && shape[1].is_some_and(|d| d != 1)) {
+            return Err(OnnxError::model(format!(
+                "graph input `{}` has shape {shape:?}; one column is [N, 1] or [N]",
+                p.name
+            )));
+        }
+        match (f.kind, elem) {
+            (FeatureKind::Numeric, ElemType::F32 | ElemType::F64 | ElemType::I64) => {}
+            (FeatureKind::Categorical, ElemType::Str) => {}
+            (kind, elem) => {
+                return Err(OnnxError::model(format!(
+                    "column `{}` is {} in the training data but the graph takes {elem}",
+                    p.name,
+                    if kind == FeatureKind::Numeric {
+                        "numeric"
+                    } else {
+                        "text"
+                    }
+                )));
+            }
+        }
+        if elem == ElemType::I64 && f.nullable {
+            return Err(OnnxError::model(format!(
+                "column `{}` has missing values but the graph takes it as int64, which cannot hold them",
+                p.name
+            )));
+        }
+        order.push(field);
+        elems.push(elem);
+        flat.push(shape.len() == 1);
+    }
+    Ok(Feed::Columns { order, elems, flat })
+}
+
+fn bind_outputs(graph: &Graph) -> Result<Read, OnnxError> {
+    let outputs: Vec<&Port> = graph.outputs().collect();
+    match outputs.len() {
+        1 => match &outputs[0].ty {
+            InputType::Tensor {
+                elem: ElemType::F32 | ElemType::F64,
+                shape,
+            } if shape.len() <= 1 || shape[1..].iter().all(|d| *d == Some(1)) => {
+                Ok(Read::Regression)
+            }
+            InputType::Tensor { shape, .. } if shape.len() == 2 => Err(OnnxError::model(format!(
+                "output `{}` has {:?} columns; Glassbox predicts one value per row",
+                outputs[0].name, shape[1]
+            ))),
+            other => Err(OnnxError::model(format!(
+                "the single output `{}` ({other:?}) is not a float prediction",
+                outputs[0].name
+            ))),
+        },
+        2 => {
+            let classes = trace_classes(graph, &outputs[0].name).ok_or_else(|| {
+                OnnxError::model(format!(
+                    "cannot tell the class labels of output `{}`: it should come from a classifier operator or from ArrayFeatureExtractor over a constant",
+                    outputs[0].name
+                ))
+            })?;
+            let index = classes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.clone(), i as u32))
+                .collect();
+            Ok(Read::Classification { classes, index })
+        }
+        n => Err(OnnxError::model(format!(
+            "the graph has {n} outputs; Glassbox reads one (a regressor's prediction) or two (a classifier's label and probabilities)"
+        ))),
+    }
+}
+
+/// Follows the label output back to where its values are chosen.
+fn trace_classes<'a>(graph: &'a Graph, mut value: &'a str) -> Option<Vec<String>> {
+    for _ in 0..64 {
+        let (node, _) = graph.producer(value)?;
+        let op = node.op_type.as_deref().unwrap_or("");
+        let attr = |n: &str| node.attribute.iter().find(|a| a.name.as_deref() == Some(n));
+        match op {
+            "Identity" | "Cast" | "Reshape" | "Squeeze" | "Unsqueeze" | "Flatten" => {
+                value = node.input.first()?;
+            }
+            "LinearClassifier" | "SVMClassifier" | "TreeEnsembleClassifier" => {
+                let ints = attr("classlabels_ints")
+                    .or_else(|| attr("classlabels_int64s"))
+                    .map(|a| a.ints.clone())
+                    .unwrap_or_default();
+                if !ints.is_empty() {
+                    return Some(ints.iter().map(i64::to_string).collect());
+                }
+                let strings = attr("classlabels_strings")?;
+                return Some(
+                    strings
+                        .strings
+                        .iter()
+                        .map(|s| String::from_utf8_lossy(s).into_owned())
+                        .collect(),
+                );
+            }
+            "ArrayFeatureExtractor" => {
+                let t = graph.constant(node.input.first()?)?.tensor().ok()?;
+                return Some(match &t.data {
+                    Data::I64(v) => v.iter().map(i64::to_string).collect(),
+                    Data::Str(v) => v.clone(),
+                    _ => return None,
+                });
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+impl proto::ValueInfoProto {
+    /// A tensor-typed graph input or output (for building graphs by hand).
+    pub fn tensor(name: &str, elem: proto::DataType, shape: &[Option<i64>]) -> Self {
+        proto::ValueInfoProto {
+            name: Some(name.to_string()),
+            r#type: Some(proto::TypeProto {
+                tensor_type: Some(proto::TensorTypeProto {
+                    elem_type: Some(elem as i32),
+                    shape: Some(proto::TensorShapeProto {
+                        dim: shape
+                            .iter()
+                            .map(|d| proto::Dimension {
+                                dim_value: *d,
+                                dim_param: d.is_none().then(|| "N".to_string()),
+                            })
+                            .collect(),
+                    }),
+                }),
+                ..Default::default()
+            }),
+        }
+    }
+}

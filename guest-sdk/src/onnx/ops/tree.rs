@@ -1,0 +1,528 @@
+//! TreeEnsembleClassifier and TreeEnsembleRegressor.
+//!
+//! The trees are flattened into one array of 16-byte nodes, children by
+//! index, and checked at build time: every child exists, every tree is a
+//! tree (no cycles, one root), every feature index is known. Scoring walks
+//! tree by tree over the whole batch, so one tree stays in cache while all
+//! rows pass through it; each row still sums its trees in tree order, which
+//! keeps float32 sums identical to onnxruntime's.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::{Labels, PostTransform, probit, tensor};
+use crate::onnx::graph::{Attrs, Kernel};
+use crate::onnx::tensor::{Data, Tensor, Value};
+
+type R<T> = Result<T, String>;
+
+const LEAF: u32 = 0;
+const LEQ: u32 = 1;
+const LT: u32 = 2;
+const GTE: u32 = 3;
+const GT: u32 = 4;
+const EQ: u32 = 5;
+const NEQ: u32 = 6;
+const FEATURE_BITS: u32 = 24;
+const MISSING_TRUE: u32 = 1 << 27;
+
+/// One node. `meta` packs the feature index (low 24 bits), the
+/// missing-goes-true flag (bit 27) and the mode (bits 28–31). For a leaf,
+/// `yes` is the first of its weights and `no` how many there are.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+struct Node {
+    threshold: f32,
+    meta: u32,
+    yes: u32,
+    no: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Aggregate {
+    Sum,
+    Average,
+    Min,
+    Max,
+}
+
+#[derive(Debug)]
+struct Ensemble {
+    nodes: Vec<Node>,
+    /// Thresholds in double precision, kept only when the file gave them as
+    /// a double tensor; double inputs otherwise compare against the float
+    /// thresholds widened, as onnxruntime does.
+    thresholds64: Option<Vec<f64>>,
+    roots: Vec<u32>,
+    /// Leaf weights: (target or class index, weight).
+    weights: Vec<(u32, f32)>,
+    targets: usize,
+    features: usize,
+    aggregate: Aggregate,
+    base: Vec<f32>,
+    post: PostTransform,
+}
+
+#[derive(Debug)]
+struct Classifier {
+    ensemble: Ensemble,
+    labels: Labels,
+    /// Only one class ever receives weights while there are two labels:
+    /// onnxruntime's "binary case".
+    binary: bool,
+    all_positive: bool,
+}
+
+#[derive(Debug)]
+struct Regressor(Ensemble);
+
+pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {
+    let tree_ids = a.ints("nodes_treeids");
+    let node_ids = a.ints("nodes_nodeids");
+    let feature_ids = a.ints("nodes_featureids");
+    let modes = a.strings("nodes_modes");
+    let values = a.floats_or_tensor("nodes_values")?;
+    let yes_ids = a.ints("nodes_truenodeids");
+    let no_ids = a.ints("nodes_falsenodeids");
+    let missing = a.ints("nodes_missing_value_tracks_true");
+    // Hit rates are a hint for reordering; they do not change results.
+    a.ignore(&["nodes_hitrates", "nodes_hitrates_as_tensor"]);
+    let n = node_ids.len();
+    for (name, len) in [
+        ("nodes_treeids", tree_ids.len()),
+        ("nodes_featureids", feature_ids.len()),
+        ("nodes_modes", modes.len()),
+        ("nodes_values", values.len()),
+        ("nodes_truenodeids", yes_ids.len()),
+        ("nodes_falsenodeids", no_ids.len()),
+    ] {
+        if len != n {
+            return Err(format!("{name} has {len} entries, nodes_nodeids {n}"));
+        }
+    }
+    if !missing.is_empty() && missing.len() != n {
+        return Err(format!(
+            "nodes_missing_value_tracks_true has {} entries for {n} nodes",
+            missing.len()
+        ));
+    }
+    let prefix = if classifier { "class" } else { "target" };
+    let w_trees = a.ints(&format!("{prefix}_treeids"));
+    let w_nodes = a.ints(&format!("{prefix}_nodeids"));
+    let w_ids = a.ints(&format!("{prefix}_ids"));
+    let w_values = a.floats_or_tensor(&format!("{prefix}_weights"))?;
+    if [w_nodes.len(), w_ids.len(), w_values.len()]
+        .iter()
+        .any(|&l| l != w_trees.len())
+    {
+        return Err(format!(
+            "{prefix}_treeids, _nodeids, _ids and _weights differ in length"
+        ));
+    }
+    let base: Vec<f32> = a
+        .floats_or_tensor("base_values")?
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    let post = PostTransform::parse(a)?;
+
+    let (targets, aggregate, labels) = if classifier {
+        let labels = Labels::parse(a, "classlabels_int64s", "classlabels_strings")?;
+        (labels.len(), Aggregate::Sum, Some(labels))
+    } else {
+        let t = a.int("n_targets").unwrap_or(1);
+        let agg = match a.string("aggregate_function").as_deref().unwrap_or("SUM") {
+            "SUM" => Aggregate::Sum,
+            "AVERAGE" => Aggregate::Average,
+            "MIN" => Aggregate::Min,
+            "MAX" => Aggregate::Max,
+            other => {
+                return Err(format!(
+                    "aggregate_function `{other}` is not SUM, AVERAGE, MIN or MAX"
+                ));
+            }
+        };
+        (
+            usize::try_from(t).map_err(|_| "n_targets must be positive")?,
+            agg,
+            None,
+        )
+    };
+    if targets == 0 {
+        return Err("the ensemble has no classes or targets".into());
+    }
+    if !base.is_empty() && base.len() != targets && !(classifier && targets == 2 && base.len() == 1)
+    {
+        return Err(format!(
+            "{} base_values for {targets} classes or targets",
+            base.len()
+        ));
+    }
+
+    // Flatten: (tree, node id) → index.
+    let mut index: HashMap<(i64, i64), u32> = HashMap::with_capacity(n);
+    for i in 0..n {
+        if index.insert((tree_ids[i], node_ids[i]), i as u32).is_some() {
+            return Err(format!(
+                "tree {} has node id {} twice",
+                tree_ids[i], node_ids[i]
+            ));
+        }
+    }
+    // Leaf weights grouped by leaf.
+    let mut leaf_weights: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
+    for k in 0..w_trees.len() {
+        let at = *index.get(&(w_trees[k], w_nodes[k])).ok_or_else(|| {
+            format!(
+                "a weight names node {} of tree {}, which does not exist",
+                w_nodes[k], w_trees[k]
+            )
+        })?;
+        let id = usize::try_from(w_ids[k])
+            .ok()
+            .filter(|&id| id < targets)
+            .ok_or_else(|| format!("{prefix}_ids has {}, outside 0..{targets}", w_ids[k]))?;
+        leaf_weights[at as usize].push((id as u32, w_values[k] as f32));
+    }
+    let mut nodes = Vec::with_capacity(n);
+    let mut weights = Vec::new();
+    let mut features = 0usize;
+    let mut is_child = vec![false; n];
+    for i in 0..n {
+        let mode = match modes[i].as_str() {
+            "LEAF" => LEAF,
+            "BRANCH_LEQ" => LEQ,
+            "BRANCH_LT" => LT,
+            "BRANCH_GTE" => GTE,
+            "BRANCH_GT" => GT,
+            "BRANCH_EQ" => EQ,
+            "BRANCH_NEQ" => NEQ,
+            other => return Err(format!("node mode `{other}` is not supported")),
+        };
+        if mode == LEAF {
+            let start = weights.len() as u32;
+            weights.extend(&leaf_weights[i]);
+            nodes.push(Node {
+                threshold: 0.0,
+                meta: LEAF << 28,
+                yes: start,
+                no: leaf_weights[i].len() as u32,
+            });
+            continue;
+        }
+        if !leaf_weights[i].is_empty() {
+            return Err(format!(
+                "node {} of tree {} is a branch but has leaf weights",
+                node_ids[i], tree_ids[i]
+            ));
+        }
+        let feature = usize::try_from(feature_ids[i])
+            .ok()
+            .filter(|&f| f < (1 << FEATURE_BITS))
+            .ok_or_else(|| format!("feature id {} is out of range", feature_ids[i]))?;
+        features = features.max(feature + 1);
+        let child = |id: i64| {
+            index.get(&(tree_ids[i], id)).copied().ok_or_else(|| {
+                format!(
+                    "node {} of tree {} points to node {id}, which does not exist",
+                    node_ids[i], tree_ids[i]
+                )
+            })
+        };
+        let (yes, no) = (child(yes_ids[i])?, child(no_ids[i])?);
+        is_child[yes as usize] = true;
+        is_child[no as usize] = true;
+        let mut meta = (mode << 28) | feature as u32;
+        if missing.get(i).copied().unwrap_or(0) != 0 {
+            meta |= MISSING_TRUE;
+        }
+        nodes.push(Node {
+            threshold: values[i] as f32,
+            meta,
+            yes,
+            no,
+        });
+    }
+    // One root per tree, in order of first appearance.
+    let mut roots = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut tree_order = Vec::new();
+    for &t in &tree_ids {
+        if seen.insert(t) {
+            tree_order.push(t);
+        }
+    }
+    for t in &tree_order {
+        let candidates: Vec<u32> = (0..n)
+            .filter(|&i| tree_ids[i] == *t && !is_child[i])
+            .map(|i| i as u32)
+            .collect();
+        match candidates.as_slice() {
+            [r] => roots.push(*r),
+            [] => return Err(format!("tree {t} has no root (its nodes form a cycle)")),
+            _ => return Err(format!("tree {t} has {} roots", candidates.len())),
+        }
+    }
+    // Every tree must be finite: a walk from the root visits each node once.
+    let mut visited = vec![false; n];
+    for &r in &roots {
+        let mut stack = vec![r];
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut visited[i as usize], true) {
+                return Err(format!(
+                    "node {} of tree {} is reached twice: the tree has a cycle or shared subtree",
+                    node_ids[i as usize], tree_ids[i as usize]
+                ));
+            }
+            let node = nodes[i as usize];
+            if node.meta >> 28 != LEAF {
+                stack.push(node.yes);
+                stack.push(node.no);
+            }
+        }
+    }
+    let thresholds64 = values
+        .iter()
+        .any(|&v| f64::from(v as f32) != v)
+        .then_some(values);
+    let ensemble = Ensemble {
+        nodes,
+        thresholds64,
+        roots,
+        weights,
+        targets,
+        features,
+        aggregate,
+        base,
+        post,
+    };
+    Ok(match labels {
+        Some(labels) => {
+            let used: BTreeSet<u32> = ensemble.weights.iter().map(|w| w.0).collect();
+            Box::new(Classifier {
+                binary: labels.len() == 2 && used.len() == 1,
+                all_positive: ensemble.weights.iter().all(|w| w.1 >= 0.0),
+                ensemble,
+                labels,
+            })
+        }
+        None => Box::new(Regressor(ensemble)),
+    })
+}
+
+impl Ensemble {
+    /// The leaf tree `root` sends `row` to.
+    #[inline]
+    fn leaf(&self, root: u32, row: &[f32]) -> Node {
+        let mut node = self.nodes[root as usize];
+        loop {
+            let mode = node.meta >> 28;
+            if mode == LEAF {
+                return node;
+            }
+            let x = row[(node.meta & ((1 << FEATURE_BITS) - 1)) as usize];
+            let t = node.threshold;
+            let yes = match mode {
+                LEQ => x <= t,
+                LT => x < t,
+                GTE => x >= t,
+                GT => x > t,
+                EQ => x == t,
+                _ => x != t,
+            } || (node.meta & MISSING_TRUE != 0 && x.is_nan());
+            node = self.nodes[if yes { node.yes } else { node.no } as usize];
+        }
+    }
+
+    /// [`Ensemble::leaf`] for double inputs.
+    fn leaf64(&self, root: u32, row: &[f64]) -> Node {
+        let mut at = root as usize;
+        loop {
+            let node = self.nodes[at];
+            let mode = node.meta >> 28;
+            if mode == LEAF {
+                return node;
+            }
+            let x = row[(node.meta & ((1 << FEATURE_BITS) - 1)) as usize];
+            let t = self
+                .thresholds64
+                .as_ref()
+                .map_or(f64::from(node.threshold), |v| v[at]);
+            let yes = match mode {
+                LEQ => x <= t,
+                LT => x < t,
+                GTE => x >= t,
+                GT => x > t,
+                EQ => x == t,
+                _ => x != t,
+            } || (node.meta & MISSING_TRUE != 0 && x.is_nan());
+            at = if yes { node.yes } else { node.no } as usize;
+        }
+    }
+
+    /// Raw aggregated scores `[rows × targets]` and which were scored.
+    fn scores(&self, x: &Tensor) -> R<(usize, Vec<f32>, Vec<bool>)> {
+        let (rows, cols) = x.as_matrix();
+        if cols < self.features {
+            return Err(format!(
+                "X has {cols} features, the trees use {}",
+                self.features
+            ));
+        }
+        let xs: std::borrow::Cow<'_, [f32]> = match &x.data {
+            Data::F32(v) => std::borrow::Cow::Borrowed(v),
+            Data::I64(_) => std::borrow::Cow::Owned(x.data.to_f32()),
+            Data::F64(_) => std::borrow::Cow::Borrowed(&[]),
+            _ => return Err(format!("X must be numeric, got {}", x.elem_type())),
+        };
+        let x64 = match &x.data {
+            Data::F64(v) => Some(v),
+            _ => None,
+        };
+        let t = self.targets;
+        let mut scores = vec![0f32; rows * t];
+        let mut has = vec![false; rows * t];
+        for &root in &self.roots {
+            for r in 0..rows {
+                let leaf = match x64 {
+                    Some(v) => self.leaf64(root, &v[r * cols..(r + 1) * cols]),
+                    None => self.leaf(root, &xs[r * cols..(r + 1) * cols]),
+                };
+                let ws = &self.weights[leaf.yes as usize..(leaf.yes + leaf.no) as usize];
+                for &(k, w) in ws {
+                    let at = r * t + k as usize;
+                    let s = &mut scores[at];
+                    *s = match self.aggregate {
+                        Aggregate::Sum | Aggregate::Average => *s + w,
+                        Aggregate::Min if has[at] => s.min(w),
+                        Aggregate::Max if has[at] => s.max(w),
+                        _ => w,
+                    };
+                    has[at] = true;
+                }
+            }
+        }
+        if self.aggregate == Aggregate::Average {
+            let n = self.roots.len() as f32;
+            scores.iter_mut().for_each(|s| *s /= n);
+        }
+        Ok((rows, scores, has))
+    }
+}
+
+impl Kernel for Regressor {
+    fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
+        let e = &self.0;
+        let (rows, mut scores, _) = e.scores(tensor(inputs, 0, "X")?)?;
+        if !e.base.is_empty() {
+            for row in scores.chunks_mut(e.targets) {
+                row.iter_mut().zip(&e.base).for_each(|(s, b)| *s += b);
+            }
+        }
+        if e.targets > 1 {
+            scores
+                .chunks_mut(e.targets)
+                .for_each(|r| e.post.apply_row(r));
+        } else if e.post == PostTransform::Probit {
+            scores.iter_mut().for_each(|s| *s = probit(*s));
+        }
+        Ok(vec![Tensor::f32(vec![rows, e.targets], scores).into()])
+    }
+}
+
+impl Kernel for Classifier {
+    fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
+        let e = &self.ensemble;
+        let (rows, scores, has) = e.scores(tensor(inputs, 0, "X")?)?;
+        let n = e.targets;
+        let mut picks = Vec::with_capacity(rows);
+        let mut out = Vec::with_capacity(rows * n.max(2));
+        for r in 0..rows {
+            let mut s = scores[r * n..(r + 1) * n].to_vec();
+            let mut h = has[r * n..(r + 1) * n].to_vec();
+            if n > 2 {
+                for (k, b) in e.base.iter().enumerate() {
+                    s[k] += b;
+                    h[k] = true;
+                }
+                // First class with the highest score among those scored.
+                let mut best: Option<usize> = None;
+                for k in 0..n {
+                    if h[k] && best.is_none_or(|b| s[k] > s[b]) {
+                        best = Some(k);
+                    }
+                }
+                picks.push(best.unwrap_or(0));
+                e.post.apply_row(&mut s);
+                out.extend(s);
+                continue;
+            }
+            // Two labels: what onnxruntime does, case by case.
+            let mut extra = -1;
+            let mut one = false; // only one score survives, to be expanded
+            match e.base.len() {
+                2 => {
+                    if h[1] {
+                        // onnxruntime: score1 = base1 + score0; score0 = −score1.
+                        s[1] = e.base[1] + s[0];
+                        s[0] = -s[1];
+                    } else {
+                        s[1] += e.base[1];
+                        s[0] += e.base[0];
+                    }
+                }
+                1 => {
+                    s[0] += e.base[0];
+                    one = !h[1];
+                }
+                _ => {
+                    extra = 3;
+                    one = !h[1];
+                }
+            }
+            let pos = if h[1] {
+                s[1]
+            } else if h[0] {
+                s[0]
+            } else {
+                0.0
+            };
+            let positive = if self.binary {
+                if self.all_positive {
+                    extra = if pos > 0.5 { 0 } else { 1 };
+                    pos > 0.5
+                } else {
+                    extra = if pos > 0.0 { 2 } else { 3 };
+                    pos > 0.0
+                }
+            } else {
+                pos > 0.0
+            };
+            picks.push(usize::from(positive));
+            if !one {
+                e.post.apply_row(&mut s);
+                out.extend(s);
+                continue;
+            }
+            let v = s[0];
+            let pair = if e.post == PostTransform::Probit {
+                // onnxruntime writes one probit column and leaves the second
+                // unset; we write 0 there rather than garbage.
+                [probit(v), 0.0]
+            } else {
+                match extra {
+                    0 | 1 => [1.0 - v, v],
+                    _ if e.post == PostTransform::Logistic => {
+                        [super::logistic(-v), super::logistic(v)]
+                    }
+                    _ => [-v, v],
+                }
+            };
+            out.extend(pair);
+        }
+        let width = n.max(2);
+        Ok(vec![
+            self.labels.tensor(&picks).into(),
+            Tensor::f32(vec![rows, width], out).into(),
+        ])
+    }
+}
