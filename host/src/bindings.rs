@@ -4,7 +4,9 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "model",
-    additional_derives: [PartialEq],
+    // Serde: the compile hands these types to the guest SDK's copies of them
+    // (generated from the same WIT) by encoding them with postcard.
+    additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
 });
 
 pub use self::glassbox::model::host::Level;

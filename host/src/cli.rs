@@ -50,6 +50,31 @@ enum Command {
         #[command(flatten)]
         engine: EngineArgs,
     },
+    /// Compile a scikit-learn pipeline exported to ONNX into a component.
+    ///
+    /// The training file's columns (JSON keys of the first line, or the CSV
+    /// header, in order) become the model's fields: numbers are numeric
+    /// features, strings categorical ones with the categories seen, and a
+    /// column with missing values (null / empty) accepts them. The component
+    /// embeds the training profile (features and the model's own
+    /// predictions) and the ONNX file's digest, imports nothing, and is
+    /// checked against the same plan run natively before it is written.
+    Compile {
+        /// The ONNX file (from skl2onnx, with zipmap=False for classifiers).
+        onnx: PathBuf,
+        /// The training rows: .jsonl (one object per line) or .csv (with a header).
+        #[arg(long, value_name = "FILE")]
+        train: PathBuf,
+        /// Where to write the component.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The model's name. [default: the ONNX file's name without extension]
+        #[arg(long)]
+        name: Option<String>,
+        /// The model's version.
+        #[arg(long, default_value = "1.0.0")]
+        version: String,
+    },
     /// Wrap a core module built with glassbox-guest (wasm32-unknown-unknown) into a component.
     Componentize {
         /// The core module, e.g. target/wasm32-unknown-unknown/release/my_model.wasm.
@@ -118,6 +143,13 @@ pub fn run() -> Result<ExitCode> {
             rows.as_deref(),
             batch_size.max(1),
         ),
+        Command::Compile {
+            onnx,
+            train,
+            output,
+            name,
+            version,
+        } => compile(&onnx, &train, &output, name, version),
         Command::Componentize { module, output } => {
             let bytes =
                 std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
@@ -134,6 +166,75 @@ pub fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn compile(
+    onnx: &Path,
+    train: &Path,
+    output: &Path,
+    name: Option<String>,
+    version: String,
+) -> Result<ExitCode> {
+    let started = Instant::now();
+    let bytes = std::fs::read(onnx).with_context(|| format!("reading {}", onnx.display()))?;
+    let data = glassbox::training::TrainingData::read(train)?;
+    let name = name.unwrap_or_else(|| {
+        onnx.file_stem()
+            .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned())
+    });
+    let progress = |step: &str| eprintln!("[{:>6.2} s] {step}", started.elapsed().as_secs_f64());
+    let opts = glassbox::compile::CompileOptions {
+        name,
+        version,
+        progress: Some(&progress),
+    };
+    let compiled = glassbox::compile::compile(&bytes, &data, &opts)
+        .with_context(|| format!("compiling {}", onnx.display()))?;
+    std::fs::write(output, &compiled.component)
+        .with_context(|| format!("writing {}", output.display()))?;
+    let s = &compiled.summary;
+    let info = &compiled.info;
+    eprintln!(
+        "wrote {} ({} bytes)",
+        output.display(),
+        compiled.component.len()
+    );
+    eprintln!(
+        "  model:     {} {} ({}), {} inputs, {}",
+        info.name,
+        info.version,
+        match info.task {
+            glassbox::Task::Classification => "classifier",
+            glassbox::Task::Regression => "regressor",
+        },
+        info.inputs.len(),
+        match &info.outputs {
+            glassbox::Outputs::Classes(c) => format!("classes {}", c.join(", ")),
+            glassbox::Outputs::Target(t) => format!("predicts `{t}`"),
+        }
+    );
+    eprintln!(
+        "  graph:     {} nodes, {} run per call after folding constants; operators {}",
+        s.nodes,
+        s.steps,
+        compiled.source.operators.join(", ")
+    );
+    if s.trees > 0 {
+        eprintln!("  trees:     {} trees, {} nodes", s.trees, s.tree_nodes);
+    }
+    eprintln!(
+        "  snapshot:  {} bytes of planned model in {} data segments; {:.1} MiB initial memory",
+        s.snapshot_bytes,
+        s.segments,
+        s.memory_bytes as f64 / (1 << 20) as f64
+    );
+    eprintln!(
+        "  training:  {} rows profiled; onnx sha256 {}",
+        data.rows.len(),
+        compiled.source.onnx_sha256
+    );
+    eprintln!("  time:      {:.2} s", s.elapsed.as_secs_f64());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Loads MODEL: a bundled example's name, or a path.
@@ -181,6 +282,13 @@ fn inspect(engine: &Engine, name: &str, json: bool) -> Result<ExitCode> {
             println!("outputs:  {} classes: {}", c.len(), c.join(", "))
         }
         glassbox::Outputs::Target(t) => println!("outputs:  value of `{t}`"),
+    }
+    if let Some(s) = model.source() {
+        println!(
+            "source:   ONNX sha256:{} ({} bytes, {}), compiled by {}",
+            s.onnx_sha256, s.onnx_bytes, s.producer, s.compiled_by
+        );
+        println!("          operators {}", s.operators.join(", "));
     }
     println!(
         "profile:  {}",

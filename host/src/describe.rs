@@ -9,7 +9,8 @@ use crate::bindings::{
 };
 
 /// Everything known about a loaded model, as a JSON object: name, version,
-/// task, inputs, outputs, digest, size, imports and training profile.
+/// task, inputs, outputs, digest, size, imports, where it was compiled from
+/// (`source`, `null` unless `glassbox compile` made it) and training profile.
 pub fn describe(model: &Model) -> Value {
     let info = model.info();
     let outputs = match &info.outputs {
@@ -50,6 +51,7 @@ pub fn describe(model: &Model) -> Value {
         "digest": format!("sha256:{}", model.digest()),
         "size_bytes": model.size(),
         "imports": model.imports(),
+        "source": model.source(),
         "profile": profile,
     })
 }

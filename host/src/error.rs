@@ -58,9 +58,13 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
-    /// An ONNX file could not be read.
+    /// An ONNX file could not be read, or its graph cannot be compiled (the
+    /// message names the node and operator).
     #[error("invalid ONNX model: {0}")]
     InvalidOnnx(String),
+    /// A training file could not be read or does not fit the model.
+    #[error("training data: {0}")]
+    Training(String),
     /// The bytes are not a WebAssembly component.
     #[error("not a WebAssembly component: {0}")]
     NotAComponent(String),
@@ -186,6 +190,7 @@ impl Error {
         match self {
             Error::Io { .. } => "io",
             Error::InvalidOnnx(_) => "invalid_onnx",
+            Error::Training(_) => "invalid_training_data",
             Error::NotAComponent(_)
             | Error::WrongVersion { .. }
             | Error::WrongWorld { .. }

@@ -45,6 +45,7 @@
 
 pub mod batch;
 mod bindings;
+pub mod compile;
 mod componentize;
 mod describe;
 mod engine;
@@ -54,6 +55,7 @@ mod limits;
 pub mod model;
 pub mod onnx;
 pub mod profile;
+pub mod training;
 
 pub use batch::{Prediction, Row};
 pub use bindings::{

@@ -81,6 +81,7 @@ struct Inner {
     size: usize,
     imports: Vec<String>,
     code_source: CodeSource,
+    source: Option<crate::compile::Source>,
     pre: bindings::ModelPre<StoreState>,
     idle: Mutex<Vec<Instance>>,
     max_idle: usize,
@@ -175,6 +176,10 @@ impl ResourceLimiter for MemoryLimiter {
 }
 
 impl Model {
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "crate-private, called once by Engine::load with what it knows"
+    )]
     pub(crate) fn new(
         engine: Engine,
         label: &str,
@@ -182,6 +187,7 @@ impl Model {
         digest: [u8; 32],
         size: usize,
         code_source: CodeSource,
+        source: Option<crate::compile::Source>,
         log: LogSink,
     ) -> Result<Model> {
         let imports = check_imports_and_exports(&engine, &component)?;
@@ -219,6 +225,7 @@ impl Model {
                 size,
                 imports,
                 code_source,
+                source,
                 pre,
                 idle: Mutex::new(vec![instance]),
                 max_idle,
@@ -252,6 +259,11 @@ impl Model {
     /// The component's imports (all of them granted, or it would not have loaded).
     pub fn imports(&self) -> &[String] {
         &self.inner.imports
+    }
+
+    /// Where the component came from, when `glassbox compile` made it.
+    pub fn source(&self) -> Option<&crate::compile::Source> {
+        self.inner.source.as_ref()
     }
 
     /// Whether the compiled code came from the cache.

@@ -17,6 +17,8 @@ mod conformance;
 mod onnx;
 // Each ONNX operator against onnxruntime's answers on small graphs.
 mod operators;
+// `glassbox compile`: sklearn pipelines as components, against onnxruntime.
+mod compile;
 // Training profiles against numpy's statistics.
 mod profile;
 // The `glassbox` binary as users run it.

@@ -12,9 +12,29 @@ use super::{OnnxError, ops};
 
 /// What an operator does at run time, given its inputs (`None` for omitted
 /// optional ones). Built once per node by [`ops::build`].
-pub trait Kernel: fmt::Debug + Send + Sync {
+pub trait Kernel: KernelClone + fmt::Debug + Send + Sync {
     /// Computes the node's outputs.
     fn run(&self, inputs: &[Option<&Value>]) -> Result<Vec<Value>, String>;
+}
+
+/// Cloning boxed kernels, so that a planned graph can be copied (the
+/// compile's runner moves the plan into compact memory before it is
+/// snapshotted).
+pub trait KernelClone {
+    /// A boxed copy.
+    fn clone_box(&self) -> Box<dyn Kernel>;
+}
+
+impl<T: Kernel + Clone + 'static> KernelClone for T {
+    fn clone_box(&self) -> Box<dyn Kernel> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn Kernel> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
 }
 
 /// The declared type of a graph input.
@@ -40,7 +60,7 @@ pub struct Port {
     pub ty: InputType,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Step {
     kernel: Box<dyn Kernel>,
     inputs: Vec<Option<usize>>,
@@ -51,7 +71,7 @@ struct Step {
 }
 
 /// An ONNX graph ready to run.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Graph {
     slots: usize,
     constants: Vec<(usize, Value)>,
@@ -285,6 +305,15 @@ impl Graph {
     /// The node that produces `value`, and which of its outputs it is.
     pub fn producer(&self, value: &str) -> Option<(&NodeProto, usize)> {
         self.producers.get(value).map(|&(i, k)| (&self.nodes[i], k))
+    }
+
+    /// Drops what only planning needs (the nodes' protobufs, the producer
+    /// and constant indexes), keeping what runs. After this,
+    /// [`Graph::producer`] and [`Graph::constant`] find nothing.
+    pub fn release_sources(&mut self) {
+        self.nodes = Vec::new();
+        self.producers = HashMap::new();
+        self.constant_values = HashMap::new();
     }
 
     /// The value of `name` if it is an initializer or folded constant.

@@ -100,7 +100,7 @@ impl fmt::Display for OnnxError {
 impl std::error::Error for OnnxError {}
 
 /// How batch columns become graph inputs.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Feed {
     /// One `[N, F]` tensor of all (numeric) fields, in field order.
     Matrix { elem: ElemType },
@@ -114,7 +114,7 @@ enum Feed {
 }
 
 /// How graph outputs become scores.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Read {
     Regression,
     Classification {
@@ -124,7 +124,7 @@ enum Read {
 }
 
 /// A planned ONNX model bound to a model's fields.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Program {
     graph: Graph,
     fields: Vec<Field>,
@@ -158,9 +158,11 @@ impl Program {
 
     /// [`Program::new`] from a decoded model.
     pub fn from_proto(model: &ModelProto, fields: &[Field]) -> Result<Program, OnnxError> {
-        let graph = Graph::build(model)?;
+        let mut graph = Graph::build(model)?;
         let feed = bind_inputs(&graph, fields)?;
         let read = bind_outputs(&graph)?;
+        // A compiled model's memory is snapshotted: keep only what runs.
+        graph.release_sources();
         let nodes = model.graph.as_ref().map_or(0, |g| g.node.len());
         let mut stats = Stats {
             nodes,
@@ -360,6 +362,20 @@ impl Program {
                     }
                     Value::Map(_) => return Err("probabilities came back as a single map".into()),
                 };
+                // Float32 sums can land a hair outside [0, 1] (an average of
+                // tree votes at 1.0000001): the contract promises [0, 1].
+                let probabilities = probabilities
+                    .into_iter()
+                    .map(|p| {
+                        if (-1e-5..0.0).contains(&p) {
+                            0.0
+                        } else if p > 1.0 && p <= 1.0 + 1e-5 {
+                            1.0
+                        } else {
+                            p
+                        }
+                    })
+                    .collect();
                 Ok(Scores::Classification(ClassScores {
                     labels,
                     probabilities,

@@ -254,11 +254,10 @@ impl Tensor {
             1 => (1, self.shape[0]),
             _ => {
                 let cols = *self.shape.last().unwrap_or(&1);
-                let rows = if cols == 0 {
-                    self.shape[..self.shape.len() - 1].iter().product()
-                } else {
-                    self.len() / cols
-                };
+                let rows = self
+                    .len()
+                    .checked_div(cols)
+                    .unwrap_or_else(|| self.shape[..self.shape.len() - 1].iter().product());
                 (rows, cols)
             }
         }

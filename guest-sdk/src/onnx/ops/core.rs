@@ -293,7 +293,7 @@ fn zip_with<A: Copy, B: Copy, O>(
 
 // ---------------------------------------------------------------- elementwise
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Identity;
 
 impl Kernel for Identity {
@@ -319,7 +319,7 @@ enum Bin {
     GreaterOrEqual,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Binary(Bin);
 
 macro_rules! arith {
@@ -438,7 +438,7 @@ fn pow(a: &Tensor, b: &Tensor) -> R<Tensor> {
 }
 
 /// And, Or, Xor on booleans, with broadcasting.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Logical(String);
 
 impl Kernel for Logical {
@@ -464,7 +464,7 @@ impl Kernel for Logical {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Variadic(bool);
 
 impl Kernel for Variadic {
@@ -529,7 +529,7 @@ enum Un {
     Not,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Unary(Un);
 
 macro_rules! float_unary {
@@ -608,7 +608,7 @@ where
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct MatMul;
 
 impl Kernel for MatMul {
@@ -675,7 +675,7 @@ impl Kernel for MatMul {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Gemm {
     alpha: f32,
     beta: f32,
@@ -735,7 +735,7 @@ impl Kernel for Gemm {
                 let mut out = vec![0 as $t; m * n];
                 gemm_into(&x, &y, &mut out, m, k, n);
                 let alpha = self.alpha as $t;
-                out.iter_mut().for_each(|v| *v = *v * alpha);
+                out.iter_mut().for_each(|v| *v *= alpha);
                 if let Some(c) = c {
                     let cv: Vec<$t> = match &c.data {
                         Data::F32(v) => v.iter().map(|&x| x as $t).collect(),
@@ -753,7 +753,7 @@ impl Kernel for Gemm {
                     let ic = Ix::new(&shape, &c.shape);
                     let beta = self.beta as $t;
                     for (i, o) in out.iter_mut().enumerate() {
-                        *o = *o + beta * cv[ic.at(i)];
+                        *o += beta * cv[ic.at(i)];
                     }
                 }
                 $ctor(out)
@@ -777,7 +777,7 @@ impl Kernel for Gemm {
 
 // ---------------------------------------------------------------- along an axis
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Softmax {
     axis: i64,
     legacy: bool,
@@ -830,7 +830,7 @@ impl Kernel for Softmax {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct ArgExt {
     max: bool,
     axis: i64,
@@ -887,7 +887,7 @@ enum Red {
     LogSumExp,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Reduce {
     kind: Red,
     /// From the attribute (older opsets); `None` means from input 1.
@@ -947,7 +947,7 @@ impl Kernel for Reduce {
             }
             m
         };
-        let count = if out_n == 0 { 0 } else { v.len() / out_n };
+        let count = v.len().checked_div(out_n).unwrap_or(0);
         let mut out = match self.kind {
             Red::Max | Red::LogSumExp => vec![f64::NEG_INFINITY; out_n],
             Red::Min => vec![f64::INFINITY; out_n],
@@ -1042,7 +1042,7 @@ impl Wrap {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Cast {
     to: ElemType,
     wrap: Wrap,
@@ -1131,7 +1131,7 @@ impl Kernel for Cast {
 
 // ---------------------------------------------------------------- shapes
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Concat {
     axis: i64,
 }
@@ -1188,7 +1188,7 @@ fn shape_input(inputs: &[Option<&Value>], i: usize, what: &str) -> R<Vec<i64>> {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Reshape {
     allowzero: bool,
 }
@@ -1238,7 +1238,7 @@ impl Kernel for Reshape {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Flatten {
     axis: i64,
 }
@@ -1267,7 +1267,7 @@ impl Kernel for Flatten {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Squeeze {
     axes: Option<Vec<i64>>,
 }
@@ -1313,7 +1313,7 @@ impl Kernel for Squeeze {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Unsqueeze {
     axes: Option<Vec<i64>>,
 }
@@ -1345,7 +1345,7 @@ impl Kernel for Unsqueeze {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Gather {
     axis: i64,
 }
@@ -1389,7 +1389,7 @@ impl Kernel for Gather {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Where;
 
 impl Kernel for Where {
@@ -1434,7 +1434,7 @@ impl Kernel for Where {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Clip {
     min: Option<f32>,
     max: Option<f32>,
@@ -1488,7 +1488,7 @@ impl Kernel for Clip {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct ShapeOp {
     start: i64,
     end: Option<i64>,
@@ -1509,7 +1509,7 @@ impl Kernel for ShapeOp {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Constant(Tensor);
 
 impl Kernel for Constant {
@@ -1518,7 +1518,7 @@ impl Kernel for Constant {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct ConstantOfShape(Tensor);
 
 impl Kernel for ConstantOfShape {

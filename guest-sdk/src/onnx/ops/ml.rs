@@ -203,7 +203,7 @@ fn floats(t: &Tensor) -> R<std::borrow::Cow<'_, [f32]>> {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct ArrayFeatureExtractor;
 
 impl Kernel for ArrayFeatureExtractor {
@@ -224,7 +224,7 @@ impl Kernel for ArrayFeatureExtractor {
                     .ok_or_else(|| format!("index {i} is out of range for {cols} columns"))
             })
             .collect::<R<_>>()?;
-        let rows = if cols == 0 { 0 } else { x.len() / cols };
+        let rows = x.len().checked_div(cols).unwrap_or(0);
         let mut elems = Vec::with_capacity(rows * picks.len());
         for r in 0..rows {
             elems.extend(picks.iter().map(|&p| r * cols + p));
@@ -247,7 +247,7 @@ impl Kernel for ArrayFeatureExtractor {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Binarizer(f32);
 
 impl Kernel for Binarizer {
@@ -275,7 +275,7 @@ impl Kernel for Binarizer {
 }
 
 /// A vocabulary: category → position.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Vocab {
     Ints(HashMap<i64, usize>, usize),
     Strings(HashMap<String, usize>, usize),
@@ -289,7 +289,7 @@ impl Vocab {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct CastMap {
     to: ElemType,
     sparse: bool,
@@ -351,7 +351,7 @@ impl Kernel for CastMap {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct CategoryMapper {
     to_int: HashMap<String, i64>,
     to_str: HashMap<i64, String>,
@@ -390,7 +390,7 @@ impl Kernel for CategoryMapper {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct DictVectorizer(Vocab);
 
 impl DictVectorizer {
@@ -437,7 +437,7 @@ impl Kernel for DictVectorizer {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct FeatureVectorizer(Vec<usize>);
 
 impl Kernel for FeatureVectorizer {
@@ -475,7 +475,7 @@ impl Kernel for FeatureVectorizer {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Imputer {
     floats: Vec<f32>,
     ints: Vec<i64>,
@@ -587,7 +587,7 @@ fn keys_of(d: &Data) -> Vec<Key> {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum LabelEncoder {
     /// Opset 1: strings ↔ their index in `classes_strings`, either way.
     V1 {
@@ -765,7 +765,7 @@ fn linear(x: &[f32], rows: usize, features: usize, coef: &[f32], intercepts: &[f
     out
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct LinearClassifier {
     coefficients: Vec<f32>,
     intercepts: Vec<f32>,
@@ -845,7 +845,7 @@ impl Kernel for LinearClassifier {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct LinearRegressor {
     coefficients: Vec<f32>,
     intercepts: Vec<f32>,
@@ -875,14 +875,14 @@ impl Kernel for LinearRegressor {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Norm {
     Max,
     L1,
     L2,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Normalizer(Norm);
 
 impl Kernel for Normalizer {
@@ -910,7 +910,7 @@ impl Kernel for Normalizer {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct OneHotEncoder {
     cats: Vocab,
     zeros: bool,
@@ -948,7 +948,7 @@ impl Kernel for OneHotEncoder {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Scaler {
     offset: Vec<f32>,
     scale: Vec<f32>,
@@ -980,7 +980,7 @@ impl Kernel for Scaler {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct ZipMap(Labels);
 
 impl Kernel for ZipMap {

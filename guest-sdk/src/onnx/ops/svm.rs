@@ -75,7 +75,7 @@ fn input(x: &Tensor, features: usize) -> R<(usize, Vec<f32>)> {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Classifier {
     kernel: KernelFn,
     labels: Labels,
@@ -330,7 +330,7 @@ impl Kernel for Classifier {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Regressor {
     kernel: KernelFn,
     vectors: Vec<f32>,

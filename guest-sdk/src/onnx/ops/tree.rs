@@ -45,7 +45,7 @@ enum Aggregate {
     Max,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Ensemble {
     nodes: Vec<Node>,
     /// Thresholds in double precision, kept only when the file gave them as
@@ -62,7 +62,7 @@ struct Ensemble {
     post: PostTransform,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Classifier {
     ensemble: Ensemble,
     labels: Labels,
@@ -72,7 +72,7 @@ struct Classifier {
     all_positive: bool,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Regressor(Ensemble);
 
 pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {

@@ -1,0 +1,284 @@
+//! The runner: a Glassbox model that runs whichever ONNX pipeline it was
+//! initialised with.
+//!
+//! `glassbox compile` instantiates this module once, hands it the pipeline
+//! through [`glassbox_init`], and snapshots its memory into a new module's
+//! data segments (see the host's `compile` module). The snapshot's memory
+//! already holds the planned graph, so a compiled model never parses ONNX:
+//! instantiating it maps the data copy-on-write and the first call scores.
+//!
+//! The package handed to `glassbox_init` is
+//! `[u32 little-endian length][postcard-encoded ModelInfo][ONNX bytes]`.
+
+use std::sync::OnceLock;
+
+use glassbox_guest::onnx::Program;
+use glassbox_guest::prelude::*;
+
+#[derive(Clone)]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    allow(dead_code, reason = "only the wasm build exports the model")
+)]
+struct Loaded {
+    info: ModelInfo,
+    program: Program,
+}
+
+static LOADED: OnceLock<Loaded> = OnceLock::new();
+
+/// Where an error message from [`glassbox_init`] is left for the host:
+/// `[u32 length][UTF-8 bytes]`.
+static mut ERROR: Vec<u8> = Vec::new();
+
+fn init(package: &[u8]) -> Result<Loaded, String> {
+    let (len, rest) = package
+        .split_first_chunk::<4>()
+        .ok_or("the package is shorter than its header")?;
+    let len = u32::from_le_bytes(*len) as usize;
+    if rest.len() < len {
+        return Err("the package's model description is truncated".into());
+    }
+    let (info, onnx) = rest.split_at(len);
+    let info: ModelInfo =
+        postcard::from_bytes(info).map_err(|e| format!("bad model description: {e}"))?;
+    let program = Program::new(onnx, &info.inputs).map_err(|e| e.to_string())?;
+    if program.task() != info.task {
+        return Err("the graph's task does not match the model description".into());
+    }
+    if let (Some(classes), Outputs::Classes(declared)) = (program.classes(), &info.outputs)
+        && classes != declared.as_slice()
+    {
+        return Err("the graph's classes do not match the model description".into());
+    }
+    Ok(Loaded { info, program })
+}
+
+/// Plans the pipeline in `package` (which the host wrote at `ptr` through
+/// `cabi_realloc`). Returns 0, or the address of an error message. The
+/// package's memory (and everything planning frees) is zeroed as it is
+/// freed, so that it does not end up in the snapshot.
+///
+/// # Safety
+///
+/// `ptr` must be an allocation of `len` bytes obtained from `cabi_realloc`
+/// with alignment 1.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn glassbox_init(ptr: *mut u8, len: usize) -> *const u8 {
+    // SAFETY: the caller passes an allocation of exactly `len` bytes made by
+    // this module's allocator with alignment 1, which is what Vec<u8> uses.
+    let package = unsafe { Vec::from_raw_parts(ptr, len, len) };
+    zeroing::ON.store(true, std::sync::atomic::Ordering::Relaxed);
+    let result = init(&package).and_then(|planned| {
+        // Compact: copy the plan past everything planning left behind,
+        // free the original (the arena's start is then all zero), and copy
+        // it back to the start. What remains is the plan, contiguous, at
+        // the bottom of the arena; the host cuts memory just above it.
+        zeroing::mark();
+        let copy = planned.clone();
+        drop(planned);
+        zeroing::rewind();
+        let compact = copy.clone();
+        drop(copy);
+        zeroing::seal();
+        LOADED
+            .set(compact)
+            .map_err(|_| "the runner was initialised twice".to_string())
+    });
+    drop(package);
+    zeroing::ON.store(false, std::sync::atomic::Ordering::Relaxed);
+    match result {
+        Ok(()) => std::ptr::null(),
+        Err(message) => {
+            let mut buf = (message.len() as u32).to_le_bytes().to_vec();
+            buf.extend_from_slice(message.as_bytes());
+            // SAFETY: single-threaded wasm; nothing else touches ERROR.
+            unsafe {
+                let slot = &raw mut ERROR;
+                *slot = buf;
+                (*slot).as_ptr()
+            }
+        }
+    }
+}
+
+/// The end of the memory the initialised runner uses: the host makes this
+/// (rounded up to a page) the snapshot's memory size.
+#[unsafe(no_mangle)]
+pub extern "C" fn glassbox_heap_end() -> usize {
+    zeroing::end()
+}
+
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    allow(dead_code, reason = "only the wasm build exports the model")
+)]
+struct Runner(&'static Loaded);
+
+impl Model for Runner {
+    fn load() -> Self {
+        Runner(
+            LOADED
+                .get()
+                .expect("this runner was never initialised with a pipeline; compile one with `glassbox compile`"),
+        )
+    }
+
+    fn info(&self) -> ModelInfo {
+        self.0.info.clone()
+    }
+
+    fn score(&self, batch: &Batch<'_>) -> Result<Scores, ModelError> {
+        self.0.program.score(batch)
+    }
+}
+
+glassbox_guest::export_model!(Runner);
+
+/// The allocator: while [`glassbox_init`] runs, a bump arena whose freed
+/// blocks are zeroed; otherwise the standard allocator.
+///
+/// Parsing an ONNX file allocates and frees far more than the planned model
+/// keeps, and a snapshot keeps every nonzero byte. In a bump arena nothing
+/// freed is reused, so once freed blocks are zeroed only the live model is
+/// left nonzero: the component's data segments hold the model and little
+/// else. The standard allocator instead reuses freed space, interleaving
+/// live data with its free-list bookkeeping, which tripled the size of a
+/// compiled random forest. The arena's pages are never handed back: they
+/// are zero, so copy-on-write leaves them untouched.
+mod zeroing {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+
+    pub static ON: AtomicBool = AtomicBool::new(false);
+
+    const PAGE: usize = 65536;
+    static START: AtomicUsize = AtomicUsize::new(0);
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    static END: AtomicUsize = AtomicUsize::new(0);
+    /// After [`rewind`], the span `[HOLE_START, HOLE_END)` is still in use
+    /// (the plan's first copy): allocations jump over it.
+    static HOLE_START: AtomicUsize = AtomicUsize::new(usize::MAX);
+    static HOLE_END: AtomicUsize = AtomicUsize::new(0);
+
+    /// Starts allocating from the arena's start again. Everything allocated
+    /// since [`rewind`]'s caller last copied must be free, except the span
+    /// allocated most recently, which becomes a hole to skip.
+    pub fn rewind() {
+        HOLE_END.store(NEXT.load(Relaxed), Relaxed);
+        NEXT.store(START.load(Relaxed), Relaxed);
+    }
+
+    /// Ends the arena at the last allocation: memory above it is the
+    /// standard allocator's from now on (the host cuts memory there).
+    pub fn seal() {
+        // The first copy (above) has been freed and zeroed.
+        END.store(NEXT.load(Relaxed), Relaxed);
+        HOLE_START.store(usize::MAX, Relaxed);
+        HOLE_END.store(0, Relaxed);
+    }
+
+    /// Where the arena ends (0 if it was never used).
+    pub fn end() -> usize {
+        END.load(Relaxed)
+    }
+
+    /// Marks where the copy that [`rewind`] keeps starts.
+    pub fn mark() {
+        HOLE_START.store(NEXT.load(Relaxed), Relaxed);
+    }
+
+    fn in_arena(ptr: *mut u8) -> bool {
+        let p = ptr as usize;
+        (START.load(Relaxed)..END.load(Relaxed)).contains(&p)
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn grow(pages: usize) -> Option<usize> {
+        let old = core::arch::wasm32::memory_grow(0, pages);
+        (old != usize::MAX).then_some(old * PAGE)
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn grow(_: usize) -> Option<usize> {
+        None
+    }
+
+    fn bump(layout: Layout) -> *mut u8 {
+        let align = layout.align().max(8);
+        let mut at = NEXT.load(Relaxed).next_multiple_of(align);
+        if at < HOLE_END.load(Relaxed) && at + layout.size() > HOLE_START.load(Relaxed) {
+            at = HOLE_END.load(Relaxed).next_multiple_of(align);
+        }
+        let end = END.load(Relaxed);
+        if END.load(Relaxed) == 0 || at + layout.size() > end {
+            // Grow by what is needed plus 1 MiB, to grow rarely.
+            let need = layout.size() + align + (1 << 20);
+            let Some(base) = grow(need.div_ceil(PAGE)) else {
+                return std::ptr::null_mut();
+            };
+            if base != end {
+                // Not contiguous with the arena so far (or the first grow):
+                // start afresh here. Earlier blocks stay where they are.
+                if START.load(Relaxed) == 0 {
+                    START.store(base, Relaxed);
+                }
+                at = base.next_multiple_of(align);
+            }
+            END.store(base + need.div_ceil(PAGE) * PAGE, Relaxed);
+        }
+        NEXT.store(at + layout.size(), Relaxed);
+        at as *mut u8
+    }
+
+    pub struct Zeroing;
+
+    // SAFETY: arena blocks are disjoint (bump allocation) and never reused;
+    // everything else is the system allocator's.
+    unsafe impl GlobalAlloc for Zeroing {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if ON.load(Relaxed) {
+                return bump(layout);
+            }
+            // SAFETY: forwarded contract.
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            if in_arena(ptr) {
+                // Arena blocks are never reused; zero them for the snapshot.
+                // SAFETY: `ptr` is a live block of `layout.size()` bytes.
+                unsafe { ptr.write_bytes(0, layout.size()) };
+                return;
+            }
+            if ON.load(Relaxed) {
+                // A block from before initialisation (the package).
+                // SAFETY: as above.
+                unsafe { ptr.write_bytes(0, layout.size()) };
+            }
+            // SAFETY: forwarded contract.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            if !ON.load(Relaxed) && !in_arena(ptr) {
+                // SAFETY: forwarded contract.
+                return unsafe { System.realloc(ptr, layout, new_size) };
+            }
+            // SAFETY: the new layout keeps the alignment and the caller
+            // guarantees a valid size; both blocks are live for the copy.
+            unsafe {
+                let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
+                let new = self.alloc(new_layout);
+                if !new.is_null() {
+                    std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                    self.dealloc(ptr, layout);
+                }
+                new
+            }
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: zeroing::Zeroing = zeroing::Zeroing;
