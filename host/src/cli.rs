@@ -59,6 +59,8 @@ enum Command {
     /// embeds the training profile (features and the model's own
     /// predictions) and the ONNX file's digest, imports nothing, and is
     /// checked against the same plan run natively before it is written.
+    // `--version` names the model's version here, not glassbox's.
+    #[command(disable_version_flag = true)]
     Compile {
         /// The ONNX file (from skl2onnx, with zipmap=False for classifiers).
         onnx: PathBuf,

@@ -142,3 +142,103 @@ fn componentize_turns_a_guest_module_into_a_loadable_component() {
     assert_eq!(model.name(), "echo");
     let _ = std::fs::remove_file(out_path);
 }
+
+/// `glassbox compile` then `glassbox score`, as a data scientist would: the
+/// scored file reproduces onnxruntime's answers, and `inspect` shows what
+/// the compile embedded.
+#[test]
+fn compile_then_score_reproduces_the_expected_answers() {
+    let dir = std::env::temp_dir().join(format!("glassbox-cli-compile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in crate::compile::REFERENCE {
+        let out = dir.join(format!("{name}.wasm"));
+        let out = out.to_str().unwrap();
+        // One model goes through the CLI's compile; the others reuse the
+        // library's (same code, and compiling them all twice is slow).
+        if name == "churn_coltrans_rf" {
+            let compiled = Command::new(env!("CARGO_BIN_EXE_glassbox"))
+                .args(["compile", &format!("{}/{name}.onnx", fx::SKLEARN)])
+                .args(["--train", &format!("{}/{name}.train.jsonl", fx::SKLEARN)])
+                .args(["-o", out, "--name", "churn", "--version", "2.1.0"])
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&compiled.stderr);
+            assert!(compiled.status.success(), "{stderr}");
+            assert!(stderr.contains("trees:     100 trees"), "{stderr}");
+            assert!(stderr.contains("wrote "), "{stderr}");
+        } else {
+            std::fs::write(out, crate::compile::compiled(fx::SKLEARN, name)).unwrap();
+        }
+        let inputs =
+            std::fs::read_to_string(format!("{}/{name}.inputs.jsonl", fx::SKLEARN)).unwrap();
+        let scored = glassbox(&["score", out], Some(&inputs));
+        assert!(
+            scored.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&scored.stderr)
+        );
+        let got = lines(&scored);
+        let want = crate::util::jsonl(&format!("{}/{name}.expected.jsonl", fx::SKLEARN));
+        assert_eq!(got.len(), want.len(), "{name}");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            if let Some(value) = g.get("value") {
+                let (v, o) = (
+                    value.as_f64().unwrap(),
+                    w["onnxruntime_value"].as_f64().unwrap(),
+                );
+                assert!(
+                    (v - o).abs() <= 1e-5 * o.abs().max(1.0),
+                    "{name} row {i}: {v} vs {o}"
+                );
+                continue;
+            }
+            let label = match &w["onnxruntime_label"] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            assert_eq!(g["label"], label, "{name} row {i}");
+            let p: Vec<f64> = serde_json::from_value(g["probabilities"].clone()).unwrap();
+            let o: Vec<f64> = serde_json::from_value(w["onnxruntime_proba"].clone()).unwrap();
+            assert!(
+                p.iter().zip(&o).all(|(a, b)| (a - b).abs() <= 1e-5),
+                "{name} row {i}: {p:?} vs {o:?}"
+            );
+        }
+    }
+    let churn = dir.join("churn_coltrans_rf.wasm");
+    let inspected = glassbox(&["inspect", "--json", churn.to_str().unwrap()], None);
+    assert!(inspected.status.success());
+    let d: serde_json::Value = serde_json::from_slice(&inspected.stdout).unwrap();
+    assert_eq!(d["name"], "churn");
+    assert_eq!(d["version"], "2.1.0");
+    assert_eq!(d["inputs"][5]["name"], "plan");
+    assert_eq!(d["inputs"][5]["kind"], "categorical");
+    assert_eq!(d["inputs"][1]["nullable"], true);
+    assert_eq!(d["profile"]["features"].as_array().unwrap().len(), 8);
+    assert!(d["profile"]["features"][0]["numeric"]["histogram"]["edges"].is_array());
+    assert_eq!(d["source"]["producer"], "skl2onnx 1.20.0");
+    assert_eq!(d["source"]["onnx_sha256"].as_str().unwrap().len(), 64);
+    let text = glassbox(&["inspect", churn.to_str().unwrap()], None);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("source:   ONNX sha256:"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn compile_errors_name_the_problem() {
+    let out = Command::new(env!("CARGO_BIN_EXE_glassbox"))
+        .args(["compile", &format!("{}/bc_gbc.onnx", fx::SKLEARN)])
+        .args([
+            "--train",
+            &format!("{}/churn_coltrans_rf.train.jsonl", fx::SKLEARN),
+        ])
+        .args(["-o", "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("graph input `input` has 30 columns but the training data has 8"),
+        "{stderr}"
+    );
+}

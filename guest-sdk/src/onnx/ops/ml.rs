@@ -1004,3 +1004,82 @@ impl Kernel for ZipMap {
         Ok(vec![Value::Maps(maps)])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::proto::{AttributeProto, NodeProto};
+
+    #[test]
+    fn unknown_labels_get_the_default() {
+        let node = NodeProto {
+            attribute: vec![
+                AttributeProto {
+                    name: Some("keys_strings".into()),
+                    strings: vec![b"a".to_vec(), b"b".to_vec()],
+                    ..Default::default()
+                },
+                AttributeProto {
+                    name: Some("values_int64s".into()),
+                    ints: vec![7, 8],
+                    ..Default::default()
+                },
+                AttributeProto {
+                    name: Some("default_int64".into()),
+                    i: Some(-5),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let k = build("LabelEncoder", &Attrs::of(&node), 2).unwrap();
+        let x: Value = Tensor {
+            shape: vec![3],
+            data: Data::Str(vec!["b".into(), "zzz".into(), "a".into()]),
+        }
+        .into();
+        let out = k.run(&[Some(&x)]).unwrap();
+        assert_eq!(out[0], Tensor::i64(vec![3], vec![8, -5, 7]).into());
+    }
+
+    #[test]
+    fn one_hot_unknown_is_all_zero_or_an_error() {
+        let cats = AttributeProto {
+            name: Some("cats_strings".into()),
+            strings: vec![b"x".to_vec(), b"y".to_vec()],
+            ..Default::default()
+        };
+        let node = NodeProto {
+            attribute: vec![cats.clone()],
+            ..Default::default()
+        };
+        let k = build("OneHotEncoder", &Attrs::of(&node), 1).unwrap();
+        let x: Value = Tensor {
+            shape: vec![2],
+            data: Data::Str(vec!["y".into(), "new".into()]),
+        }
+        .into();
+        let out = k.run(&[Some(&x)]).unwrap();
+        assert_eq!(
+            out[0],
+            Tensor::f32(vec![2, 2], vec![0.0, 1.0, 0.0, 0.0]).into()
+        );
+        let strict = NodeProto {
+            attribute: vec![
+                cats,
+                AttributeProto {
+                    name: Some("zeros".into()),
+                    i: Some(0),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let k = build("OneHotEncoder", &Attrs::of(&strict), 1).unwrap();
+        assert!(
+            k.run(&[Some(&x)])
+                .unwrap_err()
+                .contains("not among the categories")
+        );
+    }
+}

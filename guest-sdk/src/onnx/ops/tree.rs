@@ -526,3 +526,92 @@ impl Kernel for Classifier {
         ])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::proto::{AttributeProto, NodeProto};
+
+    fn ints(name: &str, v: &[i64]) -> AttributeProto {
+        AttributeProto {
+            name: Some(name.into()),
+            ints: v.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    fn floats(name: &str, v: &[f32]) -> AttributeProto {
+        AttributeProto {
+            name: Some(name.into()),
+            floats: v.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    fn strings(name: &str, v: &[&str]) -> AttributeProto {
+        AttributeProto {
+            name: Some(name.into()),
+            strings: v.iter().map(|s| s.as_bytes().to_vec()).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// One stump, x0 <= 1 → 10 else 20, with `missing` telling where NaN goes.
+    fn stump(missing: i64) -> Box<dyn Kernel> {
+        let node = NodeProto {
+            attribute: vec![
+                ints("nodes_treeids", &[0, 0, 0]),
+                ints("nodes_nodeids", &[0, 1, 2]),
+                ints("nodes_featureids", &[0, 0, 0]),
+                strings("nodes_modes", &["BRANCH_LEQ", "LEAF", "LEAF"]),
+                floats("nodes_values", &[1.0, 0.0, 0.0]),
+                ints("nodes_truenodeids", &[1, 0, 0]),
+                ints("nodes_falsenodeids", &[2, 0, 0]),
+                ints("nodes_missing_value_tracks_true", &[missing, 0, 0]),
+                ints("target_treeids", &[0, 0]),
+                ints("target_nodeids", &[1, 2]),
+                ints("target_ids", &[0, 0]),
+                floats("target_weights", &[10.0, 20.0]),
+            ],
+            ..Default::default()
+        };
+        build(&Attrs::of(&node), false).unwrap()
+    }
+
+    fn run(k: &dyn Kernel, x: &[f32]) -> Vec<f32> {
+        let v: Value = Tensor::f32(vec![x.len(), 1], x.to_vec()).into();
+        match k.run(&[Some(&v)]).unwrap().remove(0) {
+            Value::Tensor(t) => t.as_f32().unwrap().to_vec(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn nan_follows_the_missing_track_or_fails_the_comparison() {
+        // NaN <= 1 is false: without a missing track NaN goes right.
+        assert_eq!(
+            run(&*stump(0), &[0.5, 1.0, 2.0, f32::NAN]),
+            [10.0, 10.0, 20.0, 20.0]
+        );
+        // With the track set, NaN goes left (true).
+        assert_eq!(run(&*stump(1), &[f32::NAN, 2.0]), [10.0, 20.0]);
+    }
+
+    #[test]
+    fn a_child_that_does_not_exist_is_a_build_error() {
+        let node = NodeProto {
+            attribute: vec![
+                ints("nodes_treeids", &[0]),
+                ints("nodes_nodeids", &[0]),
+                ints("nodes_featureids", &[0]),
+                strings("nodes_modes", &["BRANCH_LEQ"]),
+                floats("nodes_values", &[1.0]),
+                ints("nodes_truenodeids", &[0]),
+                ints("nodes_falsenodeids", &[7]),
+            ],
+            ..Default::default()
+        };
+        let err = build(&Attrs::of(&node), false).unwrap_err();
+        assert!(err.contains("points to node 7"), "{err}");
+    }
+}
