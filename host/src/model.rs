@@ -303,6 +303,14 @@ impl Model {
         Ok(batch::predictions(&self.inner.info, scores))
     }
 
+    /// Creates a fresh instance and drops it, for measuring instantiation
+    /// (benchmarks). Calls never need this: they reuse idle instances.
+    #[doc(hidden)]
+    pub fn instantiate_and_drop(&self) -> Result<()> {
+        let inner = &*self.inner;
+        instantiate(&inner.engine, &inner.pre, self.name().into(), &inner.log).map(drop)
+    }
+
     fn call(&self, batch: &Batch) -> Result<Scores> {
         let inner = &*self.inner;
         let pooled = inner

@@ -75,6 +75,8 @@ struct Step {
 pub struct Graph {
     slots: usize,
     constants: Vec<(usize, Value)>,
+    /// For each slot, its index in `constants`, if it holds one.
+    constant_at: Vec<Option<u32>>,
     inputs: Vec<(Port, usize)>,
     outputs: Vec<(Port, usize)>,
     steps: Vec<Step>,
@@ -269,8 +271,13 @@ impl Graph {
             }
         }
 
+        let mut constant_at = vec![None; next];
+        for (i, (s, _)) in constants.iter().enumerate() {
+            constant_at[*s] = Some(i as u32);
+        }
         Ok(Graph {
             slots: next,
+            constant_at,
             constants,
             inputs,
             outputs,
@@ -336,7 +343,7 @@ impl Graph {
             slots[*s] = Some(v);
         }
         // Constants are borrowed, not copied into the slot table.
-        let constant = |s: usize| self.constants.iter().find(|(c, _)| *c == s).map(|(_, v)| v);
+        let constant = |s: usize| self.constant_at[s].map(|i| &self.constants[i as usize].1);
         for step in &self.steps {
             let outs = {
                 let args: Vec<Option<&Value>> = step

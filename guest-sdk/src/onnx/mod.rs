@@ -120,6 +120,8 @@ enum Read {
     Classification {
         classes: Vec<String>,
         index: HashMap<String, u32>,
+        /// The same for integer labels, looked up without formatting them.
+        int_index: HashMap<i64, u32>,
     },
 }
 
@@ -234,6 +236,35 @@ impl Program {
     fn feed(&self, batch: &Batch<'_>) -> Result<Vec<Value>, ModelError> {
         let rows = batch.rows();
         match &self.feed {
+            Feed::Matrix {
+                elem: ElemType::F32,
+            } => {
+                // The common case, straight into float32 rows. The batch is
+                // column-major: transpose in blocks of rows small enough
+                // that the block being written stays in cache (a plain
+                // column-by-column scatter missed it on every write).
+                const BLOCK: usize = 32;
+                let f = self.fields.len();
+                let cols = (0..f)
+                    .map(|c| batch.numeric_at(c))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let values: Vec<&[f64]> = cols.iter().map(|c| c.values()).collect();
+                let mut m = vec![0f32; rows * f];
+                for r0 in (0..rows).step_by(BLOCK) {
+                    let r1 = (r0 + BLOCK).min(rows);
+                    for (c, col) in values.iter().enumerate() {
+                        for r in r0..r1 {
+                            m[r * f + c] = col[r] as f32;
+                        }
+                    }
+                }
+                for (c, col) in cols.iter().enumerate() {
+                    for r in col.missing_rows() {
+                        m[r * f + c] = f32::NAN;
+                    }
+                }
+                Ok(vec![Tensor::f32(vec![rows, f], m).into()])
+            }
             Feed::Matrix { elem } => {
                 let f = self.fields.len();
                 let mut m = vec![0f64; rows * f];
@@ -306,7 +337,11 @@ impl Program {
                     d => Err(format!("the prediction is {}, not a number", d.elem_type())),
                 }
             }
-            Read::Classification { classes, index } => {
+            Read::Classification {
+                classes,
+                index,
+                int_index,
+            } => {
                 let labels = outputs[0].tensor()?;
                 if labels.len() != rows {
                     return Err(format!(
@@ -314,9 +349,18 @@ impl Program {
                         labels.len()
                     ));
                 }
-                let keys: Vec<String> = match &labels.data {
-                    Data::I64(v) => v.iter().map(i64::to_string).collect(),
-                    Data::Str(v) => v.clone(),
+                let unknown = |k: &dyn fmt::Display| {
+                    format!("the graph predicted `{k}`, which is not one of the classes")
+                };
+                let labels = match &labels.data {
+                    Data::I64(v) => v
+                        .iter()
+                        .map(|k| int_index.get(k).copied().ok_or_else(|| unknown(k)))
+                        .collect::<Result<Vec<u32>, String>>()?,
+                    Data::Str(v) => v
+                        .iter()
+                        .map(|k| index.get(k).copied().ok_or_else(|| unknown(k)))
+                        .collect::<Result<Vec<u32>, String>>()?,
                     d => {
                         return Err(format!(
                             "labels are {}, not integers or strings",
@@ -324,14 +368,6 @@ impl Program {
                         ));
                     }
                 };
-                let labels = keys
-                    .iter()
-                    .map(|k| {
-                        index.get(k).copied().ok_or_else(|| {
-                            format!("the graph predicted `{k}`, which is not one of the classes")
-                        })
-                    })
-                    .collect::<Result<Vec<u32>, String>>()?;
                 let probabilities = match &outputs[1] {
                     Value::Tensor(t) => {
                         if t.len() != rows * classes.len() {
@@ -561,7 +597,16 @@ fn bind_outputs(graph: &Graph) -> Result<Read, OnnxError> {
                 .enumerate()
                 .map(|(i, c)| (c.clone(), i as u32))
                 .collect();
-            Ok(Read::Classification { classes, index })
+            let int_index = classes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.parse::<i64>().ok().map(|v| (v, i as u32)))
+                .collect();
+            Ok(Read::Classification {
+                classes,
+                index,
+                int_index,
+            })
         }
         n => Err(OnnxError::model(format!(
             "the graph has {n} outputs; Glassbox reads one (a regressor's prediction) or two (a classifier's label and probabilities)"

@@ -963,16 +963,18 @@ impl Kernel for Scaler {
                 return Err(format!("{} {name} values for {cols} columns", v.len()));
             }
         }
-        let at = |v: &[f32], c: usize, d: f32| match v.len() {
-            0 => d,
-            1 => v[0],
-            _ => v[c],
+        // Per-column parameters, broadcast once rather than per element.
+        let expand = |v: &[f32], d: f32| match v.len() {
+            0 => vec![d; cols],
+            1 => vec![v[0]; cols],
+            _ => v.to_vec(),
         };
+        let (offset, scale) = (expand(&self.offset, 0.0), expand(&self.scale, 1.0));
         let mut out = floats(x)?.into_owned();
         if cols > 0 {
-            for row in out.chunks_mut(cols) {
-                for (c, v) in row.iter_mut().enumerate() {
-                    *v = (*v - at(&self.offset, c, 0.0)) * at(&self.scale, c, 1.0);
+            for row in out.chunks_exact_mut(cols) {
+                for ((v, o), s) in row.iter_mut().zip(&offset).zip(&scale) {
+                    *v = (*v - o) * s;
                 }
             }
         }

@@ -2,10 +2,10 @@
 //!
 //! The trees are flattened into one array of 16-byte nodes, children by
 //! index, and checked at build time: every child exists, every tree is a
-//! tree (no cycles, one root), every feature index is known. Scoring walks
-//! tree by tree over the whole batch, so one tree stays in cache while all
-//! rows pass through it; each row still sums its trees in tree order, which
-//! keeps float32 sums identical to onnxruntime's.
+//! tree (no cycles, one root), every feature index is known. Scoring takes
+//! the batch in blocks of rows and walks each block through the trees in
+//! order; each row sums its trees in tree order, which keeps float32 sums
+//! identical to onnxruntime's.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -381,23 +381,32 @@ impl Ensemble {
         let t = self.targets;
         let mut scores = vec![0f32; rows * t];
         let mut has = vec![false; rows * t];
-        for &root in &self.roots {
-            for r in 0..rows {
-                let leaf = match x64 {
-                    Some(v) => self.leaf64(root, &v[r * cols..(r + 1) * cols]),
-                    None => self.leaf(root, &xs[r * cols..(r + 1) * cols]),
-                };
-                let ws = &self.weights[leaf.yes as usize..(leaf.yes + leaf.no) as usize];
-                for &(k, w) in ws {
-                    let at = r * t + k as usize;
-                    let s = &mut scores[at];
-                    *s = match self.aggregate {
-                        Aggregate::Sum | Aggregate::Average => *s + w,
-                        Aggregate::Min if has[at] => s.min(w),
-                        Aggregate::Max if has[at] => s.max(w),
-                        _ => w,
+        // Blocks of rows, each through every tree in order: a tree's nodes
+        // stay in cache while the block's rows pass through it, and each row
+        // still adds its trees up in tree order. Large blocks: with 64 rows
+        // a 200-tree forest ran at less than half the speed (every tree
+        // fetched from memory once per 64 rows).
+        const BLOCK: usize = 4096;
+        for r0 in (0..rows).step_by(BLOCK) {
+            let r1 = (r0 + BLOCK).min(rows);
+            for &root in &self.roots {
+                for r in r0..r1 {
+                    let leaf = match x64 {
+                        Some(v) => self.leaf64(root, &v[r * cols..(r + 1) * cols]),
+                        None => self.leaf(root, &xs[r * cols..(r + 1) * cols]),
                     };
-                    has[at] = true;
+                    let ws = &self.weights[leaf.yes as usize..(leaf.yes + leaf.no) as usize];
+                    for &(k, w) in ws {
+                        let at = r * t + k as usize;
+                        let s = &mut scores[at];
+                        *s = match self.aggregate {
+                            Aggregate::Sum | Aggregate::Average => *s + w,
+                            Aggregate::Min if has[at] => s.min(w),
+                            Aggregate::Max if has[at] => s.max(w),
+                            _ => w,
+                        };
+                        has[at] = true;
+                    }
                 }
             }
         }

@@ -1,0 +1,208 @@
+//! Compiled scikit-learn pipelines through the library API, beside the same
+//! plan run natively (the limit a wasm sandbox can approach).
+//!
+//! `cargo bench -p glassbox --bench compiled -- [--quick] [--json FILE]`
+//! compiles each reference pipeline in tests/data/sklearn, then measures per
+//! model: instantiation of a fresh instance, one row per call (median and
+//! p99 over many calls, rows cycled from the held-out inputs) and 10,000
+//! rows per call (median rows/s), for the component (`Model::score`,
+//! contract checks included) and natively (`Program::score`). Timings are
+//! wall-clock medians of repeated runs: plain loops rather than criterion,
+//! because `scripts/bench.sh` puts these figures in one table with
+//! onnxruntime's, measured the same way by `scripts/bench_peers.py`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use glassbox::compile::{CompileOptions, compile};
+use glassbox::training::TrainingData;
+use glassbox::{Batch, Engine, Row};
+use glassbox_guest::onnx::Program;
+use serde_json::json;
+
+const MODELS: [&str; 8] = [
+    "digits_logreg",
+    "digits_mlp",
+    "diabetes_linreg",
+    "bc_impute_sgd",
+    "bc_gbc",
+    "friedman_dtree_reg",
+    "synth_rf_large",
+    "churn_coltrans_rf",
+];
+const BATCH: usize = 10_000;
+
+struct Plan {
+    single_calls: usize,
+    batch_runs: usize,
+    instantiations: usize,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn p99(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[(v.len() * 99 / 100).min(v.len() - 1)]
+}
+
+/// Times `f` once per call, after a warm-up; returns per-call seconds.
+fn per_call(n: usize, mut f: impl FnMut(usize)) -> Vec<f64> {
+    for i in 0..n.min(500) {
+        f(i);
+    }
+    (0..n)
+        .map(|i| {
+            let t = Instant::now();
+            f(i);
+            t.elapsed().as_secs_f64()
+        })
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let json_out = args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1).cloned());
+    let plan = if quick {
+        Plan {
+            single_calls: 2_000,
+            batch_runs: 5,
+            instantiations: 50,
+        }
+    } else {
+        Plan {
+            single_calls: 20_000,
+            batch_runs: 15,
+            instantiations: 500,
+        }
+    };
+    let engine = Engine::new().expect("engine");
+    let mut report = serde_json::Map::new();
+    eprintln!(
+        "{:<20} {:>9} {:>9} {:>11} {:>11} {:>9} {:>11} {:>9}",
+        "model", "1row µs", "p99 µs", "batch r/s", "native r/s", "nat 1row", "inst µs", "size KB"
+    );
+    // `--only NAME` measures one model (for profiling).
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
+    for name in MODELS {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
+        let dir = glassbox_fixtures::SKLEARN;
+        let onnx = std::fs::read(format!("{dir}/{name}.onnx")).unwrap();
+        let train = TrainingData::read(format!("{dir}/{name}.train.jsonl")).unwrap();
+        let started = Instant::now();
+        let compiled = compile(&onnx, &train, &CompileOptions::new(name)).unwrap();
+        let compile_s = started.elapsed().as_secs_f64();
+        let model = engine.load(&compiled.component).unwrap();
+        let info = model.info().clone();
+
+        let inputs: Vec<Row> = std::fs::read_to_string(format!("{dir}/{name}.inputs.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let singles: Vec<Batch> = inputs
+            .iter()
+            .map(|r| glassbox::batch::from_rows(&info, std::slice::from_ref(r)).unwrap())
+            .collect();
+        let tiled: Vec<Row> = (0..BATCH)
+            .map(|i| inputs[i % inputs.len()].clone())
+            .collect();
+        let big = glassbox::batch::from_rows(&info, &tiled).unwrap();
+
+        let one = per_call(plan.single_calls, |i| {
+            black_box(model.score(&singles[i % singles.len()]).unwrap());
+        });
+        let batch = per_call(plan.batch_runs, |_| {
+            black_box(model.score(&big).unwrap());
+        });
+        let inst = per_call(plan.instantiations, |_| {
+            model.instantiate_and_drop().unwrap()
+        });
+
+        // The same plan, natively: the guest SDK's engine called directly.
+        let fields: Vec<glassbox_guest::Field> = info
+            .inputs
+            .iter()
+            .map(|f| glassbox_guest::Field {
+                name: f.name.clone(),
+                kind: match f.kind {
+                    glassbox::FeatureKind::Numeric => glassbox_guest::FeatureKind::Numeric,
+                    glassbox::FeatureKind::Categorical => glassbox_guest::FeatureKind::Categorical,
+                },
+                nullable: f.nullable,
+                categories: f.categories.clone(),
+            })
+            .collect();
+        let program = Program::new(&onnx, &fields).unwrap();
+        let guest = |b: &Batch| glassbox_guest::RawBatch {
+            rows: b.rows,
+            numeric: b.numeric.clone(),
+            numeric_missing: b.numeric_missing.clone(),
+            dictionary: b.dictionary.clone(),
+            categorical: b.categorical.clone(),
+        };
+        let native_singles: Vec<_> = singles.iter().map(guest).collect();
+        let native_big = guest(&big);
+        let native_one = per_call(plan.single_calls, |i| {
+            let raw = &native_singles[i % native_singles.len()];
+            black_box(
+                program
+                    .score(&glassbox_guest::Batch::new(raw, &fields))
+                    .unwrap(),
+            );
+        });
+        let native_batch = per_call(plan.batch_runs, |_| {
+            black_box(
+                program
+                    .score(&glassbox_guest::Batch::new(&native_big, &fields))
+                    .unwrap(),
+            );
+        });
+
+        let us = |s: f64| s * 1e6;
+        let row = json!({
+            "glassbox": {
+                "one_row_median_us": us(median(one.clone())),
+                "one_row_p99_us": us(p99(one)),
+                "batch_rows_per_s": BATCH as f64 / median(batch),
+            },
+            "native": {
+                "one_row_median_us": us(median(native_one.clone())),
+                "one_row_p99_us": us(p99(native_one)),
+                "batch_rows_per_s": BATCH as f64 / median(native_batch),
+            },
+            "instantiate_median_us": us(median(inst.clone())),
+            "instantiate_p99_us": us(p99(inst)),
+            "compile_s": compile_s,
+            "component_bytes": compiled.component.len(),
+            "initial_memory_bytes": compiled.summary.memory_bytes,
+        });
+        eprintln!(
+            "{name:<20} {:>9.2} {:>9.2} {:>11.0} {:>11.0} {:>9.2} {:>11.1} {:>9}",
+            row["glassbox"]["one_row_median_us"].as_f64().unwrap(),
+            row["glassbox"]["one_row_p99_us"].as_f64().unwrap(),
+            row["glassbox"]["batch_rows_per_s"].as_f64().unwrap(),
+            row["native"]["batch_rows_per_s"].as_f64().unwrap(),
+            row["native"]["one_row_median_us"].as_f64().unwrap(),
+            row["instantiate_median_us"].as_f64().unwrap(),
+            compiled.component.len() / 1024,
+        );
+        report.insert(name.to_string(), row);
+        let _ = Duration::ZERO;
+    }
+    if let Some(path) = json_out {
+        std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+        eprintln!("wrote {path}");
+    }
+}
