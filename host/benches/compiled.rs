@@ -1,7 +1,8 @@
 //! Compiled scikit-learn pipelines through the library API, beside the same
 //! plan run natively (the limit a wasm sandbox can approach).
 //!
-//! `cargo bench -p glassbox --bench compiled -- [--quick] [--json FILE]`
+//! `cargo bench -p glassbox --bench compiled -- [--quick] [--json FILE]
+//! [--only NAME [--dir DIR]]`
 //! compiles each reference pipeline in tests/data/sklearn, then measures per
 //! model: instantiation of a fresh instance, one row per call (median and
 //! p99 over many calls, rows cycled from the held-out inputs) and 10,000
@@ -88,16 +89,21 @@ fn main() {
         "{:<20} {:>9} {:>9} {:>11} {:>11} {:>9} {:>11} {:>9}",
         "model", "1row µs", "p99 µs", "batch r/s", "native r/s", "nat 1row", "inst µs", "size KB"
     );
-    // `--only NAME` measures one model (for profiling).
-    let only = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1).cloned());
-    for name in MODELS {
-        if only.as_deref().is_some_and(|o| o != name) {
-            continue;
-        }
-        let dir = glassbox_fixtures::SKLEARN;
+    // `--only NAME` measures one model (for profiling); with `--dir DIR`
+    // it may be any NAME.onnx with NAME.train.jsonl and NAME.inputs.jsonl.
+    let flag = |f: &str| {
+        args.iter()
+            .position(|a| a == f)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    let only = flag("--only");
+    let dir = flag("--dir").unwrap_or_else(|| glassbox_fixtures::SKLEARN.to_string());
+    let names: Vec<String> = match &only {
+        Some(o) => vec![o.clone()],
+        None => MODELS.iter().map(|m| m.to_string()).collect(),
+    };
+    for name in &names {
+        let (name, dir) = (name.as_str(), dir.as_str());
         let onnx = std::fs::read(format!("{dir}/{name}.onnx")).unwrap();
         let train = TrainingData::read(format!("{dir}/{name}.train.jsonl")).unwrap();
         let started = Instant::now();

@@ -144,6 +144,11 @@ impl EngineBuilder {
             // milliseconds.
             .memory_guaranteed_dense_image_size(limits.memory_bytes as u64)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        // `GLASSBOX_PERF_MAP=1` writes /tmp/perf-PID.map so that `perf`
+        // names the guest's functions (profiling a model's own code).
+        if std::env::var_os("GLASSBOX_PERF_MAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = wasmtime::Engine::new(&config).map_err(|e| Error::Load {
             model: "(engine)".into(),
             source: anyhow::Error::from(e),

@@ -1,6 +1,6 @@
 //! The ai.onnx operators that skl2onnx emits for common pipelines.
 
-use super::{opt_tensor, tensor};
+use super::{Exp, opt_tensor, tensor};
 use crate::onnx::graph::{Attrs, Kernel};
 use crate::onnx::tensor::{Data, ElemType, Tensor, Value};
 
@@ -554,7 +554,7 @@ macro_rules! float_unary {
         let v: &[$t] = $v;
         match $op {
             Un::Sqrt => v.iter().map(|x| x.sqrt()).collect(),
-            Un::Exp => v.iter().map(|x| x.exp()).collect(),
+            Un::Exp => v.iter().map(|x| x.fexp()).collect(),
             Un::Log => v.iter().map(|x| x.ln()).collect(),
             Un::Abs => v.iter().map(|x| x.abs()).collect(),
             Un::Neg => v.iter().map(|x| -x).collect(),
@@ -568,9 +568,9 @@ macro_rules! float_unary {
                 .iter()
                 .map(|&x| {
                     if x >= 0.0 {
-                        1.0 / (1.0 + (-x).exp())
+                        1.0 / (1.0 + (-x).fexp())
                     } else {
-                        let e = x.exp();
+                        let e = x.fexp();
                         e / (1.0 + e)
                     }
                 })
@@ -845,7 +845,7 @@ impl Kernel for Softmax {
                         let max = (0..n).map(|k| out[at(k)]).fold(<$t>::MIN, <$t>::max);
                         let mut sum = 0.0;
                         for k in 0..n {
-                            let e = (out[at(k)] - max).exp();
+                            let e = (out[at(k)] - max).fexp();
                             out[at(k)] = e;
                             sum += e;
                         }

@@ -57,7 +57,7 @@ impl KernelFn {
             } => (gamma * crate::ops::dot32(x, sv) + coef0).powf(degree),
             KernelFn::Rbf { gamma } => {
                 let d: f32 = x.iter().zip(sv).map(|(a, b)| (a - b) * (a - b)).sum();
-                (-gamma * d).exp()
+                super::exp32(-gamma * d)
             }
             KernelFn::Sigmoid { gamma, coef0 } => (gamma * crate::ops::dot32(x, sv) + coef0).tanh(),
         }
