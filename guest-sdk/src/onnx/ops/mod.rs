@@ -154,7 +154,7 @@ pub(crate) fn exp32(x: f32) -> f32 {
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 0.5;
     let er = p * r * r + r + 1.0;
     // n is in [-126, 128]; 2^128 overflows f32, so scale in two steps.
     let n = n as i32;
