@@ -139,7 +139,7 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
     opts.step("planning the graph");
     let decoded = crate::onnx::OnnxModel::decode(onnx)?;
     let guest_fields: Vec<glassbox_guest::Field> = convert(&train.fields)?;
-    let program = glassbox_guest::onnx::Program::new(onnx, &guest_fields)
+    let program = contained(|| glassbox_guest::onnx::Program::new(onnx, &guest_fields))?
         .map_err(|e| Error::InvalidOnnx(e.to_string()))?;
     let stats = program.stats().clone();
 
@@ -177,8 +177,7 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
             ))
         })?;
         let raw: glassbox_guest::RawBatch = convert(&batch)?;
-        let scores = program
-            .score(&glassbox_guest::Batch::new(&raw, &guest_fields))
+        let scores = contained(|| program.score(&glassbox_guest::Batch::new(&raw, &guest_fields)))?
             .map_err(|e| Error::InvalidOnnx(format!("scoring the training rows failed: {e:?}")))?;
         let scores: Scores = convert(&scores)?;
         if let Scores::Classification(c) = &scores {
@@ -271,6 +270,20 @@ fn check_probabilities(p: &[f64], classes: usize) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs native planning or scoring so that a bug a crafted file could
+/// trigger (a panic in a kernel) is an error for that file, not a crash of
+/// the process. In the component the same panic is a trap, one failed call.
+fn contained<T>(f: impl FnOnce() -> T) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        let what = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic".into());
+        Error::InvalidOnnx(format!("internal error while planning the graph: {what}"))
+    })
 }
 
 /// Reads the `glassbox-source` section of a component, if it has one.

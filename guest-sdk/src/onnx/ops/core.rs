@@ -1570,7 +1570,11 @@ impl Kernel for ConstantOfShape {
             .iter()
             .map(|&d| usize::try_from(d).map_err(|_| format!("negative dimension {d}")))
             .collect::<R<_>>()?;
-        let n: usize = shape.iter().product();
+        let n = shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .filter(|&n| n <= super::MAX_ELEMENTS)
+            .ok_or_else(|| format!("shape {dims:?} is larger than Glassbox allows"))?;
         Ok(vec![
             Tensor {
                 shape,
@@ -1665,6 +1669,14 @@ mod tests {
             run1(&Reshape { allowzero: false }, &[&x, &s]).shape,
             vec![2, 3]
         );
+    }
+
+    #[test]
+    fn a_huge_constant_is_an_error_not_an_allocation() {
+        let k = ConstantOfShape(Tensor::f32(vec![1], vec![0.0]));
+        let shape: Value = Tensor::i64(vec![2], vec![1 << 20, 1 << 20]).into();
+        let err = k.run(&[Some(&shape)]).unwrap_err();
+        assert!(err.contains("larger than Glassbox allows"), "{err}");
     }
 
     #[test]

@@ -320,6 +320,12 @@ impl Kernel for CastMap {
             _ => super::core::cast(&values, self.to),
         };
         let (n, picks): (usize, Vec<Option<usize>>) = if self.sparse {
+            if self.max_map > super::MAX_ELEMENTS {
+                return Err(format!(
+                    "max_map {} is larger than Glassbox allows",
+                    self.max_map
+                ));
+            }
             let mut slots = vec![None; self.max_map];
             for (i, &k) in keys.iter().enumerate() {
                 if let Some(s) = usize::try_from(k).ok().and_then(|k| slots.get_mut(k)) {

@@ -34,6 +34,11 @@ pub fn build(
     }
 }
 
+/// The most elements an operator may create from a shape it is given
+/// (ConstantOfShape, CastMap): 256 Mi, a gigabyte of floats. A file asking
+/// for more gets an error, not an allocation that takes the process down.
+pub(crate) const MAX_ELEMENTS: usize = 1 << 28;
+
 /// Input `i` as a tensor; `what` names it in errors.
 pub(crate) fn tensor<'a>(
     inputs: &[Option<&'a Value>],
