@@ -650,6 +650,82 @@ where
     }
 }
 
+/// `out[m×n] += a[m×k] · b[k×n]` in float32, with the wasm SIMD kernel
+/// where there is one.
+fn gemm_f32(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        simd::gemm(a, b, out, m, k, n);
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    gemm_into(a, b, out, m, k, n);
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use core::arch::wasm32::*;
+
+    /// A register-blocked float32 GEMM for wasm SIMD: tiles of 4 rows × 8
+    /// columns of `out` are kept in eight vector registers while `k` runs,
+    /// so each element of `b` is loaded once per four rows and each
+    /// accumulator is written once per tile (the plain loop loaded and
+    /// stored a row of `out` for every element of `a`). Each output still
+    /// sums its products in `k` order, as the portable loop does.
+    pub(super) fn gemm(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+        assert!(a.len() >= m * k && b.len() >= k * n && out.len() >= m * n);
+        let n8 = n / 8 * 8;
+        let mut i = 0;
+        while i + 4 <= m {
+            let mut j = 0;
+            while j < n8 {
+                let mut acc = [f32x4_splat(0.0); 8];
+                for p in 0..k {
+                    // SAFETY: p < k, j + 8 <= n, so p·n + j + 8 <= k·n <=
+                    // b.len() (asserted); wasm loads need no alignment.
+                    let (b0, b1) = unsafe {
+                        let bp = b.as_ptr().add(p * n + j);
+                        (
+                            v128_load(bp.cast::<v128>()),
+                            v128_load(bp.add(4).cast::<v128>()),
+                        )
+                    };
+                    for r in 0..4 {
+                        let av = f32x4_splat(a[(i + r) * k + p]);
+                        acc[2 * r] = f32x4_add(acc[2 * r], f32x4_mul(av, b0));
+                        acc[2 * r + 1] = f32x4_add(acc[2 * r + 1], f32x4_mul(av, b1));
+                    }
+                }
+                for r in 0..4 {
+                    let o = &mut out[(i + r) * n + j..(i + r) * n + j + 8];
+                    // SAFETY: `o` has 8 elements; wasm loads and stores need
+                    // no alignment.
+                    unsafe {
+                        let op = o.as_mut_ptr();
+                        let o0 = v128_load(op.cast::<v128>());
+                        let o1 = v128_load(op.add(4).cast::<v128>());
+                        v128_store(op.cast::<v128>(), f32x4_add(o0, acc[2 * r]));
+                        v128_store(op.add(4).cast::<v128>(), f32x4_add(o1, acc[2 * r + 1]));
+                    }
+                }
+                j += 8;
+            }
+            for r in i..i + 4 {
+                for jj in n8..n {
+                    let mut s = 0.0;
+                    for p in 0..k {
+                        s += a[r * k + p] * b[p * n + jj];
+                    }
+                    out[r * n + jj] += s;
+                }
+            }
+            i += 4;
+        }
+        if i < m {
+            super::gemm_into(&a[i * k..m * k], b, &mut out[i * n..m * n], m - i, k, n);
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct MatMul;
 
@@ -708,7 +784,21 @@ impl Kernel for MatMul {
             }};
         }
         let data = match (&a.data, &b.data) {
-            (Data::F32(x), Data::F32(y)) => go!(x, y, 0f32, Data::F32),
+            (Data::F32(x), Data::F32(y)) => {
+                let mut out = vec![0f32; nb * m * n];
+                for i in 0..nb {
+                    let (oa, ob) = (ia.at(i) * m * k, ib.at(i) * k * n);
+                    gemm_f32(
+                        &x[oa..oa + m * k],
+                        &y[ob..ob + k * n],
+                        &mut out[i * m * n..(i + 1) * m * n],
+                        m,
+                        k,
+                        n,
+                    );
+                }
+                Data::F32(out)
+            }
             (Data::F64(x), Data::F64(y)) => go!(x, y, 0f64, Data::F64),
             (Data::I64(x), Data::I64(y)) => go!(x, y, 0i64, Data::I64),
             _ => return Err(type_mismatch(a, b)),
