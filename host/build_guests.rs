@@ -22,7 +22,16 @@ fn build_guests(workspace: &Path, target: &str, packages: &[&str]) -> Vec<PathBu
         // one LTO'd codegen unit so the SDK's building blocks inline into
         // the model's loops.
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-        .env("CARGO_PROFILE_RELEASE_STRIP", "true")
+        // GLASSBOX_GUEST_SYMBOLS=1 keeps function names, so that `perf`
+        // (with GLASSBOX_PERF_MAP=1) names the guests' own functions.
+        .env(
+            "CARGO_PROFILE_RELEASE_STRIP",
+            if std::env::var_os("GLASSBOX_GUEST_SYMBOLS").is_some_and(|v| v == "1") {
+                "false"
+            } else {
+                "true"
+            },
+        )
         .env("CARGO_PROFILE_RELEASE_LTO", "true")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
         // What the outer build sets for its own target must not leak in
@@ -92,6 +101,7 @@ fn componentize_file(module: &Path, out: &Path) {
 
 /// Reruns the build script when anything a guest is built from changes.
 fn rerun_if_guest_sources_change(workspace: &Path, dirs: &[&str]) {
+    println!("cargo:rerun-if-env-changed=GLASSBOX_GUEST_SYMBOLS");
     for dir in ["wit", "guest-sdk", "Cargo.lock"].iter().chain(dirs) {
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }

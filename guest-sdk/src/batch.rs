@@ -80,6 +80,38 @@ impl<'a> Batch<'a> {
         })
     }
 
+    /// Every numeric column, in schema order. Cheaper than calling
+    /// [`Batch::numeric_at`] for each (which finds a field's rank among the
+    /// numeric fields by counting).
+    pub fn numeric_columns(&self) -> Result<Vec<Numeric<'a>>, ModelError> {
+        let rows = self.rows();
+        let missing = &self.raw.numeric_missing;
+        let count = self
+            .fields
+            .iter()
+            .filter(|f| f.kind == FeatureKind::Numeric)
+            .count();
+        (0..count)
+            .map(|k| {
+                let values = self
+                    .raw
+                    .numeric
+                    .get(k * rows..(k + 1) * rows)
+                    .ok_or_else(|| {
+                        ModelError::internal("numeric values are shorter than the schema")
+                    })?;
+                let (lo, hi) = ((k * rows) as u32, ((k + 1) * rows) as u32);
+                let start = missing.partition_point(|&m| m < lo);
+                let end = missing.partition_point(|&m| m < hi);
+                Ok(Numeric {
+                    values,
+                    missing: &missing[start..end],
+                    base: lo,
+                })
+            })
+            .collect()
+    }
+
     /// The numeric column named `name`.
     pub fn numeric(&self, name: &str) -> Result<Numeric<'a>, ModelError> {
         self.numeric_at(self.index_of(name)?)

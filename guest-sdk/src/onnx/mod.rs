@@ -245,9 +245,8 @@ impl Program {
                 // column-by-column scatter missed it on every write).
                 const BLOCK: usize = 32;
                 let f = self.fields.len();
-                let cols = (0..f)
-                    .map(|c| batch.numeric_at(c))
-                    .collect::<Result<Vec<_>, _>>()?;
+                // Every field is numeric here (checked when binding).
+                let cols = batch.numeric_columns()?;
                 let values: Vec<&[f64]> = cols.iter().map(|c| c.values()).collect();
                 let mut m = vec![0f32; rows * f];
                 for r0 in (0..rows).step_by(BLOCK) {
@@ -268,8 +267,7 @@ impl Program {
             Feed::Matrix { elem } => {
                 let f = self.fields.len();
                 let mut m = vec![0f64; rows * f];
-                for c in 0..f {
-                    let col = batch.numeric_at(c)?;
+                for (c, col) in batch.numeric_columns()?.iter().enumerate() {
                     let values = col.values();
                     for r in 0..rows {
                         m[r * f + c] = values[r];
