@@ -249,11 +249,13 @@ impl Program {
                 let cols = batch.numeric_columns()?;
                 let values: Vec<&[f64]> = cols.iter().map(|c| c.values()).collect();
                 let mut m = vec![0f32; rows * f];
-                for r0 in (0..rows).step_by(BLOCK) {
-                    let r1 = (r0 + BLOCK).min(rows);
+                for (b, block) in m.chunks_mut(BLOCK * f.max(1)).enumerate() {
+                    let r0 = b * BLOCK;
                     for (c, col) in values.iter().enumerate() {
-                        for r in r0..r1 {
-                            m[r * f + c] = col[r] as f32;
+                        // Iterators, not indexing: no bounds check per value.
+                        let src = &col[r0..r0 + block.len() / f];
+                        for (dst, v) in block.iter_mut().skip(c).step_by(f).zip(src) {
+                            *dst = *v as f32;
                         }
                     }
                 }
