@@ -239,26 +239,12 @@ impl Program {
             Feed::Matrix {
                 elem: ElemType::F32,
             } => {
-                // The common case, straight into float32 rows. The batch is
-                // column-major: transpose in blocks of rows small enough
-                // that the block being written stays in cache (a plain
-                // column-by-column scatter missed it on every write).
-                const BLOCK: usize = 32;
+                // The common case, straight into float32 rows.
                 let f = self.fields.len();
                 // Every field is numeric here (checked when binding).
                 let cols = batch.numeric_columns()?;
                 let values: Vec<&[f64]> = cols.iter().map(|c| c.values()).collect();
-                let mut m = vec![0f32; rows * f];
-                for (b, block) in m.chunks_mut(BLOCK * f.max(1)).enumerate() {
-                    let r0 = b * BLOCK;
-                    for (c, col) in values.iter().enumerate() {
-                        // Iterators, not indexing: no bounds check per value.
-                        let src = &col[r0..r0 + block.len() / f];
-                        for (dst, v) in block.iter_mut().skip(c).step_by(f).zip(src) {
-                            *dst = *v as f32;
-                        }
-                    }
-                }
+                let mut m = rows_f32(&values, rows);
                 for (c, col) in cols.iter().enumerate() {
                     for r in col.missing_rows() {
                         m[r * f + c] = f32::NAN;
@@ -419,6 +405,79 @@ impl Program {
             }
         }
     }
+}
+
+/// Column-major float64 columns to a row-major float32 matrix.
+///
+/// In blocks of rows small enough that the block being written stays in
+/// cache (a plain column-by-column scatter missed it on every write); in
+/// wasm, 4×4 tiles are converted and transposed in SIMD registers.
+fn rows_f32(columns: &[&[f64]], rows: usize) -> Vec<f32> {
+    const BLOCK: usize = 32;
+    let f = columns.len();
+    let mut m = vec![0f32; rows * f];
+    for (b, block) in m.chunks_mut(BLOCK * f.max(1)).enumerate() {
+        let r0 = b * BLOCK;
+        let n = block.len() / f;
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        let done = simd_tiles(columns, r0, n, block);
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+        let done = (0, 0);
+        // What the tiles did not cover: the last rows of the block (all
+        // columns), and the last columns of the tiled rows.
+        for (c, col) in columns.iter().enumerate() {
+            let first = if c < done.1 { done.0 } else { 0 };
+            let src = &col[r0 + first..r0 + n];
+            // Iterators, not indexing: no bounds check per value.
+            for (dst, v) in block[first * f..].iter_mut().skip(c).step_by(f).zip(src) {
+                *dst = *v as f32;
+            }
+        }
+    }
+    m
+}
+
+/// Converts and transposes whole 4×4 tiles of a block; returns how many
+/// rows and columns the tiles covered.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn simd_tiles(columns: &[&[f64]], r0: usize, n: usize, block: &mut [f32]) -> (usize, usize) {
+    use core::arch::wasm32::*;
+    let f = columns.len();
+    let (rows4, cols4) = (n / 4 * 4, f / 4 * 4);
+    // Four rows of one column as float32.
+    let load = |c: usize, r: usize| -> v128 {
+        let col = &columns[c][r0 + r..r0 + r + 4];
+        // SAFETY: `col` has four f64s; wasm loads need no alignment.
+        let (lo, hi) = unsafe {
+            let p = col.as_ptr();
+            (
+                v128_load(p.cast::<v128>()),
+                v128_load(p.add(2).cast::<v128>()),
+            )
+        };
+        i32x4_shuffle::<0, 1, 4, 5>(f32x4_demote_f64x2_zero(lo), f32x4_demote_f64x2_zero(hi))
+    };
+    for r in (0..rows4).step_by(4) {
+        for c in (0..cols4).step_by(4) {
+            let (c0, c1, c2, c3) = (load(c, r), load(c + 1, r), load(c + 2, r), load(c + 3, r));
+            let t0 = i32x4_shuffle::<0, 4, 1, 5>(c0, c1);
+            let t1 = i32x4_shuffle::<2, 6, 3, 7>(c0, c1);
+            let t2 = i32x4_shuffle::<0, 4, 1, 5>(c2, c3);
+            let t3 = i32x4_shuffle::<2, 6, 3, 7>(c2, c3);
+            let out = [
+                i32x4_shuffle::<0, 1, 4, 5>(t0, t2),
+                i32x4_shuffle::<2, 3, 6, 7>(t0, t2),
+                i32x4_shuffle::<0, 1, 4, 5>(t1, t3),
+                i32x4_shuffle::<2, 3, 6, 7>(t1, t3),
+            ];
+            for (i, v) in out.iter().enumerate() {
+                let dst = &mut block[(r + i) * f + c..(r + i) * f + c + 4];
+                // SAFETY: `dst` has four f32s; wasm stores need no alignment.
+                unsafe { v128_store(dst.as_mut_ptr().cast::<v128>(), *v) };
+            }
+        }
+    }
+    (rows4, cols4)
 }
 
 fn ops_cast(t: &Tensor, to: ElemType) -> Tensor {
@@ -676,5 +735,21 @@ impl proto::ValueInfoProto {
                 ..Default::default()
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_become_float32_rows() {
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let b = [10.0, 20.0, 30.0, 40.0, 50.0];
+        let c = [0.1, 0.2, 0.3, 0.4, 0.5];
+        let m = rows_f32(&[&a, &b, &c], 5);
+        assert_eq!(m.len(), 15);
+        assert_eq!(&m[..3], &[1.0, 10.0, 0.1]);
+        assert_eq!(&m[12..], &[5.0, 50.0, 0.5]);
     }
 }
