@@ -63,6 +63,11 @@ impl<'a> Batch<'a> {
     /// The numeric column at schema position `index`.
     pub fn numeric_at(&self, index: usize) -> Result<Numeric<'a>, ModelError> {
         let k = self.rank(index, FeatureKind::Numeric)?;
+        self.numeric_column(k)
+    }
+
+    /// The `k`-th numeric column of the flat list.
+    fn numeric_column(&self, k: usize) -> Result<Numeric<'a>, ModelError> {
         let rows = self.rows();
         let values = self
             .raw
@@ -84,32 +89,12 @@ impl<'a> Batch<'a> {
     /// [`Batch::numeric_at`] for each (which finds a field's rank among the
     /// numeric fields by counting).
     pub fn numeric_columns(&self) -> Result<Vec<Numeric<'a>>, ModelError> {
-        let rows = self.rows();
-        let missing = &self.raw.numeric_missing;
         let count = self
             .fields
             .iter()
             .filter(|f| f.kind == FeatureKind::Numeric)
             .count();
-        (0..count)
-            .map(|k| {
-                let values = self
-                    .raw
-                    .numeric
-                    .get(k * rows..(k + 1) * rows)
-                    .ok_or_else(|| {
-                        ModelError::internal("numeric values are shorter than the schema")
-                    })?;
-                let (lo, hi) = ((k * rows) as u32, ((k + 1) * rows) as u32);
-                let start = missing.partition_point(|&m| m < lo);
-                let end = missing.partition_point(|&m| m < hi);
-                Ok(Numeric {
-                    values,
-                    missing: &missing[start..end],
-                    base: lo,
-                })
-            })
-            .collect()
+        (0..count).map(|k| self.numeric_column(k)).collect()
     }
 
     /// The numeric column named `name`.

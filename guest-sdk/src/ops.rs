@@ -192,55 +192,41 @@ impl Linear {
 /// those checks. Results differ from a naive loop only in the last bits.
 #[inline]
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    dot_lanes(a, b)
+}
+
+/// [`dot`] in single precision, for ONNX graphs (which compute in float32).
+#[inline]
+pub fn dot32(a: &[f32], b: &[f32]) -> f32 {
+    dot_lanes(a, b)
+}
+
+#[inline(always)]
+fn dot_lanes<T>(a: &[T], b: &[T]) -> T
+where
+    T: Copy + Default + std::ops::Add<Output = T> + std::ops::Mul<Output = T>,
+{
     const LANES: usize = 16;
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f64; LANES];
+    let mut acc = [T::default(); LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
         for k in 0..LANES {
-            acc[k] += x[k] * y[k];
+            acc[k] = acc[k] + x[k] * y[k];
         }
     }
-    let mut sum = 0.0;
-    for (x, y) in ra.iter().zip(rb) {
-        sum += x * y;
+    let mut sum = T::default();
+    for (&x, &y) in ra.iter().zip(rb) {
+        sum = sum + x * y;
     }
     // Pairwise reduction of the accumulators.
     let mut width = LANES;
     while width > 1 {
         width /= 2;
         for k in 0..width {
-            acc[k] += acc[k + width];
-        }
-    }
-    acc[0] + sum
-}
-
-/// [`dot`] in single precision, for ONNX graphs (which compute in float32).
-#[inline]
-pub fn dot32(a: &[f32], b: &[f32]) -> f32 {
-    const LANES: usize = 16;
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..LANES {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    let mut sum = 0.0;
-    for (x, y) in ra.iter().zip(rb) {
-        sum += x * y;
-    }
-    let mut width = LANES;
-    while width > 1 {
-        width /= 2;
-        for k in 0..width {
-            acc[k] += acc[k + width];
+            acc[k] = acc[k] + acc[k + width];
         }
     }
     acc[0] + sum

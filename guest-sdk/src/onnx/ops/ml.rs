@@ -51,27 +51,7 @@ pub(super) fn build(op: &str, a: &Attrs<'_>, opset: i64) -> R<Box<dyn Kernel>> {
             })
         }
         "DictVectorizer" => {
-            let ints = a.ints("int64_vocabulary");
-            let strings = a.strings("string_vocabulary");
-            let vocab = match (ints.is_empty(), strings.is_empty()) {
-                (false, true) => Vocab::Ints(
-                    ints.iter().enumerate().map(|(i, &k)| (k, i)).collect(),
-                    ints.len(),
-                ),
-                (true, false) => Vocab::Strings(
-                    strings
-                        .iter()
-                        .enumerate()
-                        .map(|(i, k)| (k.clone(), i))
-                        .collect(),
-                    strings.len(),
-                ),
-                _ => {
-                    return Err(
-                        "needs exactly one of int64_vocabulary and string_vocabulary".into(),
-                    );
-                }
-            };
+            let vocab = Vocab::parse(a, "int64_vocabulary", "string_vocabulary")?;
             Box::new(DictVectorizer(vocab))
         }
         "FeatureVectorizer" => Box::new(FeatureVectorizer(
@@ -159,23 +139,7 @@ pub(super) fn build(op: &str, a: &Attrs<'_>, opset: i64) -> R<Box<dyn Kernel>> {
             },
         )),
         "OneHotEncoder" => {
-            let ints = a.ints("cats_int64s");
-            let strings = a.strings("cats_strings");
-            let cats = match (ints.is_empty(), strings.is_empty()) {
-                (false, true) => Vocab::Ints(
-                    ints.iter().enumerate().map(|(i, &k)| (k, i)).collect(),
-                    ints.len(),
-                ),
-                (true, false) => Vocab::Strings(
-                    strings
-                        .iter()
-                        .enumerate()
-                        .map(|(i, k)| (k.clone(), i))
-                        .collect(),
-                    strings.len(),
-                ),
-                _ => return Err("needs exactly one of cats_int64s and cats_strings".into()),
-            };
+            let cats = Vocab::parse(a, "cats_int64s", "cats_strings")?;
             Box::new(OneHotEncoder {
                 cats,
                 zeros: a.int("zeros").unwrap_or(1) != 0,
@@ -282,6 +246,22 @@ enum Vocab {
 }
 
 impl Vocab {
+    /// A vocabulary from whichever of the two list attributes is given.
+    fn parse(a: &Attrs<'_>, ints: &str, strings: &str) -> R<Vocab> {
+        let (i, s) = (a.ints(ints), a.strings(strings));
+        match (i.is_empty(), s.is_empty()) {
+            (false, true) => Ok(Vocab::Ints(
+                i.iter().enumerate().map(|(n, &k)| (k, n)).collect(),
+                i.len(),
+            )),
+            (true, false) => Ok(Vocab::Strings(
+                s.iter().enumerate().map(|(n, k)| (k.clone(), n)).collect(),
+                s.len(),
+            )),
+            _ => Err(format!("needs exactly one of {ints} and {strings}")),
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             Vocab::Ints(_, n) | Vocab::Strings(_, n) => *n,
