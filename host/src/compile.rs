@@ -139,8 +139,9 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
     opts.step("planning the graph");
     let decoded = crate::onnx::OnnxModel::decode(onnx)?;
     let guest_fields: Vec<glassbox_guest::Field> = convert(&train.fields)?;
-    let program = contained(|| glassbox_guest::onnx::Program::new(onnx, &guest_fields))?
-        .map_err(|e| Error::InvalidOnnx(e.to_string()))?;
+    let program =
+        contained(|| glassbox_guest::onnx::Program::from_proto(decoded.proto(), &guest_fields))?
+            .map_err(|e| Error::InvalidOnnx(e.to_string()))?;
     let stats = program.stats().clone();
 
     let outputs = match program.classes() {

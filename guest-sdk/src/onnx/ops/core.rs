@@ -1320,6 +1320,18 @@ fn shape_input(inputs: &[Option<&Value>], i: usize, what: &str) -> R<Vec<i64>> {
     }
 }
 
+/// The same elements under a new shape (Reshape, Flatten, Squeeze,
+/// Unsqueeze).
+fn reshaped(t: &Tensor, shape: Vec<usize>) -> R<Vec<Value>> {
+    Ok(vec![
+        Tensor {
+            shape,
+            data: t.data.clone(),
+        }
+        .into(),
+    ])
+}
+
 #[derive(Clone, Debug)]
 struct Reshape {
     allowzero: bool,
@@ -1360,13 +1372,7 @@ impl Kernel for Reshape {
         if shape.iter().product::<usize>() != t.len() {
             return Err(format!("cannot reshape {:?} to {spec:?}", t.shape));
         }
-        Ok(vec![
-            Tensor {
-                shape,
-                data: t.data.clone(),
-            }
-            .into(),
-        ])
+        reshaped(t, shape)
     }
 }
 
@@ -1389,13 +1395,7 @@ impl Kernel for Flatten {
         }
         let a = a as usize;
         let shape = vec![t.shape[..a].iter().product(), t.shape[a..].iter().product()];
-        Ok(vec![
-            Tensor {
-                shape,
-                data: t.data.clone(),
-            }
-            .into(),
-        ])
+        reshaped(t, shape)
     }
 }
 
@@ -1435,13 +1435,7 @@ impl Kernel for Squeeze {
             .filter(|(_, d)| !**d)
             .map(|(s, _)| *s)
             .collect();
-        Ok(vec![
-            Tensor {
-                shape,
-                data: t.data.clone(),
-            }
-            .into(),
-        ])
+        reshaped(t, shape)
     }
 }
 
@@ -1467,13 +1461,7 @@ impl Kernel for Unsqueeze {
         for a in at {
             shape.insert(a, 1);
         }
-        Ok(vec![
-            Tensor {
-                shape,
-                data: t.data.clone(),
-            }
-            .into(),
-        ])
+        reshaped(t, shape)
     }
 }
 

@@ -737,8 +737,14 @@ impl Kernel for LabelEncoder {
     }
 }
 
-/// Scores `x [rows × features]` against `coef [targets × features]`.
-fn linear(x: &[f32], rows: usize, features: usize, coef: &[f32], intercepts: &[f32]) -> Vec<f32> {
+/// Scores `x [rows × features]` against `coef [targets × features]`;
+/// returns the row count and the `[rows × targets]` scores.
+fn linear(x: &Tensor, features: usize, coef: &[f32], intercepts: &[f32]) -> R<(usize, Vec<f32>)> {
+    let (rows, cols) = x.as_matrix();
+    if cols != features {
+        return Err(format!("X has {cols} features, the model {features}"));
+    }
+    let x = floats(x)?;
     let targets = intercepts.len();
     let mut out = Vec::with_capacity(rows * targets);
     for r in 0..rows {
@@ -748,7 +754,7 @@ fn linear(x: &[f32], rows: usize, features: usize, coef: &[f32], intercepts: &[f
             out.push(crate::ops::dot32(row, w) + intercepts[t]);
         }
     }
-    out
+    Ok((rows, out))
 }
 
 #[derive(Clone, Debug)]
@@ -762,16 +768,12 @@ struct LinearClassifier {
 
 impl Kernel for LinearClassifier {
     fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
-        let x = tensor(inputs, 0, "X")?;
-        let (rows, cols) = x.as_matrix();
-        if cols != self.features {
-            return Err(format!(
-                "X has {cols} features, the model {}",
-                self.features
-            ));
-        }
-        let xs = floats(x)?;
-        let scores = linear(&xs, rows, cols, &self.coefficients, &self.intercepts);
+        let (rows, scores) = linear(
+            tensor(inputs, 0, "X")?,
+            self.features,
+            &self.coefficients,
+            &self.intercepts,
+        )?;
         let classes = self.intercepts.len();
         if classes == 1 {
             // One row of coefficients: the sign of the score picks the
@@ -841,16 +843,12 @@ struct LinearRegressor {
 
 impl Kernel for LinearRegressor {
     fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
-        let x = tensor(inputs, 0, "X")?;
-        let (rows, cols) = x.as_matrix();
-        if cols != self.features {
-            return Err(format!(
-                "X has {cols} features, the model {}",
-                self.features
-            ));
-        }
-        let xs = floats(x)?;
-        let mut out = linear(&xs, rows, cols, &self.coefficients, &self.intercepts);
+        let (rows, mut out) = linear(
+            tensor(inputs, 0, "X")?,
+            self.features,
+            &self.coefficients,
+            &self.intercepts,
+        )?;
         let targets = self.intercepts.len();
         if targets > 1 {
             out.chunks_mut(targets).for_each(|r| self.post.apply_row(r));

@@ -310,31 +310,31 @@ pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {
 }
 
 impl Ensemble {
-    /// The leaf tree `root` sends `row` to.
+    /// The leaf tree `root` sends a float `row` to.
     #[inline]
     fn leaf(&self, root: u32, row: &[f32]) -> Node {
-        let mut node = self.nodes[root as usize];
-        loop {
-            let mode = node.meta >> 28;
-            if mode == LEAF {
-                return node;
-            }
-            let x = row[(node.meta & ((1 << FEATURE_BITS) - 1)) as usize];
-            let t = node.threshold;
-            let yes = match mode {
-                LEQ => x <= t,
-                LT => x < t,
-                GTE => x >= t,
-                GT => x > t,
-                EQ => x == t,
-                _ => x != t,
-            } || (node.meta & MISSING_TRUE != 0 && x.is_nan());
-            node = self.nodes[if yes { node.yes } else { node.no } as usize];
-        }
+        self.walk(root, row, |_, node| node.threshold)
     }
 
-    /// [`Ensemble::leaf`] for double inputs.
+    /// The leaf for a double `row`: compared with the double thresholds if
+    /// the file gave them, else with the float ones widened (onnxruntime's
+    /// rule).
+    #[inline]
     fn leaf64(&self, root: u32, row: &[f64]) -> Node {
+        self.walk(root, row, |at, node| {
+            self.thresholds64
+                .as_ref()
+                .map_or(f64::from(node.threshold), |v| v[at])
+        })
+    }
+
+    #[inline(always)]
+    fn walk<X: Copy + PartialOrd>(
+        &self,
+        root: u32,
+        row: &[X],
+        threshold: impl Fn(usize, &Node) -> X,
+    ) -> Node {
         let mut at = root as usize;
         loop {
             let node = self.nodes[at];
@@ -343,10 +343,9 @@ impl Ensemble {
                 return node;
             }
             let x = row[(node.meta & ((1 << FEATURE_BITS) - 1)) as usize];
-            let t = self
-                .thresholds64
-                .as_ref()
-                .map_or(f64::from(node.threshold), |v| v[at]);
+            let t = threshold(at, &node);
+            #[allow(clippy::eq_op, reason = "x != x is the NaN test for any float type")]
+            let nan = x != x;
             let yes = match mode {
                 LEQ => x <= t,
                 LT => x < t,
@@ -354,7 +353,7 @@ impl Ensemble {
                 GT => x > t,
                 EQ => x == t,
                 _ => x != t,
-            } || (node.meta & MISSING_TRUE != 0 && x.is_nan());
+            } || (node.meta & MISSING_TRUE != 0 && nan);
             at = if yes { node.yes } else { node.no } as usize;
         }
     }
