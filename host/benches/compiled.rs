@@ -2,7 +2,7 @@
 //! plan run natively (the limit a wasm sandbox can approach).
 //!
 //! `cargo bench -p glassbox --bench compiled -- [--quick] [--json FILE]
-//! [--only NAME [--dir DIR]]`
+//! [--only NAME [--dir DIR]] [--profile wasm|native]`
 //! compiles each reference pipeline in tests/data/sklearn, then measures per
 //! model: instantiation of a fresh instance, one row per call (median and
 //! p99 over many calls, rows cycled from the held-out inputs) and 10,000
@@ -160,6 +160,27 @@ fn main() {
         };
         let native_singles: Vec<_> = singles.iter().map(guest).collect();
         let native_big = guest(&big);
+
+        // `--profile wasm|native`: score the 10,000-row batch in a loop for
+        // ten seconds and nothing else, so that `perf record` sees only the
+        // scoring path (compiling would otherwise dominate the profile).
+        if let Some(side) = flag("--profile") {
+            let until = Instant::now() + Duration::from_secs(10);
+            let mut calls = 0usize;
+            while Instant::now() < until {
+                match side.as_str() {
+                    "wasm" => drop(black_box(model.score(&big).unwrap())),
+                    _ => drop(black_box(
+                        program
+                            .score(&glassbox_guest::Batch::new(&native_big, &fields))
+                            .unwrap(),
+                    )),
+                }
+                calls += 1;
+            }
+            eprintln!("{name}: {side} {:.0} rows/s", (calls * BATCH) as f64 / 10.0);
+            continue;
+        }
         let native_one = per_call(plan.single_calls, |i| {
             let raw = &native_singles[i % native_singles.len()];
             black_box(
@@ -205,7 +226,6 @@ fn main() {
             compiled.component.len() / 1024,
         );
         report.insert(name.to_string(), row);
-        let _ = Duration::ZERO;
     }
     if let Some(path) = json_out {
         std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap()).unwrap();

@@ -652,7 +652,7 @@ where
 
 /// `out[m×n] += a[m×k] · b[k×n]` in float32, with the wasm SIMD kernel
 /// where there is one.
-fn gemm_f32(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+pub(crate) fn gemm_f32(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
         simd::gemm(a, b, out, m, k, n);
@@ -709,8 +709,32 @@ mod simd {
                 }
                 j += 8;
             }
+            // Four more columns in one register each (a 10-class linear
+            // model has 8 + 2 columns, and the scalar loop below took as
+            // long for its two columns as the vector loop for eight).
+            if j + 4 <= n {
+                let mut acc = [f32x4_splat(0.0); 4];
+                for p in 0..k {
+                    let bv = &b[p * n + j..p * n + j + 4];
+                    // SAFETY: `bv` has four f32s; wasm loads need no alignment.
+                    let bv = unsafe { v128_load(bv.as_ptr().cast::<v128>()) };
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        *acc = f32x4_add(*acc, f32x4_mul(f32x4_splat(a[(i + r) * k + p]), bv));
+                    }
+                }
+                for (r, acc) in acc.iter().enumerate() {
+                    let o = &mut out[(i + r) * n + j..(i + r) * n + j + 4];
+                    // SAFETY: `o` has four f32s; wasm loads and stores need
+                    // no alignment.
+                    unsafe {
+                        let op = o.as_mut_ptr().cast::<v128>();
+                        v128_store(op, f32x4_add(v128_load(op), *acc));
+                    }
+                }
+                j += 4;
+            }
             for r in i..i + 4 {
-                for jj in n8..n {
+                for jj in j..n {
                     let mut s = 0.0;
                     for p in 0..k {
                         s += a[r * k + p] * b[p * n + jj];

@@ -746,6 +746,35 @@ fn linear(x: &Tensor, features: usize, coef: &[f32], intercepts: &[f32]) -> R<(u
     }
     let x = floats(x)?;
     let targets = intercepts.len();
+    if targets >= 8 {
+        // Many targets (a multi-class model): one GEMM, whose register
+        // blocking reuses each loaded row of X for eight targets, where a dot
+        // product per target reloaded the row and reduced across lanes for
+        // every target.
+        // Columns padded to a multiple of four: the GEMM's vector tiles then
+        // cover them all (the padding is zeros, dropped after).
+        let n = targets.div_ceil(4) * 4;
+        let mut coef_t = vec![0f32; features * n];
+        for (t, w) in coef.chunks(features.max(1)).enumerate() {
+            for (f, &v) in w.iter().enumerate() {
+                coef_t[f * n + t] = v;
+            }
+        }
+        let mut wide = vec![0f32; rows * n];
+        for row in wide.chunks_mut(n) {
+            row[..targets].copy_from_slice(intercepts);
+        }
+        super::core::gemm_f32(&x, &coef_t, &mut wide, rows, features, n);
+        let out = if n == targets {
+            wide
+        } else {
+            wide.chunks(n)
+                .flat_map(|r| &r[..targets])
+                .copied()
+                .collect()
+        };
+        return Ok((rows, out));
+    }
     let mut out = Vec::with_capacity(rows * targets);
     for r in 0..rows {
         let row = &x[r * features..(r + 1) * features];
@@ -824,8 +853,8 @@ impl Kernel for LinearClassifier {
                 }
             }
             picks.push(best);
-            self.post.apply_row(row);
         }
+        self.post.apply_rows(&mut scores, classes);
         Ok(vec![
             self.labels.tensor(&picks).into(),
             Tensor::f32(vec![rows, classes], scores).into(),
@@ -851,7 +880,7 @@ impl Kernel for LinearRegressor {
         )?;
         let targets = self.intercepts.len();
         if targets > 1 {
-            out.chunks_mut(targets).for_each(|r| self.post.apply_row(r));
+            self.post.apply_rows(&mut out, targets);
         } else if self.post == PostTransform::Probit {
             out.iter_mut().for_each(|v| *v = super::probit(*v));
         }

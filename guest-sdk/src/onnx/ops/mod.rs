@@ -95,6 +95,20 @@ impl PostTransform {
     }
 
     /// Applies the transform to one row of two or more scores.
+    /// Applies the transform to each row of `width` values of `scores`;
+    /// the element-wise ones in one pass over the whole buffer (it
+    /// vectorises, where ten-value rows mostly did not).
+    pub(crate) fn apply_rows(self, scores: &mut [f32], width: usize) {
+        match self {
+            PostTransform::None => {}
+            PostTransform::Logistic => scores.iter_mut().for_each(|v| *v = logistic(*v)),
+            PostTransform::Probit => scores.iter_mut().for_each(|v| *v = probit(*v)),
+            _ => scores
+                .chunks_mut(width.max(1))
+                .for_each(|r| self.apply_row(r)),
+        }
+    }
+
     pub(crate) fn apply_row(self, row: &mut [f32]) {
         match self {
             PostTransform::None => {}
@@ -144,18 +158,18 @@ pub(crate) fn exp32(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
-    if x.is_nan() {
-        return x;
-    }
-    if x > 88.722_83 {
-        return f32::INFINITY;
-    }
-    if x < -87.336_54 {
-        // Below the smallest normal result: onnxruntime flushes to zero too.
-        return 0.0;
-    }
-    let n = (x * LOG2E).round();
-    let r = x - n * LN2_HI - n * LN2_LO;
+    const HI: f32 = 88.722_83;
+    // Below the smallest normal result: onnxruntime flushes to zero too.
+    const LO: f32 = -87.336_54;
+    // No early returns: the special cases are selects at the end, so that
+    // loops over slices vectorise. `clamp` compares (where `max`/`min`
+    // are calls into libm in wasm, for their NaN rules) and lets a NaN
+    // through; it is put back below.
+    let xc = x.clamp(LO, HI);
+    // Ties to even: one instruction in wasm (`f32.nearest`), where `round`
+    // is a call into libm. Either rounding leaves |r| ≤ ln2/2.
+    let n = (xc * LOG2E).round_ties_even();
+    let r = xc - n * LN2_HI - n * LN2_LO;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
@@ -166,7 +180,10 @@ pub(crate) fn exp32(x: f32) -> f32 {
     let half = n / 2;
     let s1 = f32::from_bits(((half + 127) as u32) << 23);
     let s2 = f32::from_bits(((n - half + 127) as u32) << 23);
-    er * s1 * s2
+    let y = er * s1 * s2;
+    let y = if x > HI { f32::INFINITY } else { y };
+    let y = if x < LO { 0.0 } else { y };
+    if x.is_nan() { x } else { y }
 }
 
 /// The logistic function, computed on |x| so that it never overflows.
@@ -190,8 +207,16 @@ pub(crate) fn probit(x: f32) -> f32 {
 }
 
 /// Softmax over a row, shifted by its maximum for stability.
+/// The largest value of a row (a plain comparison: `f32::max` is a libm
+/// call in wasm).
+fn row_max(row: &[f32]) -> f32 {
+    row.iter()
+        .copied()
+        .fold(f32::MIN, |m, v| if v > m { v } else { m })
+}
+
 pub(crate) fn softmax_in_place(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::MIN, f32::max);
+    let max = row_max(row);
     let mut sum = 0.0;
     for v in row.iter_mut() {
         *v = (*v - max).fexp();
@@ -204,7 +229,7 @@ pub(crate) fn softmax_in_place(row: &mut [f32]) {
 
 /// SOFTMAX_ZERO: softmax in which exact zeros stay zero.
 pub(crate) fn softmax_zero_in_place(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::MIN, f32::max);
+    let max = row_max(row);
     let exp_neg_max = (-max).fexp();
     let mut sum = 0.0;
     for v in row.iter_mut() {

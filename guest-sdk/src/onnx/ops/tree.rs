@@ -60,7 +60,34 @@ struct Ensemble {
     aggregate: Aggregate,
     base: Vec<f32>,
     post: PostTransform,
+    /// The branch mode shared by every branch node, if there is one (as in
+    /// every ensemble skl2onnx writes: all BRANCH_LEQ). Float rows then take
+    /// the lockstep walk of [`Ensemble::leaves8`].
+    uniform: Option<u32>,
+    /// For the lockstep walk: per node, its feature (bit 31 set when a
+    /// missing value goes the true way), threshold and children; a leaf's
+    /// children are the leaf itself.
+    steps: Vec<Step>,
 }
+
+/// One node for the lockstep walk: 16 bytes, the children of a leaf are the
+/// leaf itself so that walking on from a leaf stays there.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+struct Step {
+    threshold: f32,
+    feature: u32,
+    yes: u32,
+    no: u32,
+}
+
+/// Rows walked through a tree together. A tree walk is a chain of
+/// dependent loads (node, then feature, then the next node); walking eight
+/// rows in lockstep gives the CPU eight independent chains to overlap, and a
+/// branch-free step (a select instead of a jump) takes the mispredicted
+/// branches out. Natively, side by side on the same build: synth_rf_large
+/// 1.55×, friedman's single tree 1.25×, bc_gbc's 150 stumps-like trees 1.1×.
+const LANES: usize = 8;
 
 #[derive(Clone, Debug)]
 struct Classifier {
@@ -284,7 +311,46 @@ pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {
         .iter()
         .any(|&v| f64::from(v as f32) != v)
         .then_some(values);
+    let branch_modes: BTreeSet<u32> = nodes
+        .iter()
+        .map(|n| n.meta >> 28)
+        .filter(|&m| m != LEAF)
+        .collect();
+    let uniform = match branch_modes.len() {
+        0 => Some(LEQ),
+        1 => branch_modes.first().copied(),
+        _ => None,
+    };
+    let steps = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            if n.meta >> 28 == LEAF {
+                let me = i as u32;
+                Step {
+                    threshold: 0.0,
+                    feature: 0,
+                    yes: me,
+                    no: me,
+                }
+            } else {
+                Step {
+                    threshold: n.threshold,
+                    feature: (n.meta & ((1 << FEATURE_BITS) - 1))
+                        | if n.meta & MISSING_TRUE != 0 {
+                            1 << 31
+                        } else {
+                            0
+                        },
+                    yes: n.yes,
+                    no: n.no,
+                }
+            }
+        })
+        .collect();
     let ensemble = Ensemble {
+        uniform,
+        steps,
         nodes,
         thresholds64,
         roots,
@@ -358,6 +424,60 @@ impl Ensemble {
         }
     }
 
+    /// The leaves tree `root` sends eight consecutive float rows to, the
+    /// first starting at `xs[at]`: every row takes one step per round, and
+    /// rounds go on (four at a time) until all eight stand on leaves.
+    #[inline(always)]
+    fn leaves8<const MODE: u32>(
+        &self,
+        root: u32,
+        xs: &[f32],
+        at: usize,
+        cols: usize,
+    ) -> [u32; LANES] {
+        let steps = &self.steps[..];
+        let mut node = [root; LANES];
+        loop {
+            for _ in 0..4 {
+                for (lane, n) in node.iter_mut().enumerate() {
+                    let s = steps[*n as usize];
+                    let x = xs[at + lane * cols + (s.feature & 0x7fff_ffff) as usize];
+                    let yes = match MODE {
+                        LEQ => x <= s.threshold,
+                        LT => x < s.threshold,
+                        GTE => x >= s.threshold,
+                        GT => x > s.threshold,
+                        EQ => x == s.threshold,
+                        _ => x != s.threshold,
+                    } | (s.feature >> 31 != 0 && x.is_nan());
+                    *n = if yes { s.yes } else { s.no };
+                }
+            }
+            if node.iter().all(|&n| steps[n as usize].yes == n) {
+                return node;
+            }
+        }
+    }
+
+    /// [`Ensemble::leaves8`] for the mode of this ensemble.
+    fn leaves8_any(
+        &self,
+        mode: u32,
+        root: u32,
+        xs: &[f32],
+        at: usize,
+        cols: usize,
+    ) -> [u32; LANES] {
+        match mode {
+            LEQ => self.leaves8::<LEQ>(root, xs, at, cols),
+            LT => self.leaves8::<LT>(root, xs, at, cols),
+            GTE => self.leaves8::<GTE>(root, xs, at, cols),
+            GT => self.leaves8::<GT>(root, xs, at, cols),
+            EQ => self.leaves8::<EQ>(root, xs, at, cols),
+            _ => self.leaves8::<NEQ>(root, xs, at, cols),
+        }
+    }
+
     /// Raw aggregated scores `[rows × targets]` and which were scored.
     fn scores(&self, x: &Tensor) -> R<(usize, Vec<f32>, Vec<bool>)> {
         let (rows, cols) = x.as_matrix();
@@ -386,26 +506,40 @@ impl Ensemble {
         // a 200-tree forest ran at less than half the speed (every tree
         // fetched from memory once per 64 rows).
         const BLOCK: usize = 4096;
+        let mut add = |r: usize, leaf: Node| {
+            let ws = &self.weights[leaf.yes as usize..(leaf.yes + leaf.no) as usize];
+            for &(k, w) in ws {
+                let at = r * t + k as usize;
+                let s = &mut scores[at];
+                *s = match self.aggregate {
+                    Aggregate::Sum | Aggregate::Average => *s + w,
+                    Aggregate::Min if has[at] => s.min(w),
+                    Aggregate::Max if has[at] => s.max(w),
+                    _ => w,
+                };
+                has[at] = true;
+            }
+        };
+        let lockstep = self.uniform.filter(|_| x64.is_none());
         for r0 in (0..rows).step_by(BLOCK) {
             let r1 = (r0 + BLOCK).min(rows);
             for &root in &self.roots {
-                for r in r0..r1 {
+                let mut r = r0;
+                if let Some(mode) = lockstep {
+                    while r + LANES <= r1 {
+                        let leaves = self.leaves8_any(mode, root, &xs, r * cols, cols);
+                        for (lane, &leaf) in leaves.iter().enumerate() {
+                            add(r + lane, self.nodes[leaf as usize]);
+                        }
+                        r += LANES;
+                    }
+                }
+                for r in r..r1 {
                     let leaf = match x64 {
                         Some(v) => self.leaf64(root, &v[r * cols..(r + 1) * cols]),
                         None => self.leaf(root, &xs[r * cols..(r + 1) * cols]),
                     };
-                    let ws = &self.weights[leaf.yes as usize..(leaf.yes + leaf.no) as usize];
-                    for &(k, w) in ws {
-                        let at = r * t + k as usize;
-                        let s = &mut scores[at];
-                        *s = match self.aggregate {
-                            Aggregate::Sum | Aggregate::Average => *s + w,
-                            Aggregate::Min if has[at] => s.min(w),
-                            Aggregate::Max if has[at] => s.max(w),
-                            _ => w,
-                        };
-                        has[at] = true;
-                    }
+                    add(r, leaf);
                 }
             }
         }
@@ -427,9 +561,7 @@ impl Kernel for Regressor {
             }
         }
         if e.targets > 1 {
-            scores
-                .chunks_mut(e.targets)
-                .for_each(|r| e.post.apply_row(r));
+            e.post.apply_rows(&mut scores, e.targets);
         } else if e.post == PostTransform::Probit {
             scores.iter_mut().for_each(|s| *s = probit(*s));
         }
