@@ -274,6 +274,16 @@ impl Ix {
     }
 }
 
+/// The first `m` values of `v` repeated to at least 256 values (a whole
+/// number of repeats).
+fn tiled<T: Copy>(v: &[T], m: usize) -> std::borrow::Cow<'_, [T]> {
+    let times = 256usize.div_ceil(m);
+    if times <= 1 {
+        return std::borrow::Cow::Borrowed(&v[..m]);
+    }
+    std::borrow::Cow::Owned(v[..m].iter().copied().cycle().take(m * times).collect())
+}
+
 fn zip_with<A: Copy, B: Copy, O>(
     a: &[A],
     ash: &[usize],
@@ -291,14 +301,19 @@ fn zip_with<A: Copy, B: Copy, O>(
         (Ix::Same, Ix::Same) => v.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y))),
         (Ix::Same, Ix::Scalar) => v.extend(a.iter().map(|&x| f(x, b[0]))),
         (Ix::Scalar, Ix::Same) => v.extend(b.iter().map(|&y| f(a[0], y))),
+        // A row vector against a matrix: the vector repeated to about 256
+        // values first, so that the inner loop is long enough to vectorise
+        // (rows of ten were all loop overhead).
         (Ix::Same, Ix::Suffix(m)) if *m > 0 => {
-            for chunk in a.chunks_exact(*m) {
-                v.extend(chunk.iter().zip(b).map(|(&x, &y)| f(x, y)));
+            let bt = tiled(b, *m);
+            for chunk in a.chunks(bt.len()) {
+                v.extend(chunk.iter().zip(&bt[..]).map(|(&x, &y)| f(x, y)));
             }
         }
         (Ix::Suffix(m), Ix::Same) if *m > 0 => {
-            for chunk in b.chunks_exact(*m) {
-                v.extend(a.iter().zip(chunk).map(|(&x, &y)| f(x, y)));
+            let at = tiled(a, *m);
+            for chunk in b.chunks(at.len()) {
+                v.extend(at.iter().zip(chunk).map(|(&x, &y)| f(x, y)));
             }
         }
         _ => v.extend((0..n).map(|i| f(a[ia.at(i)], b[ib.at(i)]))),
@@ -653,6 +668,15 @@ where
 /// `out[m×n] += a[m×k] · b[k×n]` in float32, with the wasm SIMD kernel
 /// where there is one.
 pub(crate) fn gemm_f32(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    if n == 1 {
+        // One output column (a binary linear model as MatMul): a dot product
+        // per row, in lanes; the tiled loops below would run a one-wide
+        // inner loop.
+        for (o, row) in out.iter_mut().zip(a.chunks_exact(k.max(1))).take(m) {
+            *o += crate::ops::dot32(row, &b[..k]);
+        }
+        return;
+    }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
         simd::gemm(a, b, out, m, k, n);
