@@ -513,6 +513,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
     let mut config = match &args.config {

@@ -838,12 +838,25 @@ async fn shutdown_drains_the_request_in_flight() {
 /// where, and stops cleanly on SIGTERM.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_the_examples_and_stops_on_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_glassbox"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--no-cache"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    /// Kills the server if an assertion fails before the SIGTERM.
+    struct KillOnDrop(Option<std::process::Child>);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            if let Some(child) = &mut self.0 {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    let mut guard = KillOnDrop(Some(
+        Command::new(env!("CARGO_BIN_EXE_glassbox"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--no-cache"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let child = guard.0.as_mut().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut banner = String::new();
     for _ in 0..4 {
@@ -894,7 +907,7 @@ async fn the_binary_serves_the_examples_and_stops_on_sigterm() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let output = child.wait_with_output().unwrap();
+    let output = guard.0.take().unwrap().wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("glassbox serve: stopped"), "{stderr}");
