@@ -267,7 +267,7 @@ fn take(
 
 /// Orders version strings the way people read them: dot-separated parts
 /// compare as numbers when both are numbers (`1.10` after `1.9`) and as text
-/// otherwise, and a pre-release (`2.0.0-rc1`, anything after the first `-`)
+/// otherwise (numbers within text too: `rc2` before `rc10`), and a pre-release (`2.0.0-rc1`, anything after the first `-`)
 /// comes before its release. Build metadata (after `+`) is ignored.
 pub fn compare_versions(a: &str, b: &str) -> Ordering {
     fn split(v: &str) -> (&str, Option<&str>) {
@@ -290,7 +290,40 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
                         (Ok(x), Ok(y)) => x.cmp(&y),
                         (Ok(_), Err(_)) => Ordering::Less,
                         (Err(_), Ok(_)) => Ordering::Greater,
-                        (Err(_), Err(_)) => x.cmp(y),
+                        (Err(_), Err(_)) => natural(x, y),
+                    };
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+            }
+        }
+    }
+    /// Text with embedded numbers: `rc2` before `rc10`.
+    fn natural(a: &str, b: &str) -> Ordering {
+        fn runs(s: &str) -> impl Iterator<Item = &str> {
+            let mut rest = s;
+            std::iter::from_fn(move || {
+                let first = rest.chars().next()?;
+                let digit = first.is_ascii_digit();
+                let end = rest
+                    .find(|c: char| c.is_ascii_digit() != digit)
+                    .unwrap_or(rest.len());
+                let (run, tail) = rest.split_at(end);
+                rest = tail;
+                Some(run)
+            })
+        }
+        let (mut a, mut b) = (runs(a), runs(b));
+        loop {
+            match (a.next(), b.next()) {
+                (None, None) => return Ordering::Equal,
+                (None, Some(_)) => return Ordering::Less,
+                (Some(_), None) => return Ordering::Greater,
+                (Some(x), Some(y)) => {
+                    let o = match (x.parse::<u64>(), y.parse::<u64>()) {
+                        (Ok(x), Ok(y)) => x.cmp(&y),
+                        _ => x.cmp(y),
                     };
                     if o != Ordering::Equal {
                         return o;
