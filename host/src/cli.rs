@@ -515,6 +515,9 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
+        // By default a failed write is reported with eprintln!, which panics
+        // when stderr is closed (the terminal or the reading process gone).
+        .log_internal_errors(false)
         .init();
     let mut config = match &args.config {
         Some(path) => Config::from_file(path)?,
@@ -568,7 +571,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         out.flush()?;
         drop(out);
         server.run(glassbox::serve::shutdown_signal()).await?;
-        eprintln!("glassbox serve: stopped");
+        // stderr may be closed by now; that is no reason to fail.
+        let _ = writeln!(std::io::stderr(), "glassbox serve: stopped");
         Ok(ExitCode::SUCCESS)
     })
 }

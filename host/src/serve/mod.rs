@@ -177,15 +177,16 @@ impl Server {
         let draining = service.clone();
         tokio::spawn(async move {
             shutdown.await;
+            // Stop first: logging can fail (a closed stderr) and must not
+            // keep the server running.
+            let _ = stop.send(true);
             draining.set_ready(false);
             tracing::info!("shutting down: draining in-flight requests");
-            let _ = stop.send(true);
         });
         let when_stopping = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            // An error means the sender is gone without sending: never stop.
-            if rx.wait_for(|stop| *stop).await.is_err() {
-                std::future::pending::<()>().await;
-            }
+            // An error means the task above is gone without sending, which
+            // only a panic does: stop rather than serve on unstoppable.
+            let _ = rx.wait_for(|stop| *stop).await;
         };
         // One write per response: no reason to let Nagle's algorithm wait.
         let listener = listener.tap_io(|tcp| {
