@@ -68,7 +68,8 @@ async fn proxy(State(g): State<Gateway>, request: Request) -> Response {
         Ok(score) => headers.insert("x-model-score", score),
         Err(why) => headers.insert(
             "x-model-error",
-            HeaderValue::from_str(&why).unwrap_or(HeaderValue::from_static("unscorable")),
+            HeaderValue::from_str(&why.replace('\n', " "))
+                .unwrap_or(HeaderValue::from_static("unscorable")),
         ),
     };
     headers.remove(axum::http::header::HOST);
