@@ -87,6 +87,53 @@ enum Command {
     },
     /// List the bundled example models.
     Examples,
+    /// Serve models over HTTP: KServe Open Inference Protocol v2 and KServe v1.
+    ///
+    /// Loads each SOURCE (a .wasm component, or a directory whose .wasm files
+    /// are loaded and then watched: add, replace or remove a file and the
+    /// model is loaded, swapped or retired without dropping a request); with
+    /// none, the bundled example models. Prints the address, the page to open
+    /// and a curl command, then serves until SIGTERM or SIGINT, when it stops
+    /// accepting connections and drains the requests in flight.
+    ///
+    /// Settings, later ones winning: defaults, the --config file, environment
+    /// variables, flags.
+    ///
+    /// Environment: GLASSBOX_LISTEN (listen), GLASSBOX_MODELS (models, a
+    /// :-separated path list), GLASSBOX_WATCH_INTERVAL_MS,
+    /// GLASSBOX_MAX_BODY_BYTES, GLASSBOX_MAX_ROWS,
+    /// GLASSBOX_MAX_CONCURRENT_REQUESTS, GLASSBOX_MAX_PARALLEL_CALLS,
+    /// GLASSBOX_DEADLINE_MS, GLASSBOX_CACHE_DIR, GLASSBOX_LOG (error, warn,
+    /// info, debug; default info). See docs/SERVE.md.
+    Serve(ServeArgs),
+}
+
+/// `glassbox serve`'s flags.
+#[derive(Args)]
+struct ServeArgs {
+    /// Model sources: .wasm components and directories (watched).
+    /// [default: the bundled example models]
+    #[arg(value_name = "MODEL.wasm | DIR")]
+    sources: Vec<PathBuf>,
+    /// Address to listen on; port 0 picks a free port. [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// A TOML config file: listen, models, watch_interval_ms,
+    /// shutdown_timeout_ms, cache_dir, [limits] (max_body_bytes, max_rows,
+    /// max_concurrent_requests, max_parallel_calls, retry_after_s) and
+    /// [model_limits] (deadline_ms, memory_bytes, stack_bytes, max_rows,
+    /// max_input_bytes, max_instances).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Wall-clock limit per guest call, in milliseconds. [default: 1000]
+    #[arg(long, value_name = "MS")]
+    deadline_ms: Option<u64>,
+    /// Requests admitted per model version at once; more get 429. [default: 64]
+    #[arg(long, value_name = "N")]
+    max_concurrent_requests: Option<usize>,
+    /// Compile every time; read and write no cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 /// Engine settings shared by the commands that load models.
@@ -161,6 +208,7 @@ pub fn run() -> Result<ExitCode> {
             eprintln!("wrote {} ({} bytes)", output.display(), component.len());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve(args) => serve(args),
         Command::Examples => {
             for e in examples::ALL {
                 println!("{:<16} {}", e.name, e.description);
@@ -452,4 +500,105 @@ fn score_chunk(model: &Model, first_row: usize, chunk: &[Line]) -> Vec<Result<Pr
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err("row was not scored".into())))
         .collect()
+}
+
+fn serve(args: ServeArgs) -> Result<ExitCode> {
+    use glassbox::serve::{Config, Server};
+    let level = match std::env::var("GLASSBOX_LOG").as_deref() {
+        Ok("error") => tracing::Level::ERROR,
+        Ok("warn") => tracing::Level::WARN,
+        Ok("debug") => tracing::Level::DEBUG,
+        _ => tracing::Level::INFO,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        // By default a failed write is reported with eprintln!, which panics
+        // when stderr is closed (the terminal or the reading process gone).
+        .log_internal_errors(false)
+        .init();
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    config.apply_env()?;
+    if !args.sources.is_empty() {
+        config.models = args.sources.clone();
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(ms) = args.deadline_ms {
+        config.model_limits.deadline = Duration::from_millis(ms);
+    }
+    if let Some(n) = args.max_concurrent_requests {
+        config.limits.max_concurrent_requests = n;
+    }
+    if args.no_cache {
+        config.cache_dir = None;
+    } else if config.cache_dir.is_none() {
+        config.cache_dir = EngineBuilder::default_cache_dir();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("glassbox-serve")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let started = Instant::now();
+        let server = Server::bind(config).await?;
+        let addr = server.local_addr();
+        let snapshot = server.service().registry().snapshot();
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "glassbox serve: {} model version(s) ready in {:.2} s, listening on http://{addr}",
+            snapshot.len(),
+            started.elapsed().as_secs_f64()
+        )?;
+        writeln!(out, "  open:  http://{addr}/")?;
+        if let Some(first) = snapshot.names().next().and_then(|n| snapshot.get(n, None)) {
+            let row = example_row(first.model());
+            writeln!(
+                out,
+                "  try:   curl -s http://{addr}/v1/models/{}:predict -d '{{\"instances\": [{row}]}}'",
+                first.name()
+            )?;
+        }
+        writeln!(out, "  stop:  Ctrl-C (in-flight requests are drained)")?;
+        out.flush()?;
+        drop(out);
+        server.run(glassbox::serve::shutdown_signal()).await?;
+        // stderr may be closed by now; that is no reason to fail.
+        let _ = writeln!(std::io::stderr(), "glassbox serve: stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// A row to show in the curl command: the example's first sample row, or
+/// zeros and first categories.
+fn example_row(model: &Model) -> String {
+    if let Some(e) = examples::find(model.name())
+        && let Some(line) = e.sample_rows.lines().find(|l| !l.trim().is_empty())
+    {
+        return line.trim().to_string();
+    }
+    let row: serde_json::Map<String, serde_json::Value> = model
+        .info()
+        .inputs
+        .iter()
+        .map(|f| {
+            let v = match f.kind {
+                glassbox::FeatureKind::Numeric => serde_json::json!(0.0),
+                glassbox::FeatureKind::Categorical => f
+                    .categories
+                    .first()
+                    .map_or(serde_json::Value::Null, |c| serde_json::json!(c)),
+            };
+            (f.name.clone(), v)
+        })
+        .collect();
+    serde_json::Value::Object(row).to_string()
 }

@@ -55,6 +55,7 @@ mod limits;
 pub mod model;
 pub mod onnx;
 pub mod profile;
+pub mod serve;
 pub mod training;
 
 pub use batch::{Prediction, Row};

@@ -21,6 +21,8 @@ mod operators;
 mod compile;
 // Training profiles against numpy's statistics.
 mod profile;
+// `glassbox serve`: the HTTP API, limits, hot swap, shutdown, on real sockets.
+mod serve;
 // The `glassbox` binary as users run it.
 mod cli;
 

@@ -1,0 +1,233 @@
+//! What `glassbox serve` reads at start: a TOML file, environment variables
+//! and command-line flags, in that order of precedence (later wins).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Limits;
+
+use super::ServeError;
+
+/// The server's configuration. Every key is optional in the file; a missing
+/// key keeps its default.
+///
+/// ```toml
+/// listen = "127.0.0.1:8080"
+/// models = ["/srv/models"]          # .wasm files and directories (watched)
+/// watch_interval_ms = 1000
+/// shutdown_timeout_ms = 30000
+///
+/// [limits]                          # per request, see `ServeLimits`
+/// max_body_bytes = 8388608
+/// max_rows = 10000
+/// max_concurrent_requests = 64
+/// max_parallel_calls = 2            # default: the number of CPUs
+/// retry_after_s = 1
+///
+/// [model_limits]                    # per guest call, see `glassbox::Limits`
+/// deadline_ms = 1000
+/// memory_bytes = 268435456
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. Default `127.0.0.1:8080`; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Model sources: `.wasm` component files, loaded once at start, and
+    /// directories, whose `.wasm` files are loaded and then watched (see the
+    /// [`super::watch`] module). Empty (the default): the bundled example models.
+    pub models: Vec<PathBuf>,
+    /// How often watched directories are scanned for changes. Default 1000 ms.
+    pub watch_interval_ms: u64,
+    /// How long a shutdown waits for in-flight requests before giving up on
+    /// them. Default 30,000 ms.
+    pub shutdown_timeout_ms: u64,
+    /// Directory caching compiled models, so that a restart does not
+    /// recompile. Default: none (the CLI uses `glassbox`'s usual cache dir).
+    pub cache_dir: Option<PathBuf>,
+    /// Limits on requests and the back-pressure that enforces them.
+    pub limits: ServeLimits,
+    /// Limits on each guest call: deadline, memory, stack, instances.
+    pub model_limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            models: Vec::new(),
+            watch_interval_ms: 1000,
+            shutdown_timeout_ms: 30_000,
+            cache_dir: None,
+            limits: ServeLimits::default(),
+            model_limits: Limits::default(),
+        }
+    }
+}
+
+/// Per-request limits of the HTTP server.
+///
+/// Admission works in two stages, both per model version:
+/// 1. at most `max_concurrent_requests` requests may be admitted (running
+///    or waiting for a scoring thread); one more is refused at once with
+///    `429 Too Many Requests` and `Retry-After`, so the queue is bounded;
+/// 2. at most `max_parallel_calls` of them run in the guest at once, each on
+///    tokio's blocking pool; the others wait, in arrival order.
+///
+/// The second bound matches the model's pool of warm instances (one per CPU),
+/// so the steady state never instantiates. The first decides how much
+/// latency a burst may queue: 64 requests of one row wait well under 1 ms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeLimits {
+    /// Largest request body, in bytes; larger ones get 413. Default 8 MiB.
+    pub max_body_bytes: usize,
+    /// Most rows in one request; more get 413. Default 10,000.
+    pub max_rows: usize,
+    /// Requests admitted per model version at once; more get 429. Default 64.
+    pub max_concurrent_requests: usize,
+    /// Guest calls running per model version at once. Default: the number of CPUs.
+    pub max_parallel_calls: usize,
+    /// The `Retry-After` of a 429, in seconds. Default 1.
+    pub retry_after_s: u64,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits {
+            max_body_bytes: 8 << 20,
+            max_rows: 10_000,
+            max_concurrent_requests: 64,
+            max_parallel_calls: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            retry_after_s: 1,
+        }
+    }
+}
+
+/// The environment variables [`Config::apply_env`] reads, with the key each
+/// overrides. `GLASSBOX_MODELS` is a path list (`:`-separated on Unix).
+pub const ENV_VARS: [(&str, &str); 8] = [
+    ("GLASSBOX_LISTEN", "listen"),
+    ("GLASSBOX_MODELS", "models"),
+    ("GLASSBOX_WATCH_INTERVAL_MS", "watch_interval_ms"),
+    ("GLASSBOX_MAX_BODY_BYTES", "limits.max_body_bytes"),
+    ("GLASSBOX_MAX_ROWS", "limits.max_rows"),
+    (
+        "GLASSBOX_MAX_CONCURRENT_REQUESTS",
+        "limits.max_concurrent_requests",
+    ),
+    ("GLASSBOX_MAX_PARALLEL_CALLS", "limits.max_parallel_calls"),
+    ("GLASSBOX_DEADLINE_MS", "model_limits.deadline_ms"),
+];
+
+impl Config {
+    /// Parses a TOML document.
+    pub fn from_toml(text: &str) -> Result<Config, ServeError> {
+        toml::from_str(text).map_err(|e| ServeError::Config(e.to_string()))
+    }
+
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Config, ServeError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ServeError::Config(format!("{}: {e}", path.display())))?;
+        Config::from_toml(&text).map_err(|e| ServeError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Applies the overrides of [`ENV_VARS`] from the process environment.
+    pub fn apply_env(&mut self) -> Result<(), ServeError> {
+        self.apply_vars(|k| std::env::var_os(k).and_then(|v| v.into_string().ok()))
+    }
+
+    /// Applies overrides from `get` (a variable name → its value), so tests
+    /// need not touch the process environment.
+    pub fn apply_vars(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ServeError> {
+        fn parse<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ServeError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            v.trim()
+                .parse()
+                .map_err(|e| ServeError::Config(format!("${key}={v:?}: {e}")))
+        }
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        if let Some(v) = get("GLASSBOX_LISTEN") {
+            self.listen = parse("GLASSBOX_LISTEN", &v)?;
+        }
+        if let Some(v) = get("GLASSBOX_MODELS") {
+            self.models = std::env::split_paths(&v).collect();
+        }
+        if let Some(v) = get("GLASSBOX_WATCH_INTERVAL_MS") {
+            self.watch_interval_ms = parse("GLASSBOX_WATCH_INTERVAL_MS", &v)?;
+        }
+        let l = &mut self.limits;
+        if let Some(v) = get("GLASSBOX_MAX_BODY_BYTES") {
+            l.max_body_bytes = parse("GLASSBOX_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = get("GLASSBOX_MAX_ROWS") {
+            l.max_rows = parse("GLASSBOX_MAX_ROWS", &v)?;
+        }
+        if let Some(v) = get("GLASSBOX_MAX_CONCURRENT_REQUESTS") {
+            l.max_concurrent_requests = parse("GLASSBOX_MAX_CONCURRENT_REQUESTS", &v)?;
+        }
+        if let Some(v) = get("GLASSBOX_MAX_PARALLEL_CALLS") {
+            l.max_parallel_calls = parse("GLASSBOX_MAX_PARALLEL_CALLS", &v)?;
+        }
+        if let Some(v) = get("GLASSBOX_DEADLINE_MS") {
+            self.model_limits.deadline = Duration::from_millis(parse("GLASSBOX_DEADLINE_MS", &v)?);
+        }
+        Ok(())
+    }
+
+    /// Refuses settings that would make the server useless.
+    pub fn check(&self) -> Result<(), ServeError> {
+        let l = &self.limits;
+        for (value, key) in [
+            (l.max_body_bytes, "limits.max_body_bytes"),
+            (l.max_rows, "limits.max_rows"),
+            (l.max_concurrent_requests, "limits.max_concurrent_requests"),
+            (l.max_parallel_calls, "limits.max_parallel_calls"),
+        ] {
+            if value == 0 {
+                return Err(ServeError::Config(format!("{key} must be at least 1")));
+            }
+        }
+        if self.watch_interval_ms == 0 {
+            return Err(ServeError::Config(
+                "watch_interval_ms must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env() {
+        let mut c = Config::from_toml(
+            "listen = \"0.0.0.0:9000\"\nmodels = [\"a\", \"b.wasm\"]\n[limits]\nmax_rows = 5\n[model_limits]\ndeadline_ms = 50\n",
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.models.len(), 2);
+        assert_eq!(c.limits.max_rows, 5);
+        assert_eq!(c.limits.max_concurrent_requests, 64);
+        assert_eq!(c.model_limits.deadline, Duration::from_millis(50));
+        c.apply_vars(|k| (k == "GLASSBOX_MAX_ROWS").then(|| "7".into()))
+            .unwrap();
+        assert_eq!(c.limits.max_rows, 7);
+        assert!(
+            c.apply_vars(|k| (k == "GLASSBOX_LISTEN").then(|| "nope".into()))
+                .is_err()
+        );
+        assert!(
+            Config::from_toml("lisen = \"x\"").is_err(),
+            "unknown keys are refused"
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! `glassbox serve`: an HTTP scoring service, also usable as a library by
+//! a gateway that embeds the host.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), glassbox::serve::ServeError> {
+//! use glassbox::serve::{Config, Server};
+//! let config = Config { models: vec!["/srv/models".into()], ..Config::default() };
+//! let server = Server::bind(config).await?;
+//! println!("listening on http://{}", server.local_addr());
+//! server.run(glassbox::serve::shutdown_signal()).await
+//! # }
+//! ```
+//!
+//! The pieces, in the order a request meets them:
+//! 1. the axum [`axum::Router`] of [`Service::router`]: KServe Open Inference
+//!    Protocol v2 and KServe v1 routes, a page at `/`, a body size limit;
+//! 2. the [`registry`]: name → versions, read lock-free and swapped
+//!    atomically, so a request keeps the version it started with;
+//! 3. back-pressure per model version ([`ServeLimits`]): a bounded number of
+//!    admitted requests (one more gets 429 with `Retry-After`) and of guest
+//!    calls running at once;
+//! 4. the guest call itself, on tokio's blocking pool (it is synchronous CPU
+//!    work, bounded by the engine's deadline), never on an async worker;
+//! 5. errors as JSON `{"error": "..."}`: 400 for contract violations (every
+//!    problem listed), 404 for unknown models, 413 for too large, 429 when
+//!    busy, 500 when the model traps, 504 when it runs out of time.
+//!
+//! Routes:
+//!
+//! | method | path | answer |
+//! |---|---|---|
+//! | GET | `/` | HTML page listing the models |
+//! | GET | `/v2` | server metadata |
+//! | GET | `/v2/health/live`, `/v2/health/ready` | `{"live": true}`, `{"ready": …}` (503 while draining) |
+//! | GET | `/v2/models/{name}[/versions/{v}]` | model metadata: inputs, outputs |
+//! | GET | `/v2/models/{name}[/versions/{v}]/ready` | `{"ready": true}` or 404 |
+//! | POST | `/v2/models/{name}[/versions/{v}]/infer` | OIP inference (see [`oip`]) |
+//! | POST | `/v1/models/{name}:predict` | `{"instances": [...]}` → `{"predictions": [...]}` |
+//! | GET | `/v1/models/{name}` | `{"name": …, "ready": true}` |
+//!
+//! Directories among the model sources are watched (see [`watch`]).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::{EngineBuilder, Level, LogSink, examples};
+
+mod config;
+pub mod oip;
+pub mod registry;
+mod routes;
+pub mod watch;
+
+pub use config::{Config, ENV_VARS, ServeLimits};
+pub use registry::{Deployed, Registry};
+pub use routes::{ApiError, Service};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The configuration is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A model source could not be loaded.
+    #[error("{path}: {source}")]
+    Load {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: crate::Error,
+    },
+    /// A model directory could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The listening socket could not be opened.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The engine could not be built.
+    #[error(transparent)]
+    Engine(crate::Error),
+    /// Serving failed.
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A server with its models loaded and its socket bound, not yet serving.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    service: Service,
+    watchers: Vec<watch::WatchGuard>,
+    shutdown_timeout: Duration,
+}
+
+impl Server {
+    /// Builds the engine, loads every model source of `config` (the bundled
+    /// examples when there is none), starts watching its directories and
+    /// binds the listening socket.
+    ///
+    /// A `.wasm` file given by itself must load; in a directory, a file that
+    /// does not load is refused with a log line and the others are served.
+    pub async fn bind(config: Config) -> Result<Server, ServeError> {
+        config.check()?;
+        let mut builder = EngineBuilder::default()
+            .limits(config.model_limits.clone())
+            .log_sink(LogSink::new(|model, level, message| match level {
+                Level::Error => tracing::error!("[{model}] {message}"),
+                Level::Warn => tracing::warn!("[{model}] {message}"),
+                Level::Info => tracing::info!("[{model}] {message}"),
+                Level::Debug => tracing::debug!("[{model}] {message}"),
+            }));
+        if let Some(dir) = &config.cache_dir {
+            builder = builder.cache_dir(dir);
+        }
+        let engine = builder.build().map_err(ServeError::Engine)?;
+        let service = Service::new(engine, config.limits.clone());
+        let loading = service.clone();
+        let sources = config.models.clone();
+        let interval = Duration::from_millis(config.watch_interval_ms);
+        // Loading compiles: blocking work, off the async workers.
+        let watchers = tokio::task::spawn_blocking(move || load(&loading, &sources, interval))
+            .await
+            .map_err(|e| ServeError::Serve(std::io::Error::other(e)))??;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        Ok(Server {
+            listener,
+            service,
+            watchers,
+            shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
+        })
+    }
+
+    /// The bound address (the actual port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has an address")
+    }
+
+    /// The service, to inspect or change the served models.
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections,
+    /// reports not ready, and waits for in-flight requests to finish (at most
+    /// `shutdown_timeout_ms`) before returning.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        use axum::serve::ListenerExt;
+        let Server {
+            listener,
+            service,
+            watchers,
+            shutdown_timeout,
+        } = self;
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let draining = service.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            // Stop first: logging can fail (a closed stderr) and must not
+            // keep the server running.
+            let _ = stop.send(true);
+            draining.set_ready(false);
+            tracing::info!("shutting down: draining in-flight requests");
+        });
+        let when_stopping = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            // An error means the task above is gone without sending, which
+            // only a panic does: stop rather than serve on unstoppable.
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        // One write per response: no reason to let Nagle's algorithm wait.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let server = axum::serve(listener, service.router())
+            .with_graceful_shutdown(when_stopping(stopping.clone()));
+        let give_up = async {
+            when_stopping(stopping).await;
+            tokio::time::sleep(shutdown_timeout).await;
+        };
+        let result = tokio::select! {
+            r = server => r.map_err(ServeError::Serve),
+            () = give_up => {
+                tracing::warn!("shutdown: requests still running after {shutdown_timeout:?}; stopping anyway");
+                Ok(())
+            }
+        };
+        drop(watchers);
+        result
+    }
+}
+
+/// Binds and serves `config` until `shutdown` completes (see [`Server`]).
+pub async fn serve(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    Server::bind(config).await?.run(shutdown).await
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C); elsewhere than Unix, on Ctrl-C.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Loads the sources into the service; returns the directory watchers.
+fn load(
+    service: &Service,
+    sources: &[PathBuf],
+    interval: Duration,
+) -> Result<Vec<watch::WatchGuard>, ServeError> {
+    use registry::Origin;
+    let registry = service.registry();
+    if sources.is_empty() {
+        for example in examples::ALL {
+            let model =
+                service
+                    .engine()
+                    .load(example.component)
+                    .map_err(|source| ServeError::Load {
+                        path: example.name.into(),
+                        source,
+                    })?;
+            tracing::info!(
+                "loaded {} {} (bundled example)",
+                model.name(),
+                model.info().version
+            );
+            registry.deploy(model, Origin::Example, None);
+        }
+        return Ok(Vec::new());
+    }
+    let mut watchers = Vec::new();
+    for path in sources {
+        if path.is_dir() {
+            let mut watcher =
+                watch::Watcher::new(path.clone(), service.engine().clone(), registry.clone());
+            watcher.scan().map_err(|source| ServeError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            watchers.push(watcher.spawn(interval).map_err(|source| ServeError::Io {
+                path: path.clone(),
+                source,
+            })?);
+            tracing::info!("watching {} every {interval:?}", path.display());
+        } else {
+            let model = service
+                .engine()
+                .load_file(path)
+                .map_err(|source| ServeError::Load {
+                    path: path.clone(),
+                    source,
+                })?;
+            tracing::info!(
+                "{}: loaded {} {}",
+                path.display(),
+                model.name(),
+                model.info().version
+            );
+            registry.deploy(model, Origin::File(path.clone()), None);
+        }
+    }
+    Ok(watchers)
+}

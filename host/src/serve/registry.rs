@@ -1,0 +1,360 @@
+//! Which models are served: name → versions, swapped atomically.
+//!
+//! The registry is an immutable [`Snapshot`] behind an [`ArcSwap`]. A request
+//! loads the current snapshot (one atomic load, no lock), takes an
+//! `Arc<Deployed>` of the version it wants and lets the snapshot go. A change
+//! (load, swap, retire) builds a new snapshot under a writers' mutex and
+//! stores it in one step. So an in-flight call keeps its `Arc<Deployed>` and
+//! finishes on the version it started with, and the next request sees the
+//! new one; no request ever sees a half-updated registry.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
+use tokio::sync::Semaphore;
+
+use crate::{Batch, Model, Scores};
+
+use super::ServeLimits;
+
+/// Where a deployed model came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A bundled example.
+    Example,
+    /// A `.wasm` file given by itself.
+    File(PathBuf),
+    /// A `.wasm` file in a watched directory.
+    Watched(PathBuf),
+    /// Handed over by the embedding program.
+    Embedded,
+}
+
+/// One model version being served, with its back-pressure.
+pub struct Deployed {
+    model: Model,
+    origin: Origin,
+    /// Requests admitted (running or waiting); `try_acquire` or 429.
+    admitted: Arc<Semaphore>,
+    max_admitted: usize,
+    /// Guest calls running.
+    running: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for Deployed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deployed")
+            .field("model", &self.model)
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+/// Why a call through [`Deployed::score`] did not produce scores.
+#[derive(Debug)]
+pub enum CallError {
+    /// The model version already has its maximum of requests admitted.
+    Busy,
+    /// The model failed the call.
+    Model(crate::Error),
+    /// The scoring thread panicked (a host bug, not a guest one).
+    Panicked,
+}
+
+impl Deployed {
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        self.model.name()
+    }
+
+    /// The model's version.
+    pub fn version(&self) -> &str {
+        &self.model.info().version
+    }
+
+    /// Where it came from.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// Requests admitted now (running or waiting for a scoring thread).
+    pub fn in_flight(&self) -> usize {
+        self.max_admitted - self.admitted.available_permits()
+    }
+
+    /// Scores a batch on tokio's blocking pool, under the model version's
+    /// admission limits (see [`ServeLimits`]): refused with
+    /// [`CallError::Busy`] at once when full, never queued without bound.
+    pub async fn score(&self, batch: Batch) -> Result<Scores, CallError> {
+        let _admitted = self
+            .admitted
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| CallError::Busy)?;
+        // The semaphore is never closed, so acquiring only waits.
+        let running = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| CallError::Busy)?;
+        let model = self.model.clone();
+        // The guest call is synchronous CPU work bounded by the engine's
+        // deadline; it must not run on an async worker. If the request is
+        // dropped meanwhile, the call still finishes and its permit is
+        // released only then, so the bound holds.
+        tokio::task::spawn_blocking(move || {
+            let result = model.score(&batch);
+            drop(running);
+            result
+        })
+        .await
+        .map_err(|_| CallError::Panicked)?
+        .map_err(CallError::Model)
+    }
+}
+
+/// The models served at one moment: name → versions, oldest first.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    models: BTreeMap<String, Vec<Arc<Deployed>>>,
+}
+
+impl Snapshot {
+    /// Model names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.models.keys().map(String::as_str)
+    }
+
+    /// The versions of `name`, oldest first (see [`compare_versions`]).
+    pub fn versions(&self, name: &str) -> &[Arc<Deployed>] {
+        self.models.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// `name` at `version`, or its newest version when `version` is `None`.
+    pub fn get(&self, name: &str, version: Option<&str>) -> Option<&Arc<Deployed>> {
+        let versions = self.models.get(name)?;
+        match version {
+            None => versions.last(),
+            Some(v) => versions.iter().find(|d| d.version() == v),
+        }
+    }
+
+    /// Number of model versions.
+    pub fn len(&self) -> usize {
+        self.models.values().map(Vec::len).sum()
+    }
+
+    /// Whether no model is served.
+    pub fn is_empty(&self) -> bool {
+        self.models.is_empty()
+    }
+}
+
+/// The set of served models. Cheap to share behind an `Arc`.
+pub struct Registry {
+    current: ArcSwap<Snapshot>,
+    writers: Mutex<()>,
+    limits: ServeLimits,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("models", &self.current.load().models.keys())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry whose deployments get `limits`.
+    pub fn new(limits: ServeLimits) -> Registry {
+        Registry {
+            current: ArcSwap::from_pointee(Snapshot::default()),
+            writers: Mutex::new(()),
+            limits,
+        }
+    }
+
+    /// The limits deployments run under.
+    pub fn limits(&self) -> &ServeLimits {
+        &self.limits
+    }
+
+    /// The models served now. Holding the snapshot keeps its models alive
+    /// but does not block changes.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// `name` at `version` (the newest when `None`).
+    pub fn get(&self, name: &str, version: Option<&str>) -> Option<Arc<Deployed>> {
+        self.current.load().get(name, version).cloned()
+    }
+
+    /// Serves `model`, replacing the deployment of the same name and version
+    /// if there is one (which is returned). In one atomic step, also retires
+    /// `retire` (name, version) if given, so that a file replaced by another
+    /// version never leaves a moment with neither or both.
+    pub fn deploy(
+        &self,
+        model: Model,
+        origin: Origin,
+        retire: Option<(&str, &str)>,
+    ) -> Option<Arc<Deployed>> {
+        let deployed = Arc::new(Deployed {
+            model,
+            origin,
+            admitted: Arc::new(Semaphore::new(self.limits.max_concurrent_requests)),
+            max_admitted: self.limits.max_concurrent_requests,
+            running: Arc::new(Semaphore::new(self.limits.max_parallel_calls)),
+        });
+        self.update(|models| {
+            let mut replaced = None;
+            if let Some((name, version)) = retire {
+                replaced = take(models, name, version);
+            }
+            let versions = models.entry(deployed.name().to_string()).or_default();
+            if let Some(i) = versions
+                .iter()
+                .position(|d| d.version() == deployed.version())
+            {
+                replaced = Some(versions.remove(i));
+            }
+            let at = versions
+                .iter()
+                .position(|d| {
+                    compare_versions(d.version(), deployed.version()) == Ordering::Greater
+                })
+                .unwrap_or(versions.len());
+            versions.insert(at, deployed.clone());
+            replaced
+        })
+    }
+
+    /// Stops serving `name` at `version`; returns what was served.
+    pub fn retire(&self, name: &str, version: &str) -> Option<Arc<Deployed>> {
+        self.update(|models| take(models, name, version))
+    }
+
+    fn update<T>(&self, change: impl FnOnce(&mut BTreeMap<String, Vec<Arc<Deployed>>>) -> T) -> T {
+        let _writer = self.writers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut models = self.current.load().models.clone();
+        let out = change(&mut models);
+        models.retain(|_, versions| !versions.is_empty());
+        self.current.store(Arc::new(Snapshot { models }));
+        out
+    }
+}
+
+fn take(
+    models: &mut BTreeMap<String, Vec<Arc<Deployed>>>,
+    name: &str,
+    version: &str,
+) -> Option<Arc<Deployed>> {
+    let versions = models.get_mut(name)?;
+    let i = versions.iter().position(|d| d.version() == version)?;
+    Some(versions.remove(i))
+}
+
+/// Orders version strings the way people read them: dot-separated parts
+/// compare as numbers when both are numbers (`1.10` after `1.9`) and as text
+/// otherwise (numbers within text too: `rc2` before `rc10`), and a pre-release (`2.0.0-rc1`, anything after the first `-`)
+/// comes before its release. Build metadata (after `+`) is ignored.
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    fn split(v: &str) -> (&str, Option<&str>) {
+        let v = v.split('+').next().unwrap_or(v);
+        match v.split_once('-') {
+            Some((core, pre)) => (core, Some(pre)),
+            None => (v, None),
+        }
+    }
+    fn parts(a: &str, b: &str) -> Ordering {
+        let mut a = a.split('.');
+        let mut b = b.split('.');
+        loop {
+            match (a.next(), b.next()) {
+                (None, None) => return Ordering::Equal,
+                (None, Some(_)) => return Ordering::Less,
+                (Some(_), None) => return Ordering::Greater,
+                (Some(x), Some(y)) => {
+                    let o = match (x.parse::<u64>(), y.parse::<u64>()) {
+                        (Ok(x), Ok(y)) => x.cmp(&y),
+                        (Ok(_), Err(_)) => Ordering::Less,
+                        (Err(_), Ok(_)) => Ordering::Greater,
+                        (Err(_), Err(_)) => natural(x, y),
+                    };
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+            }
+        }
+    }
+    /// Text with embedded numbers: `rc2` before `rc10`.
+    fn natural(a: &str, b: &str) -> Ordering {
+        fn runs(s: &str) -> impl Iterator<Item = &str> {
+            let mut rest = s;
+            std::iter::from_fn(move || {
+                let first = rest.chars().next()?;
+                let digit = first.is_ascii_digit();
+                let end = rest
+                    .find(|c: char| c.is_ascii_digit() != digit)
+                    .unwrap_or(rest.len());
+                let (run, tail) = rest.split_at(end);
+                rest = tail;
+                Some(run)
+            })
+        }
+        let (mut a, mut b) = (runs(a), runs(b));
+        loop {
+            match (a.next(), b.next()) {
+                (None, None) => return Ordering::Equal,
+                (None, Some(_)) => return Ordering::Less,
+                (Some(_), None) => return Ordering::Greater,
+                (Some(x), Some(y)) => {
+                    let o = match (x.parse::<u64>(), y.parse::<u64>()) {
+                        (Ok(x), Ok(y)) => x.cmp(&y),
+                        _ => x.cmp(y),
+                    };
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+            }
+        }
+    }
+    let ((ca, pa), (cb, pb)) = (split(a), split(b));
+    parts(ca, cb).then_with(|| match (pa, pb) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(x), Some(y)) => parts(x, y),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compare_versions as cmp;
+    use std::cmp::Ordering::*;
+
+    #[test]
+    fn versions_order_like_people_read_them() {
+        assert_eq!(cmp("1.10.0", "1.9.0"), Greater);
+        assert_eq!(cmp("1.0.0", "1.0.0"), Equal);
+        assert_eq!(cmp("2.0.0-rc1", "2.0.0"), Less);
+        assert_eq!(cmp("2.0.0-rc2", "2.0.0-rc10"), Less);
+        assert_eq!(cmp("1.0", "1.0.1"), Less);
+        assert_eq!(cmp("1.0.0+build5", "1.0.0"), Equal);
+        assert_eq!(cmp("beta", "alpha"), Greater);
+        assert_eq!(cmp("10", "9"), Greater);
+    }
+}

@@ -1,0 +1,556 @@
+//! The HTTP surface: [`Service`] holds the registry and builds the axum
+//! [`Router`]; the handlers translate between HTTP and [`Deployed::score`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::batch::{self, Prediction, Row};
+use crate::{Engine, Error, FeatureKind, Model, ModelError, Outputs};
+
+use super::ServeLimits;
+use super::oip::{self, DecodeError, InferRequest, InferResponse, ModelMetadata, Problem};
+use super::registry::{CallError, Deployed, Origin, Registry};
+
+/// The scoring service: the models, their limits, and the routes that serve
+/// them. Clones share everything; a gateway keeps one and mounts
+/// [`Service::router`] or calls [`Service::predict`] directly.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    registry: Arc<Registry>,
+    ready: AtomicBool,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("registry", &self.inner.registry)
+            .finish()
+    }
+}
+
+impl Service {
+    /// A service with no models yet; it reports ready.
+    pub fn new(engine: Engine, limits: ServeLimits) -> Service {
+        Service {
+            inner: Arc::new(Inner {
+                engine,
+                registry: Arc::new(Registry::new(limits)),
+                ready: AtomicBool::new(true),
+            }),
+        }
+    }
+
+    /// The engine models are loaded into.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The served models.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.inner.registry
+    }
+
+    /// Serves `model` (replacing the same name and version).
+    pub fn deploy(&self, model: Model) {
+        self.inner.registry.deploy(model, Origin::Embedded, None);
+    }
+
+    /// What `GET /v2/health/ready` answers. A server turns it off when it
+    /// starts draining.
+    pub fn set_ready(&self, ready: bool) {
+        self.inner.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Scores rows with `name` (its newest version when `version` is
+    /// `None`), under the same limits as HTTP requests.
+    pub async fn predict(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        rows: &[Row],
+    ) -> Result<Vec<Prediction>, ApiError> {
+        let deployed = self.find(name, version)?;
+        self.check_rows(rows.len())?;
+        let info = deployed.model().info();
+        let batch = batch::from_rows(info, rows).map_err(|violations| {
+            ApiError::invalid(
+                deployed.name(),
+                violations.into_iter().map(Problem::from).collect(),
+            )
+        })?;
+        let scores = deployed
+            .score(batch)
+            .await
+            .map_err(|e| ApiError::call(&deployed, e, self.limits()))?;
+        Ok(batch::predictions(info, scores))
+    }
+
+    /// The routes (see the [`super`] module docs), with the body size limit.
+    pub fn router(&self) -> Router {
+        let model_routes = Router::new()
+            .route("/", get(model_metadata))
+            .route("/ready", get(model_ready))
+            .route("/infer", post(infer));
+        Router::new()
+            .route("/", get(index))
+            .route("/v2", get(server_metadata))
+            .route("/v2/health/live", get(live))
+            .route("/v2/health/ready", get(ready))
+            .nest("/v2/models/{name}", model_routes.clone())
+            .nest("/v2/models/{name}/versions/{version}", model_routes)
+            .route("/v1/models/{target}", post(v1_predict).get(v1_model))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(DefaultBodyLimit::max(self.limits().max_body_bytes))
+            .with_state(self.clone())
+    }
+
+    fn limits(&self) -> &ServeLimits {
+        self.inner.registry.limits()
+    }
+
+    fn find(&self, name: &str, version: Option<&str>) -> Result<Arc<Deployed>, ApiError> {
+        self.inner.registry.get(name, version).ok_or_else(|| {
+            let snapshot = self.inner.registry.snapshot();
+            let message = match (version, snapshot.versions(name)) {
+                (Some(v), versions) if !versions.is_empty() => format!(
+                    "model `{name}` has no version `{v}`; served versions: {}",
+                    versions
+                        .iter()
+                        .map(|d| d.version())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                _ => format!(
+                    "no model named `{name}`; served models: {}",
+                    snapshot.names().collect::<Vec<_>>().join(", ")
+                ),
+            };
+            ApiError::new(StatusCode::NOT_FOUND, message)
+        })
+    }
+
+    fn check_rows(&self, rows: usize) -> Result<(), ApiError> {
+        let max = self.limits().max_rows;
+        if rows > max {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("{rows} rows in one request; the limit is {max}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An error answer: a status and `{"error": "...", "problems": [...]}`,
+/// `problems` listing each contract violation when there are any.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What went wrong, in one message that lists every problem.
+    pub message: String,
+    /// The contract violations, one per problem.
+    pub problems: Vec<Problem>,
+    /// Seconds for `Retry-After`.
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    problems: &'a [Problem],
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            problems: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    fn invalid(model: &str, problems: Vec<Problem>) -> Self {
+        let mut message = format!(
+            "input does not match the contract of model `{model}` ({} problem{}):",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        );
+        for p in &problems {
+            message.push_str(&format!("\n  {p}"));
+        }
+        ApiError {
+            problems,
+            ..ApiError::new(StatusCode::BAD_REQUEST, message)
+        }
+    }
+
+    fn bad_json(e: serde_json::Error) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not a valid request: {e}"),
+        )
+    }
+
+    fn body(rejection: BytesRejection) -> Self {
+        let status = rejection.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "the request body is larger than the server's limit (limits.max_body_bytes)".into()
+        } else {
+            format!("could not read the request body: {rejection}")
+        };
+        ApiError::new(status, message)
+    }
+
+    fn decode(model: &str, e: DecodeError, limits: &ServeLimits) -> Self {
+        match e {
+            DecodeError::Problems(p) => ApiError::invalid(model, p),
+            DecodeError::TooManyRows(n) => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("{n} rows in one request; the limit is {}", limits.max_rows),
+            ),
+        }
+    }
+
+    /// Maps a failed call: the caller's mistakes are 4xx, the model's 5xx.
+    fn call(deployed: &Deployed, e: CallError, limits: &ServeLimits) -> Self {
+        let (name, version) = (deployed.name(), deployed.version());
+        let error = match e {
+            CallError::Busy => {
+                return ApiError {
+                    retry_after: Some(limits.retry_after_s),
+                    ..ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        format!(
+                            "model `{name}` {version} is busy: {} requests are in progress, the limit \
+                             (limits.max_concurrent_requests); retry after {} s",
+                            limits.max_concurrent_requests, limits.retry_after_s
+                        ),
+                    )
+                };
+            }
+            CallError::Panicked => {
+                tracing::error!("{name} {version}: the scoring thread panicked");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("model `{name}` {version}: the scoring thread panicked"),
+                );
+            }
+            CallError::Model(e) => e,
+        };
+        let status = match &error {
+            Error::InvalidInput { violations, .. } => {
+                let problems = violations.iter().cloned().map(Problem::from).collect();
+                return ApiError::invalid(name, problems);
+            }
+            Error::Guest {
+                error: ModelError::InvalidInput(problems),
+                ..
+            } => {
+                let problems = problems
+                    .iter()
+                    .map(|p| Problem {
+                        row: Some(p.row as usize),
+                        field: p.field.clone(),
+                        expected: "a value the model accepts".into(),
+                        got: p.message.clone(),
+                    })
+                    .collect();
+                return ApiError::invalid(name, problems);
+            }
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status.is_server_error() {
+            tracing::warn!("{name} {version}: {} ({})", error, error.outcome());
+        }
+        ApiError::new(status, format!("{error} (version {version})"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: &self.message,
+            problems: &self.problems,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        response
+    }
+}
+
+/// `{name}` or `{name}` + `{version}` from the nested routes.
+#[derive(Deserialize)]
+struct ModelPath {
+    name: String,
+    version: Option<String>,
+}
+
+async fn server_metadata() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "name": "glassbox",
+        "version": env!("CARGO_PKG_VERSION"),
+        "extensions": [],
+    }))
+}
+
+async fn live() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"live": true}))
+}
+
+async fn ready(State(s): State<Service>) -> Response {
+    let ready = s.inner.ready.load(Ordering::Relaxed);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(serde_json::json!({"ready": ready}))).into_response()
+}
+
+async fn model_metadata(
+    State(s): State<Service>,
+    Path(p): Path<ModelPath>,
+) -> Result<Json<ModelMetadata>, ApiError> {
+    let deployed = s.find(&p.name, p.version.as_deref())?;
+    let versions = match &p.version {
+        Some(v) => vec![v.clone()],
+        None => s
+            .registry()
+            .snapshot()
+            .versions(&p.name)
+            .iter()
+            .map(|d| d.version().to_string())
+            .collect(),
+    };
+    Ok(Json(ModelMetadata::new(deployed.model().info(), versions)))
+}
+
+async fn model_ready(
+    State(s): State<Service>,
+    Path(p): Path<ModelPath>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let d = s.find(&p.name, p.version.as_deref())?;
+    Ok(Json(
+        serde_json::json!({"name": d.name(), "version": d.version(), "ready": true}),
+    ))
+}
+
+async fn infer(
+    State(s): State<Service>,
+    Path(p): Path<ModelPath>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(ApiError::body)?;
+    let deployed = s.find(&p.name, p.version.as_deref())?;
+    let request: InferRequest = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
+    let info = deployed.model().info();
+    let wanted: Option<Vec<&str>> = request
+        .outputs
+        .as_ref()
+        .map(|o| o.iter().map(|o| o.name.as_ref()).collect());
+    if let Some(w) = &wanted {
+        let known = oip::output_names(info);
+        if let Some(bad) = w.iter().find(|n| !known.contains(n)) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "model `{}` has no output `{bad}`; its outputs: {}",
+                    info.name,
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    let batch = oip::decode(info, &request.inputs, s.limits().max_rows)
+        .map_err(|e| ApiError::decode(deployed.name(), e, s.limits()))?;
+    let scores = deployed
+        .score(batch)
+        .await
+        .map_err(|e| ApiError::call(&deployed, e, s.limits()))?;
+    let response = InferResponse {
+        model_name: &info.name,
+        model_version: &info.version,
+        id: request.id,
+        outputs: oip::encode(info, scores, wanted.as_deref()),
+    };
+    Ok(Json(response).into_response())
+}
+
+/// KServe v1 instances: objects keyed by feature name, or arrays of values
+/// in schema order.
+#[derive(Deserialize)]
+struct V1Request {
+    instances: Vec<V1Instance>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum V1Instance {
+    Object(Row),
+    Values(Vec<serde_json::Value>),
+}
+
+#[derive(Serialize)]
+struct V1Response {
+    predictions: Vec<Prediction>,
+}
+
+async fn v1_predict(
+    State(s): State<Service>,
+    Path(target): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<V1Response>, ApiError> {
+    let body = body.map_err(ApiError::body)?;
+    let Some(name) = target.strip_suffix(":predict") else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no such route: POST /v1/models/{target} (did you mean /v1/models/{target}:predict?)"
+            ),
+        ));
+    };
+    let deployed = s.find(name, None)?;
+    let request: V1Request = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
+    let inputs = &deployed.model().info().inputs;
+    let mut problems = Vec::new();
+    let rows: Vec<Row> = request
+        .instances
+        .into_iter()
+        .enumerate()
+        .map(|(i, instance)| match instance {
+            V1Instance::Object(row) => row,
+            V1Instance::Values(values) => {
+                if values.len() != inputs.len() {
+                    problems.push(Problem {
+                        row: Some(i),
+                        field: "(instance)".into(),
+                        expected: format!(
+                            "an object keyed by feature name, or {} values in schema order",
+                            inputs.len()
+                        ),
+                        got: format!("{} values", values.len()),
+                    });
+                }
+                inputs.iter().map(|f| f.name.clone()).zip(values).collect()
+            }
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(ApiError::invalid(name, problems));
+    }
+    let predictions = s.predict(name, Some(deployed.version()), &rows).await?;
+    Ok(Json(V1Response { predictions }))
+}
+
+async fn v1_model(
+    State(s): State<Service>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let d = s.find(&name, None)?;
+    Ok(Json(serde_json::json!({"name": d.name(), "ready": true})))
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("no such route: {uri}"))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {uri}"),
+    )
+}
+
+/// The page at `/`: the models served, with links to their metadata.
+async fn index(State(s): State<Service>) -> Html<String> {
+    let snapshot = s.registry().snapshot();
+    let mut html = String::from(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>glassbox serve</title>\
+         <style>body{font-family:sans-serif;max-width:60em;margin:2em auto}code{background:#eee}\
+         td,th{text-align:left;padding:.2em .8em;vertical-align:top}</style></head><body>\n\
+         <h1>glassbox serve</h1>\n",
+    );
+    html.push_str(&format!(
+        "<p>{} model version(s). APIs: KServe Open Inference Protocol v2 (<code>/v2/models/NAME/infer</code>) \
+         and KServe v1 (<code>/v1/models/NAME:predict</code>). Health: <a href=\"/v2/health/ready\">/v2/health/ready</a>.</p>\n\
+         <table><tr><th>model</th><th>versions</th><th>task</th><th>inputs</th></tr>\n",
+        snapshot.len()
+    ));
+    for name in snapshot.names() {
+        let versions = snapshot.versions(name);
+        let Some(newest) = versions.last() else {
+            continue;
+        };
+        let info = newest.model().info();
+        let n = escape(name);
+        let links: Vec<String> = versions
+            .iter()
+            .map(|d| {
+                let v = escape(d.version());
+                format!("<a href=\"/v2/models/{n}/versions/{v}\">{v}</a>")
+            })
+            .collect();
+        let task = match &info.outputs {
+            Outputs::Classes(c) => format!("classifier, {} classes", c.len()),
+            Outputs::Target(t) => format!("regressor of <code>{}</code>", escape(t)),
+        };
+        let inputs: Vec<String> = info
+            .inputs
+            .iter()
+            .map(|f| {
+                let kind = match f.kind {
+                    FeatureKind::Numeric => "number",
+                    FeatureKind::Categorical => "string",
+                };
+                let null = if f.nullable { ", nullable" } else { "" };
+                format!("<code>{}</code> ({kind}{null})", escape(&f.name))
+            })
+            .collect();
+        html.push_str(&format!(
+            "<tr><td><a href=\"/v2/models/{n}\">{n}</a></td><td>{}</td><td>{task}</td><td>{}</td></tr>\n",
+            links.join(" "),
+            inputs.join(", ")
+        ));
+    }
+    html.push_str("</table>\n</body></html>\n");
+    Html(html)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
