@@ -912,3 +912,95 @@ async fn the_binary_serves_the_examples_and_stops_on_sigterm() {
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("glassbox serve: stopped"), "{stderr}");
 }
+
+/// The router in process, as a gateway mounts it (no socket): one request
+/// per error case the contract names, each with its status and a message
+/// that says what was wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_in_process_answers_every_error_case() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    let engine = glassbox::Engine::new().unwrap();
+    let limits = ServeLimits {
+        max_body_bytes: 64 << 10,
+        max_rows: 4,
+        ..ServeLimits::default()
+    };
+    let service = Service::new(engine.clone(), limits);
+    service.deploy(engine.load(examples::FRIEDMAN_TREE.component).unwrap());
+    let router = service.router();
+    let call = |path: &str, body: String| {
+        let request = Request::post(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let router = router.clone();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status().as_u16();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            (status, text)
+        }
+    };
+    let good_row = sample_row("friedman-tree");
+    let tensors_for = |n: usize, skip: Option<&str>, datatype: &str, shape: Value| {
+        let inputs: Vec<Value> = good_row
+            .iter()
+            .filter(|(k, _)| Some(k.as_str()) != skip)
+            .map(|(k, v)| {
+                json!({"name": k, "datatype": datatype, "shape": shape,
+                       "data": vec![v.clone(); n]})
+            })
+            .collect();
+        json!({ "inputs": inputs }).to_string()
+    };
+    let infer = "/v2/models/friedman-tree/infer";
+
+    // The good case first, so that the errors below are the request's fault.
+    let (status, text) = call(infer, tensors_for(1, None, "FP64", json!([1]))).await;
+    assert_eq!(status, 200, "{text}");
+
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        (
+            "/v2/models/nope/infer",
+            tensors_for(1, None, "FP64", json!([1])),
+            404,
+            "nope",
+        ),
+        (infer, "{\"inputs\": [".into(), 400, "not a valid request"),
+        (
+            infer,
+            tensors_for(1, None, "BYTES", json!([1])),
+            400,
+            "BYTES",
+        ),
+        (
+            infer,
+            tensors_for(1, None, "FP64", json!([1, 2])),
+            400,
+            "shape",
+        ),
+        (
+            infer,
+            tensors_for(1, Some("x3"), "FP64", json!([1])),
+            400,
+            "x3",
+        ),
+        (infer, tensors_for(5, None, "FP64", json!([5])), 413, "rows"),
+        (infer, " ".repeat(100 << 10), 413, ""),
+    ];
+    for (path, body, want, mentions) in cases {
+        let (status, text) = call(path, body).await;
+        assert_eq!(status, want, "{path}: {text}");
+        let error: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"));
+        let message = error["error"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{path}: no error message: {text}");
+        assert!(message.contains(mentions), "{path}: {message}");
+    }
+}

@@ -25,6 +25,7 @@ use super::ServeError;
 /// max_rows = 10000
 /// max_concurrent_requests = 64
 /// max_parallel_calls = 2            # default: the number of CPUs
+/// inline_rows = 16
 /// retry_after_s = 1
 ///
 /// [model_limits]                    # per guest call, see `glassbox::Limits`
@@ -93,6 +94,17 @@ pub struct ServeLimits {
     pub max_parallel_calls: usize,
     /// The `Retry-After` of a 429, in seconds. Default 1.
     pub retry_after_s: u64,
+    /// Calls of at most this many rows run on the async worker that took
+    /// the request, when one of the inline slots is free (one fewer than
+    /// the CPUs, at least one), instead of going to the blocking pool. 0
+    /// sends every call to the pool. Default 16.
+    ///
+    /// The hand-off to a pool thread and back (two futex wake-ups and
+    /// context switches) cost more than a one-row guest call: one-row
+    /// requests went from 12,000 to 19,000 per second inline on two CPUs.
+    /// A guest that loops holds its worker until the deadline; the slots
+    /// leave at least one worker free for other requests meanwhile.
+    pub inline_rows: usize,
 }
 
 impl Default for ServeLimits {
@@ -103,6 +115,7 @@ impl Default for ServeLimits {
             max_concurrent_requests: 64,
             max_parallel_calls: std::thread::available_parallelism().map_or(2, |n| n.get()),
             retry_after_s: 1,
+            inline_rows: 16,
         }
     }
 }

@@ -42,6 +42,9 @@ pub struct Deployed {
     max_admitted: usize,
     /// Guest calls running.
     running: Arc<Semaphore>,
+    /// Slots for small calls run on an async worker (shared by all models).
+    inline: Arc<Semaphore>,
+    inline_rows: usize,
 }
 
 impl std::fmt::Debug for Deployed {
@@ -106,11 +109,21 @@ impl Deployed {
             .acquire_owned()
             .await
             .map_err(|_| CallError::Busy)?;
+        // A small call runs right here when an inline slot is free: the
+        // hand-off to the blocking pool costs more than the call (see
+        // `ServeLimits::inline_rows`).
+        if batch.rows as usize <= self.inline_rows
+            && let Ok(_slot) = self.inline.try_acquire()
+        {
+            let result = self.model.score(&batch);
+            drop(running);
+            return result.map_err(CallError::Model);
+        }
         let model = self.model.clone();
         // The guest call is synchronous CPU work bounded by the engine's
-        // deadline; it must not run on an async worker. If the request is
-        // dropped meanwhile, the call still finishes and its permit is
-        // released only then, so the bound holds.
+        // deadline; it must not hold up an async worker for long. If the
+        // request is dropped meanwhile, the call still finishes and its
+        // permit is released only then, so the bound holds.
         tokio::task::spawn_blocking(move || {
             let result = model.score(&batch);
             drop(running);
@@ -164,6 +177,8 @@ pub struct Registry {
     current: ArcSwap<Snapshot>,
     writers: Mutex<()>,
     limits: ServeLimits,
+    /// Inline call slots, shared by every deployment.
+    inline: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -180,6 +195,10 @@ impl Registry {
         Registry {
             current: ArcSwap::from_pointee(Snapshot::default()),
             writers: Mutex::new(()),
+            inline: Arc::new(Semaphore::new(
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get().saturating_sub(1).max(1)),
+            )),
             limits,
         }
     }
@@ -216,6 +235,8 @@ impl Registry {
             admitted: Arc::new(Semaphore::new(self.limits.max_concurrent_requests)),
             max_admitted: self.limits.max_concurrent_requests,
             running: Arc::new(Semaphore::new(self.limits.max_parallel_calls)),
+            inline: self.inline.clone(),
+            inline_rows: self.limits.inline_rows,
         });
         self.update(|models| {
             let mut replaced = None;
