@@ -415,11 +415,39 @@ struct V1Request {
     instances: Vec<V1Instance>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum V1Instance {
     Object(Row),
     Values(Vec<serde_json::Value>),
+}
+
+// By hand rather than `#[serde(untagged)]`: an untagged enum first buffers
+// every instance into serde's generic content tree and then decodes it
+// again, which cost a one-row request of 64 features more than its scoring.
+impl<'de> Deserialize<'de> for V1Instance {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Instance;
+        impl<'de> serde::de::Visitor<'de> for Instance {
+            type Value = V1Instance;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object keyed by feature name, or an array of values")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<V1Instance, A::Error> {
+                Row::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(V1Instance::Object)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<V1Instance, A::Error> {
+                Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(V1Instance::Values)
+            }
+        }
+        d.deserialize_any(Instance)
+    }
 }
 
 #[derive(Serialize)]
