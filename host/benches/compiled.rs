@@ -2,7 +2,7 @@
 //! plan run natively (the limit a wasm sandbox can approach).
 //!
 //! `cargo bench -p glassbox --bench compiled -- [--quick] [--json FILE]
-//! [--only NAME [--dir DIR]] [--profile wasm|native]`
+//! [--only NAME [--dir DIR]] [--profile wasm|wasm1|native]`
 //! compiles each reference pipeline in tests/data/sklearn, then measures per
 //! model: instantiation of a fresh instance, one row per call (median and
 //! p99 over many calls, rows cycled from the held-out inputs) and 10,000
@@ -180,6 +180,12 @@ fn main() {
             while Instant::now() < until {
                 match side.as_str() {
                     "wasm" => drop(black_box(model.score(&big).unwrap())),
+                    // One row per call, for the fixed cost of a call.
+                    "wasm1" => {
+                        for one in &singles {
+                            drop(black_box(model.score(one).unwrap()));
+                        }
+                    }
                     _ => drop(black_box(
                         program
                             .score(&glassbox_guest::Batch::new(&native_big, &fields))
@@ -188,7 +194,15 @@ fn main() {
                 }
                 calls += 1;
             }
-            eprintln!("{name}: {side} {:.0} rows/s", (calls * BATCH) as f64 / 10.0);
+            let per_call = if side == "wasm1" {
+                singles.len()
+            } else {
+                BATCH
+            };
+            eprintln!(
+                "{name}: {side} {:.0} rows/s",
+                (calls * per_call) as f64 / 10.0
+            );
             continue;
         }
         let native_one = per_call(plan.single_calls, |i| {

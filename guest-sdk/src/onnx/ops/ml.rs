@@ -99,6 +99,7 @@ pub(super) fn build(op: &str, a: &Attrs<'_>, opset: i64) -> R<Box<dyn Kernel>> {
             }
             Box::new(LinearClassifier {
                 features: coefficients.len() / classes,
+                gemm_b: gemm_weights(&coefficients, classes),
                 coefficients,
                 intercepts,
                 labels,
@@ -125,6 +126,7 @@ pub(super) fn build(op: &str, a: &Attrs<'_>, opset: i64) -> R<Box<dyn Kernel>> {
             }
             Box::new(LinearRegressor {
                 features: coefficients.len() / targets,
+                gemm_b: gemm_weights(&coefficients, targets),
                 coefficients,
                 intercepts,
                 post: PostTransform::parse(a)?,
@@ -743,32 +745,50 @@ impl Kernel for LabelEncoder {
 
 /// Scores `x [rows × features]` against `coef [targets × features]`;
 /// returns the row count and the `[rows × targets]` scores.
-fn linear(x: &Tensor, features: usize, coef: &[f32], intercepts: &[f32]) -> R<(usize, Vec<f32>)> {
+/// For a model with eight or more targets, its coefficients `[targets ×
+/// features]` as the GEMM's right operand: transposed, and with the targets
+/// padded to a multiple of four (zeros) so that the GEMM's vector tiles
+/// cover them all. Empty for fewer targets. Built once, with the kernel: a
+/// one-row call spent most of its time transposing them again.
+fn gemm_weights(coef: &[f32], targets: usize) -> Vec<f32> {
+    if targets < 8 {
+        return Vec::new();
+    }
+    let features = coef.len() / targets;
+    let n = targets.div_ceil(4) * 4;
+    let mut b = vec![0f32; features * n];
+    for (t, w) in coef.chunks(features.max(1)).enumerate() {
+        for (f, &v) in w.iter().enumerate() {
+            b[f * n + t] = v;
+        }
+    }
+    b
+}
+
+fn linear(
+    x: &Tensor,
+    features: usize,
+    coef: &[f32],
+    gemm_b: &[f32],
+    intercepts: &[f32],
+) -> R<(usize, Vec<f32>)> {
     let (rows, cols) = x.as_matrix();
     if cols != features {
         return Err(format!("X has {cols} features, the model {features}"));
     }
     let x = floats(x)?;
     let targets = intercepts.len();
-    if targets >= 8 {
+    if !gemm_b.is_empty() {
         // Many targets (a multi-class model): one GEMM, whose register
         // blocking reuses each loaded row of X for eight targets, where a dot
         // product per target reloaded the row and reduced across lanes for
         // every target.
-        // Columns padded to a multiple of four: the GEMM's vector tiles then
-        // cover them all (the padding is zeros, dropped after).
         let n = targets.div_ceil(4) * 4;
-        let mut coef_t = vec![0f32; features * n];
-        for (t, w) in coef.chunks(features.max(1)).enumerate() {
-            for (f, &v) in w.iter().enumerate() {
-                coef_t[f * n + t] = v;
-            }
-        }
         let mut wide = vec![0f32; rows * n];
         for row in wide.chunks_mut(n) {
             row[..targets].copy_from_slice(intercepts);
         }
-        super::core::gemm_f32(&x, &coef_t, &mut wide, rows, features, n);
+        super::core::gemm_f32(&x, gemm_b, &mut wide, rows, features, n);
         let out = if n == targets {
             wide
         } else {
@@ -825,6 +845,7 @@ fn linear(x: &Tensor, features: usize, coef: &[f32], intercepts: &[f32]) -> R<(u
 #[derive(Clone, Debug)]
 struct LinearClassifier {
     coefficients: Vec<f32>,
+    gemm_b: Vec<f32>,
     intercepts: Vec<f32>,
     features: usize,
     labels: Labels,
@@ -837,6 +858,7 @@ impl Kernel for LinearClassifier {
             tensor(inputs, 0, "X")?,
             self.features,
             &self.coefficients,
+            &self.gemm_b,
             &self.intercepts,
         )?;
         let classes = self.intercepts.len();
@@ -901,6 +923,7 @@ impl Kernel for LinearClassifier {
 #[derive(Clone, Debug)]
 struct LinearRegressor {
     coefficients: Vec<f32>,
+    gemm_b: Vec<f32>,
     intercepts: Vec<f32>,
     features: usize,
     post: PostTransform,
@@ -912,6 +935,7 @@ impl Kernel for LinearRegressor {
             tensor(inputs, 0, "X")?,
             self.features,
             &self.coefficients,
+            &self.gemm_b,
             &self.intercepts,
         )?;
         let targets = self.intercepts.len();
