@@ -49,6 +49,16 @@ impl TestServer {
         }
     }
 
+    /// Starts a v1 call of the `loops-forever` fixture in the background:
+    /// it holds its model's slot until the deadline.
+    fn spawn_looping_call(&self) -> JoinHandle<reqwest::Result<reqwest::Response>> {
+        let request = self
+            .client
+            .post(format!("{}/v1/models/loops-forever:predict", self.base))
+            .body(json!({"instances": [{"x": 1}]}).to_string());
+        tokio::spawn(request.send())
+    }
+
     async fn get(&self, path: &str) -> (StatusCode, Value) {
         let r = self
             .client
@@ -602,17 +612,9 @@ async fn a_full_model_answers_429_and_a_looping_one_504() {
     })
     .await;
     let spinning = {
-        let (client, url) = (
-            s.client.clone(),
-            format!("{}/v1/models/loops-forever:predict", s.base),
-        );
+        let call = s.spawn_looping_call();
         tokio::spawn(async move {
-            let r = client
-                .post(url)
-                .body(json!({"instances": [{"x": 1}]}).to_string())
-                .send()
-                .await
-                .expect("answered, not dropped");
+            let r = call.await.unwrap().expect("answered, not dropped");
             (r.status(), r.json::<Value>().await.unwrap())
         })
     };
@@ -796,16 +798,11 @@ async fn a_watched_directory_loads_swaps_refuses_and_retires_without_failing_a_r
 async fn shutdown_drains_the_request_in_flight() {
     let s = TestServer::start(config(&[fx::LOOPS_FOREVER])).await;
     let in_flight = {
-        let (client, url) = (
-            s.client.clone(),
-            format!("{}/v1/models/loops-forever:predict", s.base),
-        );
+        let call = s.spawn_looping_call();
         tokio::spawn(async move {
-            let r = client
-                .post(url)
-                .body(json!({"instances": [{"x": 1}]}).to_string())
-                .send()
+            let r = call
                 .await
+                .unwrap()
                 .expect("answered during shutdown, not dropped");
             r.status()
         })

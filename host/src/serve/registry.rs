@@ -298,27 +298,35 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
             None => (v, None),
         }
     }
-    fn parts(a: &str, b: &str) -> Ordering {
-        let mut a = a.split('.');
-        let mut b = b.split('.');
+    /// Compares two sequences of pieces piece by piece, a shorter prefix
+    /// first.
+    fn seq<'s>(
+        mut a: impl Iterator<Item = &'s str>,
+        mut b: impl Iterator<Item = &'s str>,
+        piece: impl Fn(&str, &str) -> Ordering,
+    ) -> Ordering {
         loop {
             match (a.next(), b.next()) {
                 (None, None) => return Ordering::Equal,
                 (None, Some(_)) => return Ordering::Less,
                 (Some(_), None) => return Ordering::Greater,
-                (Some(x), Some(y)) => {
-                    let o = match (x.parse::<u64>(), y.parse::<u64>()) {
-                        (Ok(x), Ok(y)) => x.cmp(&y),
-                        (Ok(_), Err(_)) => Ordering::Less,
-                        (Err(_), Ok(_)) => Ordering::Greater,
-                        (Err(_), Err(_)) => natural(x, y),
-                    };
-                    if o != Ordering::Equal {
-                        return o;
-                    }
-                }
+                (Some(x), Some(y)) => match piece(x, y) {
+                    Ordering::Equal => {}
+                    o => return o,
+                },
             }
         }
+    }
+    /// Dot-separated parts: numbers as numbers, before text.
+    fn parts(a: &str, b: &str) -> Ordering {
+        seq(a.split('.'), b.split('.'), |x, y| {
+            match (x.parse::<u64>(), y.parse::<u64>()) {
+                (Ok(x), Ok(y)) => x.cmp(&y),
+                (Ok(_), Err(_)) => Ordering::Less,
+                (Err(_), Ok(_)) => Ordering::Greater,
+                (Err(_), Err(_)) => natural(x, y),
+            }
+        })
     }
     /// Text with embedded numbers: `rc2` before `rc10`.
     fn natural(a: &str, b: &str) -> Ordering {
@@ -335,23 +343,12 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
                 Some(run)
             })
         }
-        let (mut a, mut b) = (runs(a), runs(b));
-        loop {
-            match (a.next(), b.next()) {
-                (None, None) => return Ordering::Equal,
-                (None, Some(_)) => return Ordering::Less,
-                (Some(_), None) => return Ordering::Greater,
-                (Some(x), Some(y)) => {
-                    let o = match (x.parse::<u64>(), y.parse::<u64>()) {
-                        (Ok(x), Ok(y)) => x.cmp(&y),
-                        _ => x.cmp(y),
-                    };
-                    if o != Ordering::Equal {
-                        return o;
-                    }
-                }
+        seq(runs(a), runs(b), |x, y| {
+            match (x.parse::<u64>(), y.parse::<u64>()) {
+                (Ok(x), Ok(y)) => x.cmp(&y),
+                _ => x.cmp(y),
             }
-        }
+        })
     }
     let ((ca, pa), (cb, pb)) = (split(a), split(b));
     parts(ca, cb).then_with(|| match (pa, pb) {
