@@ -186,11 +186,12 @@ fn main() {
                             drop(black_box(model.score(one).unwrap()));
                         }
                     }
-                    _ => drop(black_box(
+                    "native" => drop(black_box(
                         program
                             .score(&glassbox_guest::Batch::new(&native_big, &fields))
                             .unwrap(),
                     )),
+                    other => panic!("--profile wasm, wasm1 or native, not `{other}`"),
                 }
                 calls += 1;
             }
