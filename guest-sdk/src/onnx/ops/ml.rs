@@ -98,10 +98,7 @@ pub(super) fn build(op: &str, a: &Attrs<'_>, opset: i64) -> R<Box<dyn Kernel>> {
                 ));
             }
             Box::new(LinearClassifier {
-                features: coefficients.len() / classes,
-                gemm_b: gemm_weights(&coefficients, classes),
-                coefficients,
-                intercepts,
+                weights: Weights::new(coefficients, intercepts),
                 labels,
                 post: PostTransform::parse(a)?,
             })
@@ -125,10 +122,7 @@ pub(super) fn build(op: &str, a: &Attrs<'_>, opset: i64) -> R<Box<dyn Kernel>> {
                 ));
             }
             Box::new(LinearRegressor {
-                features: coefficients.len() / targets,
-                gemm_b: gemm_weights(&coefficients, targets),
-                coefficients,
-                intercepts,
+                weights: Weights::new(coefficients, intercepts),
                 post: PostTransform::parse(a)?,
             })
         }
@@ -743,125 +737,136 @@ impl Kernel for LabelEncoder {
     }
 }
 
-/// Scores `x [rows × features]` against `coef [targets × features]`;
-/// returns the row count and the `[rows × targets]` scores.
-/// For a model with eight or more targets, its coefficients `[targets ×
-/// features]` as the GEMM's right operand: transposed, and with the targets
-/// padded to a multiple of four (zeros) so that the GEMM's vector tiles
-/// cover them all. Empty for fewer targets. Built once, with the kernel: a
-/// one-row call spent most of its time transposing them again.
-fn gemm_weights(coef: &[f32], targets: usize) -> Vec<f32> {
-    if targets < 8 {
-        return Vec::new();
-    }
-    let features = coef.len() / targets;
-    let n = targets.div_ceil(4) * 4;
-    let mut b = vec![0f32; features * n];
-    for (t, w) in coef.chunks(features.max(1)).enumerate() {
-        for (f, &v) in w.iter().enumerate() {
-            b[f * n + t] = v;
-        }
-    }
-    b
+/// The weights of a linear model, `[targets × features]` coefficients and
+/// one intercept per target, shared by LinearClassifier and LinearRegressor.
+#[derive(Clone, Debug)]
+struct Weights {
+    coefficients: Vec<f32>,
+    intercepts: Vec<f32>,
+    features: usize,
+    /// For eight or more targets, the coefficients as the GEMM's right
+    /// operand: transposed, with the targets padded to a multiple of four
+    /// (zeros) so that the GEMM's vector tiles cover them all; empty
+    /// otherwise. Built once, with the kernel: a one-row call spent most of
+    /// its time transposing them again.
+    gemm_b: Vec<f32>,
 }
 
-fn linear(
-    x: &Tensor,
-    features: usize,
-    coef: &[f32],
-    gemm_b: &[f32],
-    intercepts: &[f32],
-) -> R<(usize, Vec<f32>)> {
-    let (rows, cols) = x.as_matrix();
-    if cols != features {
-        return Err(format!("X has {cols} features, the model {features}"));
-    }
-    let x = floats(x)?;
-    let targets = intercepts.len();
-    if !gemm_b.is_empty() {
-        // Many targets (a multi-class model): one GEMM, whose register
-        // blocking reuses each loaded row of X for eight targets, where a dot
-        // product per target reloaded the row and reduced across lanes for
-        // every target.
-        let n = targets.div_ceil(4) * 4;
-        let mut wide = vec![0f32; rows * n];
-        for row in wide.chunks_mut(n) {
-            row[..targets].copy_from_slice(intercepts);
-        }
-        super::core::gemm_f32(&x, gemm_b, &mut wide, rows, features, n);
-        let out = if n == targets {
-            wide
-        } else {
-            wide.chunks(n)
-                .flat_map(|r| &r[..targets])
-                .copied()
-                .collect()
-        };
-        return Ok((rows, out));
-    }
-    let mut out = vec![0f32; rows * targets];
-    if features < 32 {
-        // Few features (a regression on ten): a lane-parallel dot product
-        // would be all set-up and reduction. Four rows at a time instead,
-        // each summing its features in order in its own register: four
-        // independent chains of additions rather than one.
-        let mut r = 0;
-        while r + 4 <= rows {
-            let xs = &x[r * features..(r + 4) * features];
-            for t in 0..targets {
-                let w = &coef[t * features..(t + 1) * features];
-                let mut acc = [0f32; 4];
-                for (f, &wf) in w.iter().enumerate() {
-                    for (i, a) in acc.iter_mut().enumerate() {
-                        *a += xs[i * features + f] * wf;
-                    }
-                }
-                for (i, a) in acc.iter().enumerate() {
-                    out[(r + i) * targets + t] = a + intercepts[t];
+impl Weights {
+    /// The caller has checked that the coefficients split into one row per
+    /// intercept.
+    fn new(coefficients: Vec<f32>, intercepts: Vec<f32>) -> Weights {
+        let targets = intercepts.len();
+        let features = coefficients.len() / targets.max(1);
+        let mut gemm_b = Vec::new();
+        if targets >= 8 && features > 0 {
+            let n = targets.div_ceil(4) * 4;
+            gemm_b = vec![0f32; features * n];
+            for (t, w) in coefficients.chunks(features).enumerate() {
+                for (f, &v) in w.iter().enumerate() {
+                    gemm_b[f * n + t] = v;
                 }
             }
-            r += 4;
         }
-        for r in r..rows {
+        Weights {
+            coefficients,
+            intercepts,
+            features,
+            gemm_b,
+        }
+    }
+
+    /// Scores `x [rows × features]`; returns the row count and the
+    /// `[rows × targets]` scores.
+    fn scores(&self, x: &Tensor) -> R<(usize, Vec<f32>)> {
+        let (features, coef, gemm_b, intercepts) = (
+            self.features,
+            &self.coefficients[..],
+            &self.gemm_b[..],
+            &self.intercepts[..],
+        );
+        let (rows, cols) = x.as_matrix();
+        if cols != features {
+            return Err(format!("X has {cols} features, the model {features}"));
+        }
+        let x = floats(x)?;
+        let targets = intercepts.len();
+        if !gemm_b.is_empty() {
+            // Many targets (a multi-class model): one GEMM, whose register
+            // blocking reuses each loaded row of X for eight targets, where a dot
+            // product per target reloaded the row and reduced across lanes for
+            // every target.
+            let n = targets.div_ceil(4) * 4;
+            let mut wide = vec![0f32; rows * n];
+            for row in wide.chunks_mut(n) {
+                row[..targets].copy_from_slice(intercepts);
+            }
+            super::core::gemm_f32(&x, gemm_b, &mut wide, rows, features, n);
+            let out = if n == targets {
+                wide
+            } else {
+                wide.chunks(n)
+                    .flat_map(|r| &r[..targets])
+                    .copied()
+                    .collect()
+            };
+            return Ok((rows, out));
+        }
+        let mut out = vec![0f32; rows * targets];
+        if features < 32 {
+            // Few features (a regression on ten): a lane-parallel dot product
+            // would be all set-up and reduction. Four rows at a time instead,
+            // each summing its features in order in its own register: four
+            // independent chains of additions rather than one.
+            let mut r = 0;
+            while r + 4 <= rows {
+                let xs = &x[r * features..(r + 4) * features];
+                for t in 0..targets {
+                    let w = &coef[t * features..(t + 1) * features];
+                    let mut acc = [0f32; 4];
+                    for (f, &wf) in w.iter().enumerate() {
+                        for (i, a) in acc.iter_mut().enumerate() {
+                            *a += xs[i * features + f] * wf;
+                        }
+                    }
+                    for (i, a) in acc.iter().enumerate() {
+                        out[(r + i) * targets + t] = a + intercepts[t];
+                    }
+                }
+                r += 4;
+            }
+            for r in r..rows {
+                let row = &x[r * features..(r + 1) * features];
+                for t in 0..targets {
+                    let w = &coef[t * features..(t + 1) * features];
+                    let dot = row.iter().zip(w).fold(0.0, |a, (&x, &w)| a + x * w);
+                    out[r * targets + t] = dot + intercepts[t];
+                }
+            }
+            return Ok((rows, out));
+        }
+        for r in 0..rows {
             let row = &x[r * features..(r + 1) * features];
             for t in 0..targets {
                 let w = &coef[t * features..(t + 1) * features];
-                let dot = row.iter().zip(w).fold(0.0, |a, (&x, &w)| a + x * w);
-                out[r * targets + t] = dot + intercepts[t];
+                out[r * targets + t] = crate::ops::dot32(row, w) + intercepts[t];
             }
         }
-        return Ok((rows, out));
+        Ok((rows, out))
     }
-    for r in 0..rows {
-        let row = &x[r * features..(r + 1) * features];
-        for t in 0..targets {
-            let w = &coef[t * features..(t + 1) * features];
-            out[r * targets + t] = crate::ops::dot32(row, w) + intercepts[t];
-        }
-    }
-    Ok((rows, out))
 }
 
 #[derive(Clone, Debug)]
 struct LinearClassifier {
-    coefficients: Vec<f32>,
-    gemm_b: Vec<f32>,
-    intercepts: Vec<f32>,
-    features: usize,
+    weights: Weights,
     labels: Labels,
     post: PostTransform,
 }
 
 impl Kernel for LinearClassifier {
     fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
-        let (rows, scores) = linear(
-            tensor(inputs, 0, "X")?,
-            self.features,
-            &self.coefficients,
-            &self.gemm_b,
-            &self.intercepts,
-        )?;
-        let classes = self.intercepts.len();
+        let (rows, scores) = self.weights.scores(tensor(inputs, 0, "X")?)?;
+        let classes = self.weights.intercepts.len();
         if classes == 1 {
             // One row of coefficients: the sign of the score picks the
             // second or first label. With two labels onnxruntime returns
@@ -922,23 +927,14 @@ impl Kernel for LinearClassifier {
 
 #[derive(Clone, Debug)]
 struct LinearRegressor {
-    coefficients: Vec<f32>,
-    gemm_b: Vec<f32>,
-    intercepts: Vec<f32>,
-    features: usize,
+    weights: Weights,
     post: PostTransform,
 }
 
 impl Kernel for LinearRegressor {
     fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
-        let (rows, mut out) = linear(
-            tensor(inputs, 0, "X")?,
-            self.features,
-            &self.coefficients,
-            &self.gemm_b,
-            &self.intercepts,
-        )?;
-        let targets = self.intercepts.len();
+        let (rows, mut out) = self.weights.scores(tensor(inputs, 0, "X")?)?;
+        let targets = self.weights.intercepts.len();
         if targets > 1 {
             self.post.apply_rows(&mut out, targets);
         } else if self.post == PostTransform::Probit {
