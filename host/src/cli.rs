@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use glassbox::telemetry::{Telemetry, TelemetryConfig};
 use glassbox::{Engine, EngineBuilder, Limits, Model, Prediction, Row, examples};
 
 /// Run machine-learning models as sandboxed WebAssembly components.
@@ -156,6 +157,10 @@ struct EngineArgs {
 
 impl EngineArgs {
     fn engine(&self) -> Result<Engine> {
+        Ok(self.builder().build()?)
+    }
+
+    fn builder(&self) -> EngineBuilder {
         let limits = Limits {
             deadline: Duration::from_millis(self.deadline_ms),
             memory_bytes: self.memory_mib << 20,
@@ -170,7 +175,7 @@ impl EngineArgs {
         {
             builder = builder.cache_dir(dir);
         }
-        Ok(builder.build()?)
+        builder
     }
 }
 
@@ -186,12 +191,18 @@ pub fn run() -> Result<ExitCode> {
             rows,
             batch_size,
             engine,
-        } => score(
-            &engine.engine()?,
-            &model,
-            rows.as_deref(),
-            batch_size.max(1),
-        ),
+        } => {
+            // Spans go out when OTEL_EXPORTER_OTLP_ENDPOINT says where; a
+            // one-shot command has no use for Prometheus.
+            let telemetry = Telemetry::install(&TelemetryConfig {
+                prometheus: false,
+                ..TelemetryConfig::default()
+            })?;
+            let engine = engine.builder().telemetry(&telemetry).build()?;
+            let result = score(&engine, &model, rows.as_deref(), batch_size.max(1));
+            telemetry.shutdown();
+            result
+        }
         Command::Compile {
             onnx,
             train,
@@ -468,6 +479,9 @@ fn score_chunk(model: &Model, first_row: usize, chunk: &[Line]) -> Vec<Result<Pr
     // Take out the rows that break the contract, each with all its problems.
     let rows: Vec<Row> = good.iter().map(|(_, r)| (*r).clone()).collect();
     if let Err(violations) = glassbox::batch::from_rows(model.info(), &rows) {
+        // Refused rows are skipped, not scored, but they count in the
+        // model's telemetry like any refused call.
+        model.refuse(rows.len(), violations.clone());
         let mut bad = std::collections::BTreeMap::<usize, Vec<String>>::new();
         for mut v in violations {
             let (i, _) = good[v.row];

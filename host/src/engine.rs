@@ -16,7 +16,7 @@
 use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -27,6 +27,7 @@ use wasmtime::{Config, InstanceAllocationStrategy, OptLevel, PoolingAllocationCo
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::model::{LogSink, Model};
+use crate::telemetry::{Providers, Telemetry};
 
 /// How often the epoch advances unless configured otherwise: the resolution
 /// of deadlines. 10 ms keeps the ticker thread's cost negligible.
@@ -48,6 +49,7 @@ pub struct EngineBuilder {
     cache_dir: Option<PathBuf>,
     log: LogSink,
     interruptible: bool,
+    telemetry: Option<Providers>,
 }
 
 impl Default for EngineBuilder {
@@ -58,6 +60,7 @@ impl Default for EngineBuilder {
             cache_dir: None,
             log: LogSink::stderr(),
             interruptible: true,
+            telemetry: None,
         }
     }
 }
@@ -92,6 +95,14 @@ impl EngineBuilder {
     /// Where the models' log lines go. Default: stderr.
     pub fn log_sink(mut self, log: LogSink) -> Self {
         self.log = log;
+        self
+    }
+
+    /// Records the spans and metrics of this engine's models into
+    /// `telemetry`'s providers. Default: the global OpenTelemetry providers
+    /// (see [`crate::telemetry`]).
+    pub fn telemetry(mut self, telemetry: &Telemetry) -> Self {
+        self.telemetry = Some(telemetry.providers());
         self
     }
 
@@ -154,9 +165,13 @@ impl EngineBuilder {
             source: anyhow::Error::from(e),
         })?;
         let stop = Arc::new(AtomicBool::new(false));
+        // wasmtime does not tell the epoch; this mirror lets a call report
+        // the ticks it used.
+        let epoch = Arc::new(AtomicU64::new(0));
         let ticker = {
             let engine = engine.clone();
             let stop = stop.clone();
+            let epoch = epoch.clone();
             let tick = self.epoch_tick;
             thread::Builder::new()
                 .name("glassbox-epoch".into())
@@ -164,6 +179,7 @@ impl EngineBuilder {
                     while !stop.load(Ordering::Relaxed) {
                         thread::sleep(tick);
                         engine.increment_epoch();
+                        epoch.fetch_add(1, Ordering::Relaxed);
                     }
                 })
                 .map_err(|e| Error::Io {
@@ -180,6 +196,8 @@ impl EngineBuilder {
                 log: self.log,
                 interruptible: self.interruptible,
                 stop,
+                epoch,
+                telemetry: self.telemetry,
                 _ticker: ticker,
             }),
         })
@@ -201,6 +219,8 @@ struct Inner {
     log: LogSink,
     interruptible: bool,
     stop: Arc<AtomicBool>,
+    epoch: Arc<AtomicU64>,
+    telemetry: Option<Providers>,
     _ticker: thread::JoinHandle<()>,
 }
 
@@ -254,6 +274,15 @@ impl Engine {
 
     pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
         &self.inner.engine
+    }
+
+    pub(crate) fn telemetry(&self) -> Option<&Providers> {
+        self.inner.telemetry.as_ref()
+    }
+
+    /// Epoch ticks since the engine started.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::Relaxed)
     }
 
     /// Deadline in epoch ticks, rounded up, at least one.

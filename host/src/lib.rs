@@ -56,6 +56,7 @@ pub mod model;
 pub mod onnx;
 pub mod profile;
 pub mod serve;
+pub mod telemetry;
 pub mod training;
 
 pub use batch::{Prediction, Row};

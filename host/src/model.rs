@@ -32,6 +32,7 @@ use crate::bindings::{
 };
 use crate::engine::{CodeSource, Engine, hex};
 use crate::error::{Error, Result, Violation};
+use crate::telemetry::{CallRecord, GuestUse, ModelTelemetry};
 
 /// Probabilities of one row must sum to 1 within this tolerance. Models that
 /// compute in `f32` land within about 1e-6 of 1 for ten classes.
@@ -91,6 +92,7 @@ struct Inner {
     numeric_fields: Vec<usize>,
     categorical_fields: Vec<usize>,
     log: LogSink,
+    telemetry: ModelTelemetry,
 }
 
 /// One instantiation of the component, in its own store.
@@ -216,6 +218,13 @@ impl Model {
         instance.store.data_mut().model = name;
         let numeric_fields = positions(&info, FeatureKind::Numeric);
         let categorical_fields = positions(&info, FeatureKind::Categorical);
+        let telemetry = ModelTelemetry::new(
+            engine.telemetry(),
+            &info.name,
+            &info.version,
+            &format!("sha256:{}", hex(&digest)),
+            info.inputs.iter().map(|f| f.name.clone()).collect(),
+        );
 
         Ok(Model {
             inner: Arc::new(Inner {
@@ -232,6 +241,7 @@ impl Model {
                 numeric_fields,
                 categorical_fields,
                 log,
+                telemetry,
             }),
         })
     }
@@ -275,10 +285,16 @@ impl Model {
     ///
     /// The batch is checked against the schema first (every problem is
     /// reported at once, as [`Error::InvalidInput`]), and the answer after
-    /// (as [`Error::BadOutput`]).
+    /// (as [`Error::BadOutput`]). The call is one `glassbox.score` span, a
+    /// child of the current OpenTelemetry context, and counts in the
+    /// model's metrics (see [`crate::telemetry`]).
     pub fn score(&self, batch: &Batch) -> Result<Scores> {
-        self.check_batch(batch)?;
-        self.call(batch)
+        let mut record = self.inner.telemetry.start(batch.rows as usize);
+        let result = self
+            .check_batch(batch)
+            .and_then(|()| self.call(batch, &mut record));
+        record.finish(&result);
+        result
     }
 
     /// Scores rows given as JSON objects keyed by feature name (`null` for a
@@ -294,13 +310,36 @@ impl Model {
     /// # Ok(()) }
     /// ```
     pub fn score_rows(&self, rows: &[batch::Row]) -> Result<Vec<Prediction>> {
-        let batch =
-            batch::from_rows(&self.inner.info, rows).map_err(|violations| Error::InvalidInput {
+        let mut record = self.inner.telemetry.start(rows.len());
+        let result = batch::from_rows(&self.inner.info, rows)
+            .map_err(|violations| Error::InvalidInput {
                 model: self.name().to_string(),
                 violations,
-            })?;
-        let scores = self.score(&batch)?;
-        Ok(batch::predictions(&self.inner.info, scores))
+            })
+            .and_then(|batch| {
+                self.check_batch(&batch)?;
+                let scores = self.call(&batch, &mut record)?;
+                Ok(batch::predictions(&self.inner.info, scores))
+            });
+        record.finish(&result);
+        result
+    }
+
+    /// Records input refused before it reached the model (a server that
+    /// decodes its own wire format finds these) as a failed call in the
+    /// model's span and metrics, and returns the [`Error::InvalidInput`]
+    /// to report.
+    pub fn refuse(&self, rows: usize, violations: Vec<Violation>) -> Error {
+        let record = self.inner.telemetry.start(rows);
+        let result: Result<()> = Err(Error::InvalidInput {
+            model: self.name().to_string(),
+            violations,
+        });
+        record.finish(&result);
+        match result {
+            Err(e) => e,
+            Ok(()) => unreachable!("built as an error just above"),
+        }
     }
 
     /// Creates a fresh instance and drops it, for measuring instantiation
@@ -311,7 +350,7 @@ impl Model {
         instantiate(&inner.engine, &inner.pre, self.name().into(), &inner.log).map(drop)
     }
 
-    fn call(&self, batch: &Batch) -> Result<Scores> {
+    fn call(&self, batch: &Batch, record: &mut CallRecord<'_>) -> Result<Scores> {
         let inner = &*self.inner;
         let pooled = inner
             .idle
@@ -323,13 +362,18 @@ impl Model {
             None => instantiate(&inner.engine, &inner.pre, self.name().into(), &inner.log)?,
         };
         instance.store.data_mut().begin_call();
-        instance
-            .store
-            .set_epoch_deadline(inner.engine.deadline_ticks());
+        let deadline_ticks = inner.engine.deadline_ticks();
+        instance.store.set_epoch_deadline(deadline_ticks);
+        let epoch = inner.engine.epoch();
         let result = instance
             .bindings
             .glassbox_model_scorer()
             .call_score(&mut instance.store, batch);
+        record.guest_use(GuestUse {
+            ticks: inner.engine.epoch() - epoch,
+            deadline_ticks,
+            memory_bytes: instance.store.data().limiter.peak,
+        });
         let outcome = match result {
             Ok(Ok(scores)) => self.check_scores(batch.rows as usize, scores),
             Ok(Err(error)) => Err(Error::Guest {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::Limits;
+use crate::telemetry::TelemetryConfig;
 
 use super::ServeError;
 
@@ -31,6 +32,12 @@ use super::ServeError;
 /// [model_limits]                    # per guest call, see `glassbox::Limits`
 /// deadline_ms = 1000
 /// memory_bytes = 268435456
+///
+/// [telemetry]                       # see `glassbox::telemetry::TelemetryConfig`
+/// otlp_endpoint = "http://localhost:4317"   # OTEL_EXPORTER_OTLP_ENDPOINT wins
+/// otlp_protocol = "grpc"            # or "http/protobuf"
+/// service_name = "glassbox"
+/// sample_ratio = 1.0
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -53,6 +60,8 @@ pub struct Config {
     pub limits: ServeLimits,
     /// Limits on each guest call: deadline, memory, stack, instances.
     pub model_limits: Limits,
+    /// Traces and metrics: OTLP export, `/metrics`.
+    pub telemetry: TelemetryConfig,
 }
 
 impl Default for Config {
@@ -65,6 +74,7 @@ impl Default for Config {
             cache_dir: None,
             limits: ServeLimits::default(),
             model_limits: Limits::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }

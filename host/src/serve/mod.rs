@@ -45,12 +45,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use crate::telemetry::Telemetry;
 use crate::{EngineBuilder, Level, LogSink, examples};
 
 mod config;
 pub mod oip;
 pub mod registry;
 mod routes;
+mod trace;
 pub mod watch;
 
 pub use config::{Config, ENV_VARS, ServeLimits};
@@ -113,7 +117,11 @@ impl Server {
     /// does not load is refused with a log line and the others are served.
     pub async fn bind(config: Config) -> Result<Server, ServeError> {
         config.check()?;
+        let telemetry = Arc::new(
+            Telemetry::install(&config.telemetry).map_err(|e| ServeError::Config(e.to_string()))?,
+        );
         let mut builder = EngineBuilder::default()
+            .telemetry(&telemetry)
             .limits(config.model_limits.clone())
             .log_sink(LogSink::new(|model, level, message| match level {
                 Level::Error => tracing::error!("[{model}] {message}"),
@@ -125,7 +133,7 @@ impl Server {
             builder = builder.cache_dir(dir);
         }
         let engine = builder.build().map_err(ServeError::Engine)?;
-        let service = Service::new(engine, config.limits.clone());
+        let service = Service::with_telemetry(engine, config.limits.clone(), Some(telemetry));
         let loading = service.clone();
         let sources = config.models.clone();
         let interval = Duration::from_millis(config.watch_interval_ms);
@@ -206,6 +214,11 @@ impl Server {
             }
         };
         drop(watchers);
+        // Flush the spans and metrics still buffered. The exporter's
+        // network calls need the runtime's workers; this one must not block.
+        if let Some(telemetry) = service.telemetry().cloned() {
+            let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+        }
         result
     }
 }

@@ -196,6 +196,18 @@ impl From<crate::Violation> for Problem {
     }
 }
 
+impl From<&Problem> for crate::Violation {
+    /// A whole tensor's problem is row 0's, as in the library's own checks.
+    fn from(p: &Problem) -> Self {
+        crate::Violation {
+            row: p.row.unwrap_or(0),
+            field: p.field.clone(),
+            expected: p.expected.clone(),
+            got: p.got.clone(),
+        }
+    }
+}
+
 /// Why a request could not be turned into a batch.
 #[derive(Debug)]
 pub enum DecodeError {

@@ -120,11 +120,15 @@ impl Deployed {
             return result.map_err(CallError::Model);
         }
         let model = self.model.clone();
+        // The scoring span's parent is the request's span: the current
+        // context is thread-local, so it has to travel with the call.
+        let cx = opentelemetry::Context::current();
         // The guest call is synchronous CPU work bounded by the engine's
         // deadline; it must not hold up an async worker for long. If the
         // request is dropped meanwhile, the call still finishes and its
         // permit is released only then, so the bound holds.
         tokio::task::spawn_blocking(move || {
+            let _cx = cx.attach();
             let result = model.score(&batch);
             drop(running);
             result

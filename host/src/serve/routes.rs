@@ -14,7 +14,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{self, Prediction, Row};
-use crate::{Engine, Error, FeatureKind, Model, ModelError, Outputs};
+use crate::telemetry::Telemetry;
+use crate::{Engine, Error, FeatureKind, Model, ModelError, Outputs, Violation};
 
 use super::ServeLimits;
 use super::oip::{self, DecodeError, InferRequest, InferResponse, ModelMetadata, Problem};
@@ -32,6 +33,7 @@ struct Inner {
     engine: Engine,
     registry: Arc<Registry>,
     ready: AtomicBool,
+    telemetry: Option<Arc<Telemetry>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -45,13 +47,32 @@ impl std::fmt::Debug for Service {
 impl Service {
     /// A service with no models yet; it reports ready.
     pub fn new(engine: Engine, limits: ServeLimits) -> Service {
+        Service::with_telemetry(engine, limits, None)
+    }
+
+    /// A service whose router traces every request into `telemetry`'s
+    /// tracer (when it exports traces) and serves its metrics at
+    /// `/metrics`. Give the same telemetry to the engine
+    /// ([`crate::EngineBuilder::telemetry`]) so that the scoring spans and
+    /// metrics land there too.
+    pub fn with_telemetry(
+        engine: Engine,
+        limits: ServeLimits,
+        telemetry: Option<Arc<Telemetry>>,
+    ) -> Service {
         Service {
             inner: Arc::new(Inner {
                 engine,
                 registry: Arc::new(Registry::new(limits)),
                 ready: AtomicBool::new(true),
+                telemetry,
             }),
         }
+    }
+
+    /// The telemetry the service reports to, if any.
+    pub fn telemetry(&self) -> Option<&Arc<Telemetry>> {
+        self.inner.telemetry.as_ref()
     }
 
     /// The engine models are loaded into.
@@ -87,10 +108,9 @@ impl Service {
         self.check_rows(rows.len())?;
         let info = deployed.model().info();
         let batch = batch::from_rows(info, rows).map_err(|violations| {
-            ApiError::invalid(
-                deployed.name(),
-                violations.into_iter().map(Problem::from).collect(),
-            )
+            let problems = violations.iter().cloned().map(Problem::from).collect();
+            deployed.model().refuse(rows.len(), violations);
+            ApiError::invalid(deployed.name(), problems)
         })?;
         let scores = deployed
             .score(batch)
@@ -105,7 +125,7 @@ impl Service {
             .route("/", get(model_metadata))
             .route("/ready", get(model_ready))
             .route("/infer", post(infer));
-        Router::new()
+        let mut router = Router::new()
             .route("/", get(index))
             .route("/v2", get(server_metadata))
             .route("/v2/health/live", get(live))
@@ -113,6 +133,16 @@ impl Service {
             .nest("/v2/models/{name}", model_routes.clone())
             .nest("/v2/models/{name}/versions/{version}", model_routes)
             .route("/v1/models/{target}", post(v1_predict).get(v1_model))
+            .route("/metrics", get(metrics));
+        // A route layer sees the matched route, which names the span. (With
+        // traces off there is no layer at all: not even a check per request.)
+        if let Some(tracer) = self.telemetry().and_then(|t| t.tracer()) {
+            router = router.route_layer(axum::middleware::from_fn_with_state(
+                Arc::new(tracer),
+                super::trace::trace_request,
+            ));
+        }
+        router
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(self.limits().max_body_bytes))
@@ -393,8 +423,19 @@ async fn infer(
             ));
         }
     }
-    let batch = oip::decode(info, &request.inputs, s.limits().max_rows)
-        .map_err(|e| ApiError::decode(deployed.name(), e, s.limits()))?;
+    let batch = oip::decode(info, &request.inputs, s.limits().max_rows).map_err(|e| {
+        if let DecodeError::Problems(problems) = &e {
+            let rows = request.inputs.first().map_or(0, |t| {
+                t.shape
+                    .first()
+                    .map_or(0, |&n| usize::try_from(n).unwrap_or(0))
+            });
+            deployed
+                .model()
+                .refuse(rows, problems.iter().map(Violation::from).collect());
+        }
+        ApiError::decode(deployed.name(), e, s.limits())
+    })?;
     let scores = deployed
         .score(batch)
         .await
@@ -496,6 +537,9 @@ async fn v1_predict(
         })
         .collect();
     if !problems.is_empty() {
+        deployed
+            .model()
+            .refuse(rows.len(), problems.iter().map(Violation::from).collect());
         return Err(ApiError::invalid(name, problems));
     }
     let predictions = s.predict(name, Some(deployed.version()), &rows).await?;
@@ -508,6 +552,25 @@ async fn v1_model(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let d = s.find(&name, None)?;
     Ok(Json(serde_json::json!({"name": d.name(), "ready": true})))
+}
+
+/// The Prometheus text exposition of the service's metrics.
+async fn metrics(State(s): State<Service>) -> Response {
+    match s.telemetry().and_then(|t| t.prometheus_text()) {
+        Some(text) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            )],
+            text,
+        )
+            .into_response(),
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "metrics are off (telemetry.prometheus = false)",
+        )
+        .into_response(),
+    }
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

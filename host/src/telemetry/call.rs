@@ -1,0 +1,246 @@
+//! The span and metrics of one scoring call.
+//!
+//! Every model gets its instruments when it is loaded: from the engine's
+//! providers when it was built with [`crate::EngineBuilder::telemetry`], else
+//! from the global OpenTelemetry providers in force at that moment. Until a
+//! program installs providers those are the API's no-ops, and a call costs
+//! a few atomic operations and one small allocation more than without them.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use opentelemetry::global::{self, BoxedSpan, BoxedTracer};
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::metrics::{Counter, Histogram};
+use opentelemetry::trace::{Span, SpanKind, Status, Tracer, TracerProvider as _, noop::NoopTracer};
+use opentelemetry::{Context, InstrumentationScope, KeyValue, StringValue};
+
+use super::{Providers, names};
+use crate::error::{Error, Violation};
+
+/// Events recorded on one span at most; the SDK would drop the rest anyway
+/// (its default limit is 128), and a batch of 10,000 bad rows must not cost
+/// 10,000 events.
+const MAX_VIOLATION_EVENTS: usize = 100;
+
+/// The instrumentation scope of everything the library records.
+pub(crate) fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(names::SCOPE)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+/// A model's tracer and instruments, with its identifying attributes built
+/// once.
+pub(crate) struct ModelTelemetry {
+    tracer: BoxedTracer,
+    name: StringValue,
+    version: StringValue,
+    digest: StringValue,
+    /// Schema field names: violations of other names (a typo in a request)
+    /// are counted under one label, so a client cannot blow up the number
+    /// of metric series.
+    fields: Vec<String>,
+    calls: Counter<u64>,
+    rows: Counter<u64>,
+    duration: Histogram<f64>,
+    violations: Counter<u64>,
+}
+
+impl ModelTelemetry {
+    /// Instruments from `providers`, or from the global providers when
+    /// the engine has none.
+    pub(crate) fn new(
+        providers: Option<&Providers>,
+        name: &str,
+        version: &str,
+        digest: &str,
+        fields: Vec<String>,
+    ) -> Self {
+        let (tracer, meter) = match providers {
+            None => (
+                global::tracer_with_scope(scope()),
+                global::meter_with_scope(scope()),
+            ),
+            Some(p) => (
+                match &p.tracer {
+                    Some(t) => BoxedTracer::new(Box::new(t.tracer_with_scope(scope()))),
+                    None => BoxedTracer::new(Box::new(NoopTracer::new())),
+                },
+                p.meter.meter_with_scope(scope()),
+            ),
+        };
+        ModelTelemetry {
+            tracer,
+            name: Arc::<str>::from(name).into(),
+            version: Arc::<str>::from(version).into(),
+            digest: Arc::<str>::from(digest).into(),
+            fields,
+            calls: meter
+                .u64_counter(names::CALLS)
+                .with_description("Scoring calls, by model, version and outcome")
+                .build(),
+            rows: meter
+                .u64_counter(names::ROWS)
+                .with_description("Rows scored (or refused), by model, version and outcome")
+                .build(),
+            duration: meter
+                .f64_histogram(names::DURATION)
+                .with_unit("s")
+                .with_description("Duration of scoring calls, by model, version and outcome")
+                // From 50 µs (a one-row call) to 10 s (a large batch near its deadline).
+                .with_boundaries(vec![
+                    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
+                    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ])
+                .build(),
+            violations: meter
+                .u64_counter(names::VIOLATIONS)
+                .with_description(
+                    "Contract violations in refused input, by model, version and field",
+                )
+                .build(),
+        }
+    }
+
+    /// Starts the span of a call over `rows` rows, a child of the current
+    /// context's span.
+    pub(crate) fn start(&self, rows: usize) -> CallRecord<'_> {
+        let cx = Context::current();
+        let mut span = self
+            .tracer
+            .span_builder(names::SPAN)
+            .with_kind(SpanKind::Internal)
+            .start_with_context(&self.tracer, &cx);
+        // Attributes cost allocations; an unsampled span never shows them.
+        let span = span.is_recording().then(|| {
+            span.set_attributes([
+                KeyValue::new(names::MODEL_NAME, self.name.clone()),
+                KeyValue::new(names::MODEL_VERSION, self.version.clone()),
+                KeyValue::new(names::MODEL_DIGEST, self.digest.clone()),
+                KeyValue::new(names::BATCH_ROWS, rows as i64),
+            ]);
+            span
+        });
+        CallRecord {
+            telemetry: self,
+            span,
+            rows,
+            start: Instant::now(),
+            guest: None,
+        }
+    }
+}
+
+/// What a call used inside the sandbox.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct GuestUse {
+    /// Epoch ticks that passed during the call.
+    pub(crate) ticks: u64,
+    /// The deadline, in ticks.
+    pub(crate) deadline_ticks: u64,
+    /// The instance's linear memory after the call, which is its peak:
+    /// linear memory never shrinks.
+    pub(crate) memory_bytes: usize,
+}
+
+/// One call in progress: ends its span and records its metrics when
+/// finished.
+pub(crate) struct CallRecord<'a> {
+    telemetry: &'a ModelTelemetry,
+    span: Option<BoxedSpan>,
+    rows: usize,
+    start: Instant,
+    guest: Option<GuestUse>,
+}
+
+impl CallRecord<'_> {
+    pub(crate) fn guest_use(&mut self, guest: GuestUse) {
+        self.guest = Some(guest);
+    }
+
+    /// Ends the call with its result.
+    pub(crate) fn finish<T>(mut self, result: &Result<T, Error>) {
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let t = self.telemetry;
+        let outcome = match result {
+            Ok(_) => names::OUTCOME_OK,
+            Err(e) => e.outcome(),
+        };
+        let attrs = [
+            KeyValue::new(names::MODEL_NAME, t.name.clone()),
+            KeyValue::new(names::MODEL_VERSION, t.version.clone()),
+            KeyValue::new(names::OUTCOME, outcome),
+        ];
+        t.calls.add(1, &attrs);
+        t.rows.add(self.rows as u64, &attrs);
+        t.duration.record(elapsed, &attrs);
+        let violations = match result {
+            Err(Error::InvalidInput { violations, .. }) => violations.as_slice(),
+            _ => &[],
+        };
+        if !violations.is_empty() {
+            let mut by_field: BTreeMap<&str, u64> = BTreeMap::new();
+            for v in violations {
+                let field = if t.fields.contains(&v.field) {
+                    v.field.as_str()
+                } else {
+                    names::OTHER_FIELD
+                };
+                *by_field.entry(field).or_default() += 1;
+            }
+            for (field, n) in by_field {
+                t.violations.add(
+                    n,
+                    &[
+                        KeyValue::new(names::MODEL_NAME, t.name.clone()),
+                        KeyValue::new(names::MODEL_VERSION, t.version.clone()),
+                        KeyValue::new(names::FIELD, field.to_string()),
+                    ],
+                );
+            }
+        }
+        let Some(span) = self.span.as_mut() else {
+            return;
+        };
+        span.set_attribute(KeyValue::new(names::OUTCOME, outcome));
+        if let Some(g) = self.guest {
+            span.set_attributes([
+                KeyValue::new(names::GUEST_TICKS, g.ticks as i64),
+                KeyValue::new(names::GUEST_DEADLINE_TICKS, g.deadline_ticks as i64),
+                KeyValue::new(names::GUEST_MEMORY, g.memory_bytes as i64),
+            ]);
+        }
+        if let Err(e) = result {
+            span.set_attribute(KeyValue::new(names::ERROR_TYPE, outcome));
+            for v in violations.iter().take(MAX_VIOLATION_EVENTS) {
+                span.add_event(names::VIOLATION_EVENT, violation_attributes(v));
+            }
+            if violations.len() > MAX_VIOLATION_EVENTS {
+                span.set_attribute(KeyValue::new(
+                    names::VIOLATIONS_TOTAL,
+                    violations.len() as i64,
+                ));
+            }
+            // The caller's mistakes are not the model's failures: a span
+            // is an error only when the model or the host failed.
+            if !matches!(e, Error::InvalidInput { .. } | Error::TooLarge { .. }) {
+                span.set_status(Status::Error {
+                    description: Cow::Owned(e.to_string()),
+                });
+            }
+        }
+        span.end();
+    }
+}
+
+fn violation_attributes(v: &Violation) -> Vec<KeyValue> {
+    vec![
+        KeyValue::new(names::VIOLATION_ROW, v.row as i64),
+        KeyValue::new(names::FIELD, v.field.clone()),
+        KeyValue::new(names::VIOLATION_EXPECTED, v.expected.clone()),
+        KeyValue::new(names::VIOLATION_GOT, v.got.clone()),
+    ]
+}

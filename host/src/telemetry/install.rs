@@ -1,0 +1,508 @@
+//! Installing OpenTelemetry providers: OTLP export and the Prometheus text
+//! format.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use opentelemetry::metrics::{MeterProvider as _, ObservableCounter};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{Context, KeyValue, global};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, Span, SpanData,
+    SpanExporter, SpanProcessor,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{call, names};
+
+/// The spans a batching exporter holds at most unless
+/// `OTEL_BSP_MAX_QUEUE_SIZE` says otherwise (the SDK's default): with the
+/// collector down, this bounds the memory tracing takes.
+const DEFAULT_QUEUE: usize = 2048;
+
+/// How to reach the OTLP collector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Protocol {
+    /// OTLP over gRPC (default port 4317).
+    #[serde(rename = "grpc")]
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies (default port 4318).
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+}
+
+impl std::str::FromStr for Protocol {
+    type Err = TelemetryError;
+    fn from_str(s: &str) -> Result<Self, TelemetryError> {
+        match s.trim() {
+            "grpc" => Ok(Protocol::Grpc),
+            "http/protobuf" => Ok(Protocol::HttpProtobuf),
+            other => Err(TelemetryError::Config(format!(
+                "OTLP protocol `{other}` is not supported; use `grpc` or `http/protobuf`"
+            ))),
+        }
+    }
+}
+
+/// Telemetry settings (the `[telemetry]` table of `glassbox serve`'s config
+/// file). The standard `OTEL_*` environment variables take precedence over
+/// every field here, so a deployment can override a config file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// The OTLP collector, e.g. `http://localhost:4317`; for HTTP, the base
+    /// URL to which `/v1/traces` and `/v1/metrics` are appended. Overridden
+    /// by `OTEL_EXPORTER_OTLP_ENDPOINT` (and its `_TRACES_` / `_METRICS_`
+    /// forms). No endpoint anywhere: nothing is exported.
+    pub otlp_endpoint: Option<String>,
+    /// `grpc` or `http/protobuf`. Overridden by
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL`. Default: `grpc`.
+    pub otlp_protocol: Option<Protocol>,
+    /// The service name on everything exported. Overridden by
+    /// `OTEL_SERVICE_NAME` or `service.name` in `OTEL_RESOURCE_ATTRIBUTES`.
+    /// Default: `glassbox`.
+    pub service_name: Option<String>,
+    /// Export traces when an endpoint is configured (`OTEL_TRACES_EXPORTER=none`
+    /// also turns them off). Default: true.
+    pub traces: bool,
+    /// Push metrics over OTLP when an endpoint is configured
+    /// (`OTEL_METRICS_EXPORTER=none` also turns this off). Default: true.
+    pub otlp_metrics: bool,
+    /// The share of root traces sampled, 0 to 1 (parent-based: a request
+    /// carrying a sampled `traceparent` is always traced). Overridden by
+    /// `OTEL_TRACES_SAMPLER`. Default: 1.
+    pub sample_ratio: Option<f64>,
+    /// Keep metrics for the Prometheus text format. Default: true.
+    pub prometheus: bool,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            otlp_endpoint: None,
+            otlp_protocol: None,
+            service_name: None,
+            traces: true,
+            otlp_metrics: true,
+            sample_ratio: None,
+            prometheus: true,
+        }
+    }
+}
+
+/// Why telemetry could not be installed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TelemetryError {
+    /// A setting is invalid; the message names it.
+    #[error("telemetry configuration: {0}")]
+    Config(String),
+    /// An exporter could not be built.
+    #[error("telemetry exporter: {0}")]
+    Exporter(String),
+}
+
+/// Spans dropped before reaching the collector.
+#[derive(Debug, Default)]
+struct Drops {
+    queue_full: AtomicU64,
+    export_failed: AtomicU64,
+}
+
+/// What an engine records into (see [`crate::EngineBuilder::telemetry`]).
+#[derive(Clone, Debug)]
+pub(crate) struct Providers {
+    pub(crate) tracer: Option<SdkTracerProvider>,
+    pub(crate) meter: SdkMeterProvider,
+}
+
+/// The installed providers. Keep it for the life of the program and call
+/// [`Telemetry::shutdown`] at the end to flush what is buffered.
+pub struct Telemetry {
+    tracer: Option<SdkTracerProvider>,
+    meter: SdkMeterProvider,
+    registry: Option<prometheus::Registry>,
+    drops: Arc<Drops>,
+    _dropped_counter: Option<ObservableCounter<u64>>,
+    /// The tonic exporter needs a tokio runtime; when installed outside one
+    /// (the `score` command), telemetry brings its own small one.
+    _runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("traces", &self.tracer.is_some())
+            .field("prometheus", &self.registry.is_some())
+            .finish()
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_is(name: &str, value: &str) -> bool {
+    env(name).is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
+}
+
+/// The endpoint for one signal (`TRACES` or `METRICS`): whether one is
+/// configured, and the value to set on the exporter when the configuration
+/// comes from the file (the exporter reads the environment itself).
+fn endpoint(signal: &str, config: &TelemetryConfig, protocol: Protocol) -> (bool, Option<String>) {
+    if env(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")).is_some()
+        || env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
+    {
+        return (true, None);
+    }
+    match &config.otlp_endpoint {
+        Some(base) => {
+            let base = base.trim_end_matches('/');
+            let url = match protocol {
+                Protocol::Grpc => base.to_string(),
+                // Set by hand, an HTTP endpoint is used verbatim.
+                Protocol::HttpProtobuf => {
+                    format!("{base}/v1/{}", signal.to_ascii_lowercase())
+                }
+            };
+            (true, Some(url))
+        }
+        None => (false, None),
+    }
+}
+
+impl Telemetry {
+    /// Builds tracer and meter providers as `config` and the `OTEL_*`
+    /// environment variables say. Hand them to engines with
+    /// [`crate::EngineBuilder::telemetry`], or make them global with
+    /// [`Telemetry::set_global`].
+    ///
+    /// Returns an error naming the setting when one is invalid. With no
+    /// endpoint configured, only the Prometheus metrics are kept.
+    pub fn install(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
+        let disabled = env_is("OTEL_SDK_DISABLED", "true");
+        let protocol = match env("OTEL_EXPORTER_OTLP_PROTOCOL") {
+            Some(p) => p.parse().map_err(|e| match e {
+                TelemetryError::Config(m) => {
+                    TelemetryError::Config(format!("OTEL_EXPORTER_OTLP_PROTOCOL: {m}"))
+                }
+                other => other,
+            })?,
+            None => config.otlp_protocol.unwrap_or(Protocol::Grpc),
+        };
+        if let Some(r) = config.sample_ratio
+            && !(0.0..=1.0).contains(&r)
+        {
+            return Err(TelemetryError::Config(format!(
+                "sample_ratio is {r}; it must be between 0 and 1"
+            )));
+        }
+        let (traces_on, traces_url) = endpoint("TRACES", config, protocol);
+        let traces_on =
+            traces_on && config.traces && !disabled && !env_is("OTEL_TRACES_EXPORTER", "none");
+        let (metrics_on, metrics_url) = endpoint("METRICS", config, protocol);
+        let metrics_on = metrics_on
+            && config.otlp_metrics
+            && !disabled
+            && !env_is("OTEL_METRICS_EXPORTER", "none");
+
+        let runtime = if protocol == Protocol::Grpc
+            && (traces_on || metrics_on)
+            && tokio::runtime::Handle::try_current().is_err()
+        {
+            Some(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("glassbox-otlp")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| TelemetryError::Exporter(format!("tokio runtime: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let _entered = runtime.as_ref().map(|r| r.enter());
+
+        let resource = resource(config);
+        let drops = Arc::new(Drops::default());
+        let tracer = if traces_on {
+            let exporter = span_exporter(protocol, traces_url)?;
+            let capacity = env("OTEL_BSP_MAX_QUEUE_SIZE")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(DEFAULT_QUEUE)
+                .max(1);
+            let pending = Arc::new(AtomicUsize::new(0));
+            let batch = BatchSpanProcessor::builder(Counting {
+                inner: exporter,
+                pending: pending.clone(),
+                drops: drops.clone(),
+            })
+            .with_batch_config(
+                BatchConfigBuilder::default()
+                    .with_max_queue_size(capacity)
+                    .build(),
+            )
+            .build();
+            let mut builder = SdkTracerProvider::builder()
+                .with_span_processor(Bounded {
+                    inner: batch,
+                    pending,
+                    capacity,
+                    drops: drops.clone(),
+                })
+                .with_resource(resource.clone());
+            if env("OTEL_TRACES_SAMPLER").is_none()
+                && let Some(ratio) = config.sample_ratio
+            {
+                builder = builder.with_sampler(Sampler::ParentBased(Box::new(
+                    Sampler::TraceIdRatioBased(ratio),
+                )));
+            }
+            Some(builder.build())
+        } else {
+            None
+        };
+
+        let mut builder = SdkMeterProvider::builder().with_resource(resource);
+        let registry = if config.prometheus {
+            let registry = prometheus::Registry::new();
+            // Every series is glassbox's own: the scope labels would only
+            // lengthen each line.
+            let exporter = opentelemetry_prometheus::exporter()
+                .with_registry(registry.clone())
+                .scope_info_enabled(false)
+                .build()
+                .map_err(|e| TelemetryError::Exporter(format!("prometheus: {e}")))?;
+            builder = builder.with_reader(exporter);
+            Some(registry)
+        } else {
+            None
+        };
+        if metrics_on {
+            builder = builder.with_reader(
+                PeriodicReader::builder(metric_exporter(protocol, metrics_url)?).build(),
+            );
+        }
+        let meter = builder.build();
+        let dropped_counter = tracer.is_some().then(|| {
+            let drops = drops.clone();
+            meter
+                .meter_with_scope(call::scope())
+                .u64_observable_counter(names::SPANS_DROPPED)
+                .with_description("Spans dropped before export, by reason")
+                .with_callback(move |o| {
+                    o.observe(
+                        drops.queue_full.load(Ordering::Relaxed),
+                        &[KeyValue::new("reason", "queue_full")],
+                    );
+                    o.observe(
+                        drops.export_failed.load(Ordering::Relaxed),
+                        &[KeyValue::new("reason", "export_failed")],
+                    );
+                })
+                .build()
+        });
+        drop(_entered);
+        Ok(Telemetry {
+            tracer,
+            meter,
+            registry,
+            drops,
+            _dropped_counter: dropped_counter,
+            _runtime: runtime,
+        })
+    }
+
+    /// Makes these providers, and the W3C trace-context propagator, the
+    /// process's global ones.
+    pub fn set_global(&self) {
+        if let Some(tracer) = &self.tracer {
+            global::set_tracer_provider(tracer.clone());
+        }
+        global::set_meter_provider(self.meter.clone());
+        global::set_text_map_propagator(TraceContextPropagator::new());
+    }
+
+    pub(crate) fn providers(&self) -> Providers {
+        Providers {
+            tracer: self.tracer.clone(),
+            meter: self.meter.clone(),
+        }
+    }
+
+    /// Whether spans are exported.
+    pub fn traces_enabled(&self) -> bool {
+        self.tracer.is_some()
+    }
+
+    /// A tracer from the installed provider, for spans of the embedding
+    /// program (the HTTP server's, say). `None` when traces are off.
+    pub fn tracer(&self) -> Option<opentelemetry_sdk::trace::SdkTracer> {
+        self.tracer
+            .as_ref()
+            .map(|p| p.tracer_with_scope(call::scope()))
+    }
+
+    /// Spans dropped so far because the export queue was full (collector
+    /// slow or down) or their export failed.
+    pub fn dropped_spans(&self) -> u64 {
+        self.drops.queue_full.load(Ordering::Relaxed)
+            + self.drops.export_failed.load(Ordering::Relaxed)
+    }
+
+    /// The metrics in the Prometheus text exposition format; `None` when
+    /// [`TelemetryConfig::prometheus`] is off.
+    pub fn prometheus_text(&self) -> Option<String> {
+        use prometheus::Encoder as _;
+        let registry = self.registry.as_ref()?;
+        let mut out = Vec::new();
+        // Encoding into memory fails only on names the exporter already
+        // sanitised; an empty page beats a failed scrape.
+        if let Err(e) = prometheus::TextEncoder::new().encode(&registry.gather(), &mut out) {
+            tracing::warn!("encoding metrics: {e}");
+        }
+        Some(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// Exports what is buffered and stops the providers. Blocks for at most
+    /// a few seconds when the collector does not answer. Call it from a
+    /// plain thread (`spawn_blocking` in async code): the gRPC exporter
+    /// needs the runtime's other threads to make progress.
+    pub fn shutdown(&self) {
+        if let Some(tracer) = &self.tracer
+            && let Err(e) = tracer.shutdown_with_timeout(Duration::from_secs(5))
+        {
+            tracing::warn!("flushing traces: {e}");
+        }
+        if let Err(e) = self.meter.shutdown_with_timeout(Duration::from_secs(5)) {
+            tracing::warn!("flushing metrics: {e}");
+        }
+    }
+}
+
+fn resource(config: &TelemetryConfig) -> Resource {
+    let mut builder = Resource::builder()
+        .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")));
+    // The environment's service name wins; the builder's detectors read it.
+    let named_by_env = env("OTEL_SERVICE_NAME").is_some()
+        || env("OTEL_RESOURCE_ATTRIBUTES").is_some_and(|a| a.contains("service.name="));
+    if !named_by_env {
+        builder =
+            builder.with_service_name(config.service_name.clone().unwrap_or("glassbox".into()));
+    }
+    builder.build()
+}
+
+fn exporter_error(e: impl std::fmt::Display) -> TelemetryError {
+    TelemetryError::Exporter(e.to_string())
+}
+
+fn span_exporter(
+    protocol: Protocol,
+    url: Option<String>,
+) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+    let builder = opentelemetry_otlp::SpanExporter::builder();
+    match (protocol, url) {
+        (Protocol::Grpc, Some(url)) => builder.with_tonic().with_endpoint(url).build(),
+        (Protocol::Grpc, None) => builder.with_tonic().build(),
+        (Protocol::HttpProtobuf, Some(url)) => builder.with_http().with_endpoint(url).build(),
+        (Protocol::HttpProtobuf, None) => builder.with_http().build(),
+    }
+    .map_err(exporter_error)
+}
+
+fn metric_exporter(
+    protocol: Protocol,
+    url: Option<String>,
+) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
+    let builder = opentelemetry_otlp::MetricExporter::builder();
+    match (protocol, url) {
+        (Protocol::Grpc, Some(url)) => builder.with_tonic().with_endpoint(url).build(),
+        (Protocol::Grpc, None) => builder.with_tonic().build(),
+        (Protocol::HttpProtobuf, Some(url)) => builder.with_http().with_endpoint(url).build(),
+        (Protocol::HttpProtobuf, None) => builder.with_http().build(),
+    }
+    .map_err(exporter_error)
+}
+
+/// Counts the spans handed to the exporter, and those whose export failed.
+#[derive(Debug)]
+struct Counting<E> {
+    inner: E,
+    pending: Arc<AtomicUsize>,
+    drops: Arc<Drops>,
+}
+
+impl<E: SpanExporter> SpanExporter for Counting<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let n = batch.len();
+        self.pending.fetch_sub(n, Ordering::Relaxed);
+        let result = self.inner.export(batch).await;
+        if result.is_err() {
+            self.drops
+                .export_failed
+                .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// Drops (and counts) a span when `capacity` spans already wait for export.
+///
+/// The SDK's batch processor drops on a full queue too, but counts that only
+/// in a log line at shutdown. Refusing first, with the same capacity, makes
+/// every drop visible as a metric: a span counted here as pending is either
+/// in the processor's queue or about to be exported, so the processor's own
+/// queue never overflows.
+#[derive(Debug)]
+struct Bounded {
+    inner: BatchSpanProcessor,
+    pending: Arc<AtomicUsize>,
+    capacity: usize,
+    drops: Arc<Drops>,
+}
+
+impl SpanProcessor for Bounded {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        if self.pending.fetch_add(1, Ordering::Relaxed) >= self.capacity {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+            self.drops.queue_full.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
