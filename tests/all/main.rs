@@ -25,5 +25,7 @@ mod profile;
 mod serve;
 // The `glassbox` binary as users run it.
 mod cli;
+// Traces and metrics at a real collector and a real Prometheus.
+mod telemetry;
 
 mod util;

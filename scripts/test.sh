@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: starts the real services the
+# telemetry tests talk to (an OpenTelemetry collector and Prometheus, on
+# loopback; see scripts/test-services.sh), runs `cargo test --workspace`
+# with them required, and stops them afterwards.
+#
+#   scripts/test.sh                  # everything
+#   scripts/test.sh -- telemetry     # extra arguments go to cargo test
+#
+# Plain `cargo test --workspace` runs the rest and skips the tests that need
+# the services, saying so.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/test-services.sh start >/dev/null
+trap 'scripts/test-services.sh stop' EXIT
+# shellcheck source=/dev/null
+. target/test-services/env
+export GLASSBOX_REQUIRE_SERVICES=1
+cargo test --workspace --locked "$@"

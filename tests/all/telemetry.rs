@@ -1,0 +1,789 @@
+//! Traces and metrics, checked at real receivers: glassbox exports OTLP to a
+//! real collector (rotel), which forwards it to an OTLP/gRPC server in this
+//! harness built on the official protobuf definitions; a real Prometheus
+//! scrapes `glassbox serve`.
+//!
+//! `.ci/run` starts both (`scripts/test-services.sh start`) and sets
+//! `GLASSBOX_REQUIRE_SERVICES=1`, so in CI these tests cannot skip. Run
+//! without the services, they say so on stderr and pass.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use glassbox::telemetry::{Protocol, Telemetry, TelemetryConfig, names};
+use glassbox::{EngineBuilder, examples};
+use opentelemetry::trace::{TraceContextExt as _, Tracer as _};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+use serde_json::{Value, json};
+use tonic::codec::CompressionEncoding;
+
+/// Where the services started by `scripts/test-services.sh` listen.
+struct Services {
+    otlp_grpc: String,
+    otlp_http: String,
+    prometheus: String,
+    targets: PathBuf,
+    sink: &'static Sink,
+}
+
+/// The services, or `None` (with a note) when they are not running and not
+/// required.
+fn services() -> Option<Services> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let required = var("GLASSBOX_REQUIRE_SERVICES").is_some_and(|v| v == "1");
+    let found = (|| {
+        Some((
+            var("GLASSBOX_TEST_OTLP_GRPC")?,
+            var("GLASSBOX_TEST_OTLP_HTTP")?,
+            var("GLASSBOX_TEST_OTLP_SINK")?,
+            var("GLASSBOX_TEST_PROMETHEUS")?,
+            var("GLASSBOX_TEST_PROMETHEUS_TARGETS")?,
+        ))
+    })();
+    let Some((otlp_grpc, otlp_http, sink, prometheus, targets)) = found else {
+        assert!(
+            !required,
+            "GLASSBOX_REQUIRE_SERVICES=1 but the GLASSBOX_TEST_* variables are not set: \
+             run `eval \"$(scripts/test-services.sh start)\"` first"
+        );
+        eprintln!(
+            "skipped: no collector or Prometheus (run `eval \"$(scripts/test-services.sh start)\"`)"
+        );
+        return None;
+    };
+    Some(Services {
+        otlp_grpc,
+        otlp_http,
+        prometheus,
+        targets: targets.into(),
+        sink: Sink::get(sink.parse().expect("GLASSBOX_TEST_OTLP_SINK is host:port")),
+    })
+}
+
+/// A name no other test (or earlier run) uses, to pick out this test's data
+/// at the shared receiver.
+fn unique(what: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{what}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A span as received, flattened.
+#[derive(Clone, Debug)]
+struct GotSpan {
+    service: String,
+    name: String,
+    trace_id: String,
+    span_id: String,
+    parent: String,
+    kind: i32,
+    attrs: BTreeMap<String, String>,
+    events: Vec<(String, BTreeMap<String, String>)>,
+    /// 0 unset, 1 ok, 2 error.
+    status: i32,
+}
+
+/// One sum data point as received.
+#[derive(Clone, Debug)]
+struct GotPoint {
+    service: String,
+    metric: String,
+    attrs: BTreeMap<String, String>,
+    value: f64,
+}
+
+fn text(v: &Option<AnyValue>) -> String {
+    match v.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => s.clone(),
+        Some(any_value::Value::IntValue(i)) => i.to_string(),
+        Some(any_value::Value::DoubleValue(d)) => d.to_string(),
+        Some(any_value::Value::BoolValue(b)) => b.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn attrs(kvs: &[KeyValue]) -> BTreeMap<String, String> {
+    kvs.iter().map(|kv| (kv.key.clone(), text(&kv.value))).collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The OTLP/gRPC server rotel forwards to: one per test process, bound to
+/// the port `scripts/test-services.sh` gave rotel.
+#[derive(Default)]
+struct Sink {
+    spans: Mutex<Vec<GotSpan>>,
+    points: Mutex<Vec<GotPoint>>,
+}
+
+#[derive(Clone)]
+struct SinkService(&'static Sink);
+
+#[tonic::async_trait]
+impl TraceService for SinkService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let mut got = Vec::new();
+        for rs in request.into_inner().resource_spans {
+            let resource = rs.resource.map(|r| attrs(&r.attributes)).unwrap_or_default();
+            let service = resource.get("service.name").cloned().unwrap_or_default();
+            for ss in rs.scope_spans {
+                for s in ss.spans {
+                    got.push(GotSpan {
+                        service: service.clone(),
+                        name: s.name,
+                        trace_id: hex(&s.trace_id),
+                        span_id: hex(&s.span_id),
+                        parent: hex(&s.parent_span_id),
+                        kind: s.kind,
+                        attrs: attrs(&s.attributes),
+                        events: s
+                            .events
+                            .iter()
+                            .map(|e| (e.name.clone(), attrs(&e.attributes)))
+                            .collect(),
+                        status: s.status.map_or(0, |st| st.code),
+                    });
+                }
+            }
+        }
+        self.0.spans.lock().unwrap().extend(got);
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for SinkService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let mut got = Vec::new();
+        for rm in request.into_inner().resource_metrics {
+            let resource = rm.resource.map(|r| attrs(&r.attributes)).unwrap_or_default();
+            let service = resource.get("service.name").cloned().unwrap_or_default();
+            for sm in rm.scope_metrics {
+                for m in sm.metrics {
+                    if let Some(metric::Data::Sum(sum)) = &m.data {
+                        for p in &sum.data_points {
+                            let value = match p.value {
+                                Some(number_data_point::Value::AsInt(i)) => i as f64,
+                                Some(number_data_point::Value::AsDouble(d)) => d,
+                                None => continue,
+                            };
+                            got.push(GotPoint {
+                                service: service.clone(),
+                                metric: m.name.clone(),
+                                attrs: attrs(&p.attributes),
+                                value,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        self.0.points.lock().unwrap().extend(got);
+        Ok(tonic::Response::new(ExportMetricsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+impl Sink {
+    fn get(addr: SocketAddr) -> &'static Sink {
+        static SINK: OnceLock<&'static Sink> = OnceLock::new();
+        SINK.get_or_init(|| {
+            let sink: &'static Sink = Box::leak(Box::default());
+            let (ready, bound) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::bind(addr)
+                        .await
+                        .unwrap_or_else(|e| panic!("binding the OTLP sink on {addr}: {e}"));
+                    ready.send(()).unwrap();
+                    // rotel gzips everything it exports.
+                    tonic::transport::Server::builder()
+                        .add_service(
+                            TraceServiceServer::new(SinkService(sink))
+                                .accept_compressed(CompressionEncoding::Gzip),
+                        )
+                        .add_service(
+                            MetricsServiceServer::new(SinkService(sink))
+                                .accept_compressed(CompressionEncoding::Gzip),
+                        )
+                        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(
+                            listener,
+                        ))
+                        .await
+                        .expect("the OTLP sink serves");
+                });
+            });
+            bound
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the OTLP sink starts");
+            sink
+        })
+    }
+
+    /// Waits (up to 30 s) until `done` holds for the spans of `service`.
+    fn spans(&self, service: &str, done: impl Fn(&[GotSpan]) -> bool) -> Vec<GotSpan> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mine: Vec<GotSpan> = self
+                .spans
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|s| s.service == service)
+                .cloned()
+                .collect();
+            if done(&mine) || Instant::now() > deadline {
+                return mine;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits (up to 30 s) for a data point of `metric` from `service`.
+    fn points(&self, service: &str, metric: &str) -> Vec<GotPoint> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mine: Vec<GotPoint> = self
+                .points
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|p| p.service == service && p.metric == metric)
+                .cloned()
+                .collect();
+            if !mine.is_empty() || Instant::now() > deadline {
+                return mine;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn friedman_row(x0: Value) -> glassbox::Row {
+    let mut row = json!({
+        "x0": 0.5, "x1": 0.5, "x2": 0.5, "x3": 0.5, "x4": 0.5,
+        "x5": 0.5, "x6": 0.5, "x7": 0.5, "x8": 0.5, "x9": 0.5,
+    });
+    row["x0"] = x0;
+    row.as_object().unwrap().clone()
+}
+
+fn score_spans(spans: &[GotSpan]) -> Vec<&GotSpan> {
+    spans.iter().filter(|s| s.name == names::SPAN).collect()
+}
+
+/// Library calls over both OTLP protocols: a span per call, under the
+/// caller's span, with the model's identity, outcome, guest use and
+/// contract violations; and the metrics pushed over OTLP.
+fn library_exports(protocol: Protocol) {
+    let Some(services) = services() else { return };
+    let service = unique("library");
+    let telemetry = Telemetry::install(&TelemetryConfig {
+        otlp_endpoint: Some(match protocol {
+            Protocol::Grpc => services.otlp_grpc.clone(),
+            Protocol::HttpProtobuf => services.otlp_http.clone(),
+        }),
+        otlp_protocol: Some(protocol),
+        service_name: Some(service.clone()),
+        ..TelemetryConfig::default()
+    })
+    .expect("telemetry installs");
+    assert!(telemetry.traces_enabled());
+    let engine = EngineBuilder::default()
+        .telemetry(&telemetry)
+        .build()
+        .unwrap();
+    let model = engine.load(examples::FRIEDMAN_TREE.component).unwrap();
+    let tracer = telemetry.tracer().unwrap();
+    let (parent_trace, parent_span) = tracer.in_span("caller", |cx| {
+        let rows: Vec<_> = (0..3).map(|_| friedman_row(json!(0.25))).collect();
+        model.score_rows(&rows).expect("good rows score");
+        let bad = [friedman_row(json!(0.1)), friedman_row(json!("high"))];
+        model.score_rows(&bad).expect_err("a string for x0 is refused");
+        let sc = cx.span().span_context().clone();
+        (sc.trace_id().to_string(), sc.span_id().to_string())
+    });
+    telemetry.shutdown();
+
+    let spans = services
+        .sink
+        .spans(&service, |s| score_spans(s).len() >= 2);
+    let scored = score_spans(&spans);
+    assert_eq!(scored.len(), 2, "two scoring spans: {spans:#?}");
+    for s in &scored {
+        assert_eq!(s.trace_id, parent_trace, "in the caller's trace: {s:#?}");
+        assert_eq!(s.parent, parent_span, "a child of the caller's span: {s:#?}");
+        assert_eq!(s.kind, 1, "internal");
+        assert_eq!(s.attrs[names::MODEL_NAME], "friedman-tree");
+        assert_eq!(s.attrs[names::MODEL_VERSION], "1.0.0");
+        assert_eq!(s.attrs[names::MODEL_DIGEST], format!("sha256:{}", model.digest()));
+    }
+    let ok = scored
+        .iter()
+        .find(|s| s.attrs[names::OUTCOME] == "ok")
+        .expect("an ok span");
+    assert_eq!(ok.attrs[names::BATCH_ROWS], "3");
+    assert_eq!(ok.status, 0, "unset status when ok");
+    assert_eq!(ok.attrs[names::GUEST_DEADLINE_TICKS], "100", "1 s of 10 ms ticks");
+    assert!(ok.attrs[names::GUEST_TICKS].parse::<u64>().unwrap() <= 100);
+    assert!(ok.attrs[names::GUEST_MEMORY].parse::<u64>().unwrap() >= 64 << 10);
+    let refused = scored
+        .iter()
+        .find(|s| s.attrs[names::OUTCOME] == "invalid_input")
+        .expect("a refused span");
+    assert_eq!(refused.attrs[names::BATCH_ROWS], "2");
+    assert_eq!(refused.attrs[names::ERROR_TYPE], "invalid_input");
+    assert_eq!(refused.events.len(), 1, "{refused:#?}");
+    let (event, at) = &refused.events[0];
+    assert_eq!(event, names::VIOLATION_EVENT);
+    assert_eq!(at[names::VIOLATION_ROW], "1");
+    assert_eq!(at[names::FIELD], "x0");
+    assert_eq!(at[names::VIOLATION_EXPECTED], "a number");
+
+    // Metrics: the shutdown flushed them over OTLP too.
+    let calls = services.sink.points(&service, names::CALLS);
+    let total = |outcome: &str| -> f64 {
+        calls
+            .iter()
+            .filter(|p| p.attrs.get(names::OUTCOME).map(String::as_str) == Some(outcome))
+            .map(|p| p.value)
+            .fold(0.0, f64::max)
+    };
+    assert_eq!(total("ok"), 1.0, "{calls:#?}");
+    assert_eq!(total("invalid_input"), 1.0, "{calls:#?}");
+    let violations = services.sink.points(&service, names::VIOLATIONS);
+    assert!(
+        violations
+            .iter()
+            .any(|p| p.attrs[names::FIELD] == "x0" && p.value == 1.0),
+        "{violations:#?}"
+    );
+}
+
+#[test]
+fn library_calls_are_traced_over_otlp_grpc() {
+    library_exports(Protocol::Grpc);
+}
+
+#[test]
+fn library_calls_are_traced_over_otlp_http() {
+    library_exports(Protocol::HttpProtobuf);
+}
+
+/// `glassbox score` reads the standard variables and flushes before exit.
+#[test]
+fn the_score_command_is_traced() {
+    let Some(services) = services() else { return };
+    let service = unique("cli");
+    let out = Command::new(env!("CARGO_BIN_EXE_glassbox"))
+        .args(["score", "friedman-tree", "--no-cache"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &services.otlp_grpc)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_SERVICE_NAME", &service)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let rows = String::from_utf8(out.stdout).unwrap().lines().count();
+    let spans = services.sink.spans(&service, |s| !score_spans(s).is_empty());
+    let scored = score_spans(&spans);
+    assert_eq!(scored.len(), 1, "{spans:#?}");
+    assert_eq!(scored[0].attrs[names::BATCH_ROWS], rows.to_string());
+    assert_eq!(scored[0].attrs[names::OUTCOME], "ok");
+    assert_eq!(scored[0].parent, "", "a root span");
+}
+
+/// Kills a child process when dropped, so a failed assertion leaves no
+/// server behind.
+struct Running(Child, String);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `glassbox serve` on a free port with `env`; returns it and its
+/// address once it listens.
+fn serve_binary(env: &[(&str, &str)]) -> Running {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_glassbox"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-cache"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    while !banner.contains("listening on http://") {
+        if stdout.read_line(&mut banner).unwrap() == 0 {
+            let _ = child.kill();
+            panic!("glassbox serve exited: {banner}");
+        }
+    }
+    let addr = banner
+        .split("listening on http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    Running(child, addr)
+}
+
+/// An HTTP request continues the caller's trace (W3C `traceparent`), gets a
+/// server span per the HTTP conventions that parents the scoring span, and
+/// the response names the trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_requests_continue_the_callers_trace() {
+    let Some(services) = services() else { return };
+    let service = unique("http");
+    let server = serve_binary(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &services.otlp_grpc),
+        ("OTEL_SERVICE_NAME", &service),
+    ]);
+    let trace_id = format!("{:032x}", rand_u128());
+    let caller_span = "00f067aa0ba902b7";
+    let client = reqwest::Client::new();
+    let inputs: Vec<Value> = (0..10)
+        .map(|i| json!({"name": format!("x{i}"), "datatype": "FP64", "shape": [2], "data": [0.5, 0.25]}))
+        .collect();
+    let response = client
+        .post(format!(
+            "http://{}/v2/models/friedman-tree/infer",
+            server.1
+        ))
+        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+        .header("user-agent", "glassbox-test")
+        .json(&json!({ "inputs": inputs }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let header = response
+        .headers()
+        .get(names::TRACE_RESPONSE_HEADER)
+        .expect("a traceresponse header")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        header.starts_with(&format!("00-{trace_id}-")) && header.ends_with("-01"),
+        "{header}"
+    );
+    // A refused request: 400, a scoring span with the violation.
+    let mut bad = inputs.clone();
+    bad[3]["data"] = json!([0.5, "x"]);
+    let refused = client
+        .post(format!(
+            "http://{}/v2/models/friedman-tree/infer",
+            server.1
+        ))
+        .json(&json!({ "inputs": bad }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+
+    let spans = tokio::task::spawn_blocking(move || {
+        services.sink.spans(&service, |s| s.len() >= 4)
+    })
+    .await
+    .unwrap();
+    let server_span = spans
+        .iter()
+        .find(|s| s.trace_id == trace_id && s.kind == 2)
+        .unwrap_or_else(|| panic!("a server span in the caller's trace: {spans:#?}"));
+    assert_eq!(server_span.name, "POST /v2/models/{name}/infer");
+    assert_eq!(server_span.parent, caller_span);
+    assert_eq!(server_span.attrs["http.request.method"], "POST");
+    assert_eq!(server_span.attrs["http.route"], "/v2/models/{name}/infer");
+    assert_eq!(server_span.attrs["url.path"], "/v2/models/friedman-tree/infer");
+    assert_eq!(server_span.attrs["http.response.status_code"], "200");
+    assert_eq!(server_span.attrs["user_agent.original"], "glassbox-test");
+    assert!(header.contains(&server_span.span_id), "{header}");
+    let score = spans
+        .iter()
+        .find(|s| s.name == names::SPAN && s.trace_id == trace_id)
+        .expect("the scoring span in the same trace");
+    assert_eq!(score.parent, server_span.span_id);
+    assert_eq!(score.attrs[names::BATCH_ROWS], "2");
+    assert_eq!(score.attrs[names::OUTCOME], "ok");
+
+    let refused_server = spans
+        .iter()
+        .find(|s| s.kind == 2 && s.attrs["http.response.status_code"] == "400")
+        .expect("the refused request's server span");
+    assert_eq!(refused_server.status, 0, "a 4xx is not a server error");
+    let refused_score = spans
+        .iter()
+        .find(|s| s.name == names::SPAN && s.parent == refused_server.span_id)
+        .expect("the refused request's scoring span");
+    assert_eq!(refused_score.attrs[names::OUTCOME], "invalid_input");
+    let (_, event) = &refused_score.events[0];
+    assert_eq!(event[names::FIELD], "x3");
+    assert_eq!(event[names::VIOLATION_ROW], "1");
+    drop(server);
+}
+
+fn rand_u128() -> u128 {
+    use std::hash::{BuildHasher, Hasher};
+    let state = std::collections::hash_map::RandomState::new();
+    let mut h = state.build_hasher();
+    h.write_u64(1);
+    let a = h.finish();
+    let mut h = state.build_hasher();
+    h.write_u64(2);
+    (u128::from(a) << 64) | u128::from(h.finish())
+}
+
+/// Prometheus scrapes `/metrics` and answers PromQL over glassbox's metrics
+/// with the counts of what was sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_the_metrics() {
+    let Some(services) = services() else { return };
+    let server = serve_binary(&[]);
+    let client = reqwest::Client::new();
+    let predict = format!("http://{}/v1/models/friedman-tree:predict", server.1);
+    for _ in 0..7 {
+        let r = client
+            .post(&predict)
+            .json(&json!({"instances": [friedman_row(json!(0.3)), friedman_row(json!(0.6))]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    for _ in 0..2 {
+        let r = client
+            .post(&predict)
+            .json(&json!({"instances": [friedman_row(json!("a")), friedman_row(json!(0.6))]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+    }
+    // Register the server with Prometheus' file discovery (rename, so it
+    // never reads half a file).
+    let file = services.targets.join(format!("{}.json", unique("serve")));
+    let tmp = file.with_extension("json.tmp");
+    std::fs::write(&tmp, json!([{"targets": [server.1]}]).to_string()).unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    struct Remove(PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _remove = Remove(file);
+
+    let query = |q: String| {
+        let client = client.clone();
+        let url = format!("{}/api/v1/query", services.prometheus);
+        async move {
+            let body: Value = client
+                .get(url)
+                .query(&[("query", q)])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(body["status"], "success", "{body}");
+            body["data"]["result"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let instance = server.1.clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let targets: Value = client
+            .get(format!("{}/api/v1/targets", services.prometheus))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let up = targets["data"]["activeTargets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| t["labels"]["instance"] == instance.as_str() && t["health"] == "up");
+        // Up means scraped once; the query needs that scrape's samples.
+        if up
+            && !query(format!("glassbox_score_calls_total{{instance=\"{instance}\"}}"))
+                .await
+                .is_empty()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never scraped {instance}: {targets}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let value = |result: &[Value]| -> f64 {
+        assert_eq!(result.len(), 1, "{result:?}");
+        result[0]["value"][1].as_str().unwrap().parse().unwrap()
+    };
+    let sel = format!(
+        "instance=\"{instance}\",glassbox_model_name=\"friedman-tree\",glassbox_model_version=\"1.0.0\""
+    );
+    let ok = query(format!(
+        "sum(glassbox_score_calls_total{{{sel},glassbox_outcome=\"ok\"}})"
+    ))
+    .await;
+    assert_eq!(value(&ok), 7.0);
+    let rows = query(format!(
+        "sum(glassbox_score_rows_total{{{sel},glassbox_outcome=\"ok\"}})"
+    ))
+    .await;
+    assert_eq!(value(&rows), 14.0);
+    let refused = query(format!(
+        "sum(glassbox_score_calls_total{{{sel},glassbox_outcome=\"invalid_input\"}})"
+    ))
+    .await;
+    assert_eq!(value(&refused), 2.0);
+    let by_field = query(format!(
+        "sum by (glassbox_field) (glassbox_contract_violations_total{{{sel}}})"
+    ))
+    .await;
+    assert_eq!(by_field.len(), 1, "{by_field:?}");
+    assert_eq!(by_field[0]["metric"]["glassbox_field"], "x0");
+    assert_eq!(value(&by_field), 2.0);
+    let latency = query(format!(
+        "sum(glassbox_score_duration_seconds_count{{{sel}}})"
+    ))
+    .await;
+    assert_eq!(value(&latency), 9.0);
+    drop(server);
+}
+
+/// With the collector down, scoring goes on, the server's memory stays flat
+/// and the dropped spans are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoring_goes_on_with_the_collector_down() {
+    // A port nothing listens on: bind one, then let it go.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let server = serve_binary(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &format!("http://{closed}")),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "256"),
+    ]);
+    let pid = server.0.id();
+    let rss = move || -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() << 10
+    };
+    let predict = Arc::new(format!("http://{}/v1/models/friedman-tree:predict", server.1));
+    let body = Arc::new(json!({"instances": [friedman_row(json!(0.3))]}).to_string());
+    let send = |n: usize| {
+        let (predict, body) = (predict.clone(), body.clone());
+        async move {
+            let client = reqwest::Client::new();
+            let tasks: Vec<_> = (0..4)
+                .map(|_| {
+                    let (client, predict, body) = (client.clone(), predict.clone(), body.clone());
+                    tokio::spawn(async move {
+                        for _ in 0..n / 4 {
+                            let r = client
+                                .post(predict.as_str())
+                                .header("content-type", "application/json")
+                                .body(body.to_string())
+                                .send()
+                                .await
+                                .unwrap();
+                            assert_eq!(r.status(), 200);
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        }
+    };
+    send(2_000).await;
+    let warm = rss();
+    send(8_000).await;
+    let after = rss();
+    assert!(
+        after < warm + (16 << 20),
+        "RSS grew from {} to {} MiB over 8,000 requests",
+        warm >> 20,
+        after >> 20
+    );
+    let metrics = reqwest::get(format!("http://{}/metrics", server.1))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dropped: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("glassbox_telemetry_spans_dropped_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    // 10,000 requests made 20,000 spans; at most 256 wait in the queue.
+    assert!(dropped > 10_000.0, "dropped {dropped}:\n{metrics}");
+    let ok: f64 = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("glassbox_score_calls_total{")
+                && l.contains("glassbox_outcome=\"ok\"")
+                && l.contains("friedman-tree")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(ok, 10_000.0);
+    drop(server);
+}
