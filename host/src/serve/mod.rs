@@ -37,8 +37,12 @@
 //! | POST | `/v2/models/{name}[/versions/{v}]/infer` | OIP inference (see [`oip`]) |
 //! | POST | `/v1/models/{name}:predict` | `{"instances": [...]}` → `{"predictions": [...]}` |
 //! | GET | `/v1/models/{name}` | `{"name": …, "ready": true}` |
+//! | GET | `/metrics` | the metrics, Prometheus text format (see [`crate::telemetry`]) |
 //!
-//! Directories among the model sources are watched (see [`watch`]).
+//! Directories among the model sources are watched (see [`watch`]). With an
+//! OTLP endpoint configured, every request is a server span that continues
+//! the caller's W3C `traceparent` and parents the scoring span; the response
+//! names the trace in a `traceresponse` header (docs/TELEMETRY.md).
 
 use std::future::Future;
 use std::net::SocketAddr;
