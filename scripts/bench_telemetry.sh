@@ -7,6 +7,7 @@
 #
 #   scripts/bench_telemetry.sh                 # 3 rounds of 15 s per side
 #   ROUNDS=5 DURATION=20s scripts/bench_telemetry.sh
+#   RATIOS="1 0.1" scripts/bench_telemetry.sh  # also a side sampling 10 % of traces
 #
 # Needs wrk (apt-get install -y wrk) and python3 (for rotel's wheel).
 # The collector runs on the same two cores as the server and wrk, as a
@@ -17,6 +18,7 @@ DURATION="${DURATION:-15s}"
 ROUNDS="${ROUNDS:-3}"
 CONNECTIONS="${CONNECTIONS:-32}"
 MODEL="${MODEL:-digits-logreg}"
+RATIOS="${RATIOS:-1}"
 
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk" >&2; exit 1; }
 
@@ -59,15 +61,16 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = io.open("$work/v2.json"):read("*a")
 LUA
 
-# round SIDE: starts a server (traces on or off), loads it, prints req/s p99.
+# round SIDE: starts a server (traces `off`, or on sampling the ratio SIDE of
+# traces), loads it, prints req/s p99.
 round() {
     local side="$1" port
     port="$(free_port)"
     local -a env=(env -u OTEL_EXPORTER_OTLP_ENDPOINT -u OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
-    if [[ "$side" == on ]]; then
+    if [[ "$side" != off ]]; then
         env+=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$otlp_port"
-              OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_TRACES_SAMPLER=always_on
-              OTEL_METRICS_EXPORTER=none)
+              OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_TRACES_SAMPLER=traceidratio
+              OTEL_TRACES_SAMPLER_ARG="$side" OTEL_METRICS_EXPORTER=none)
     fi
     "${env[@]}" "$target/release/glassbox" serve --listen "127.0.0.1:$port" --no-cache \
         >"$work/banner" 2>"$work/serve.log" &
@@ -80,10 +83,10 @@ round() {
     wrk -t1 -c4 -d2s -s "$work/v2.lua" "$url" >/dev/null
     wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/v2.lua" "$url" >"$work/out"
     local traced=""
-    [[ "$side" == on ]] && traced="$(curl -s -D - -o /dev/null -X POST -H 'Content-Type: application/json' \
+    [[ "$side" == 1 ]] && traced="$(curl -s -D - -o /dev/null -X POST -H 'Content-Type: application/json' \
         --data @"$work/v2.json" "$url" | grep -ci '^traceresponse:' || true)"
     kill -TERM "$server"; wait "$server" 2>/dev/null || true
-    if [[ "$side" == on && "$traced" != 1 ]]; then
+    if [[ "$side" == 1 && "$traced" != 1 ]]; then
         echo "the traced server answered without a traceresponse header" >&2; exit 1
     fi
     printf '%s %s %s %s\n' "$side" \
@@ -95,14 +98,15 @@ round() {
 echo "== $MODEL, one row per request (OIP v2), $CONNECTIONS connections, $ROUNDS rounds of $DURATION per side" >&2
 for _ in $(seq "$ROUNDS"); do
     round off
-    round on
-done | tee "$work/results" | awk '{printf "traces %-3s %10s req/s  p99 %-8s%s\n", $1, $2, $3, ($4 ? "  non-2xx " $4 : "")}'
+    for r in $RATIOS; do round "$r"; done
+done | tee "$work/results" | awk '{printf "traces %-5s %10s req/s  p99 %-8s%s\n", ($1 == "off" ? "off" : $1 * 100 "%"), $2, $3, ($4 ? "  non-2xx " $4 : "")}'
 awk '
-    $1 == "off" { off += $2; n_off++ }
-    $1 == "on"  { on += $2;  n_on++ }
+    { sum[$1] += $2; n[$1]++ }
     END {
-        printf "mean: off %.0f req/s, on %.0f req/s; traced / untraced = %.3f (%.1f %% lower)\n",
-            off / n_off, on / n_on, (on / n_on) / (off / n_off), 100 * (1 - (on / n_on) / (off / n_off))
+        off = sum["off"] / n["off"]
+        printf "mean, traces off: %.0f req/s\n", off
+        for (side in sum) if (side != "off")
+            printf "mean, traces on, sampling %g %%: %.0f req/s; traced / untraced = %.3f (%.1f %% lower)\n",
+                side * 100, sum[side] / n[side], sum[side] / n[side] / off, 100 * (1 - sum[side] / n[side] / off)
     }' "$work/results"
-grep -q "Exporting" "$work/rotel.log" 2>/dev/null || true
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"

@@ -129,7 +129,9 @@ fn text(v: &Option<AnyValue>) -> String {
 }
 
 fn attrs(kvs: &[KeyValue]) -> BTreeMap<String, String> {
-    kvs.iter().map(|kv| (kv.key.clone(), text(&kv.value))).collect()
+    kvs.iter()
+        .map(|kv| (kv.key.clone(), text(&kv.value)))
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -155,7 +157,10 @@ impl TraceService for SinkService {
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         let mut got = Vec::new();
         for rs in request.into_inner().resource_spans {
-            let resource = rs.resource.map(|r| attrs(&r.attributes)).unwrap_or_default();
+            let resource = rs
+                .resource
+                .map(|r| attrs(&r.attributes))
+                .unwrap_or_default();
             let service = resource.get("service.name").cloned().unwrap_or_default();
             for ss in rs.scope_spans {
                 for s in ss.spans {
@@ -192,7 +197,10 @@ impl MetricsService for SinkService {
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
         let mut got = Vec::new();
         for rm in request.into_inner().resource_metrics {
-            let resource = rm.resource.map(|r| attrs(&r.attributes)).unwrap_or_default();
+            let resource = rm
+                .resource
+                .map(|r| attrs(&r.attributes))
+                .unwrap_or_default();
             let service = resource.get("service.name").cloned().unwrap_or_default();
             for sm in rm.scope_metrics {
                 for m in sm.metrics {
@@ -340,24 +348,30 @@ fn library_exports(protocol: Protocol) {
         let rows: Vec<_> = (0..3).map(|_| friedman_row(json!(0.25))).collect();
         model.score_rows(&rows).expect("good rows score");
         let bad = [friedman_row(json!(0.1)), friedman_row(json!("high"))];
-        model.score_rows(&bad).expect_err("a string for x0 is refused");
+        model
+            .score_rows(&bad)
+            .expect_err("a string for x0 is refused");
         let sc = cx.span().span_context().clone();
         (sc.trace_id().to_string(), sc.span_id().to_string())
     });
     telemetry.shutdown();
 
-    let spans = services
-        .sink
-        .spans(&service, |s| score_spans(s).len() >= 2);
+    let spans = services.sink.spans(&service, |s| score_spans(s).len() >= 2);
     let scored = score_spans(&spans);
     assert_eq!(scored.len(), 2, "two scoring spans: {spans:#?}");
     for s in &scored {
         assert_eq!(s.trace_id, parent_trace, "in the caller's trace: {s:#?}");
-        assert_eq!(s.parent, parent_span, "a child of the caller's span: {s:#?}");
+        assert_eq!(
+            s.parent, parent_span,
+            "a child of the caller's span: {s:#?}"
+        );
         assert_eq!(s.kind, 1, "internal");
         assert_eq!(s.attrs[names::MODEL_NAME], "friedman-tree");
         assert_eq!(s.attrs[names::MODEL_VERSION], "1.0.0");
-        assert_eq!(s.attrs[names::MODEL_DIGEST], format!("sha256:{}", model.digest()));
+        assert_eq!(
+            s.attrs[names::MODEL_DIGEST],
+            format!("sha256:{}", model.digest())
+        );
     }
     let ok = scored
         .iter()
@@ -365,7 +379,11 @@ fn library_exports(protocol: Protocol) {
         .expect("an ok span");
     assert_eq!(ok.attrs[names::BATCH_ROWS], "3");
     assert_eq!(ok.status, 0, "unset status when ok");
-    assert_eq!(ok.attrs[names::GUEST_DEADLINE_TICKS], "100", "1 s of 10 ms ticks");
+    assert_eq!(
+        ok.attrs[names::GUEST_DEADLINE_TICKS],
+        "100",
+        "1 s of 10 ms ticks"
+    );
     assert!(ok.attrs[names::GUEST_TICKS].parse::<u64>().unwrap() <= 100);
     assert!(ok.attrs[names::GUEST_MEMORY].parse::<u64>().unwrap() >= 64 << 10);
     let refused = scored
@@ -425,7 +443,9 @@ fn the_score_command_is_traced() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let rows = String::from_utf8(out.stdout).unwrap().lines().count();
-    let spans = services.sink.spans(&service, |s| !score_spans(s).is_empty());
+    let spans = services
+        .sink
+        .spans(&service, |s| !score_spans(s).is_empty());
     let scored = score_spans(&spans);
     assert_eq!(scored.len(), 1, "{spans:#?}");
     assert_eq!(scored[0].attrs[names::BATCH_ROWS], rows.to_string());
@@ -493,10 +513,7 @@ async fn http_requests_continue_the_callers_trace() {
         .map(|i| json!({"name": format!("x{i}"), "datatype": "FP64", "shape": [2], "data": [0.5, 0.25]}))
         .collect();
     let response = client
-        .post(format!(
-            "http://{}/v2/models/friedman-tree/infer",
-            server.1
-        ))
+        .post(format!("http://{}/v2/models/friedman-tree/infer", server.1))
         .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
         .header("user-agent", "glassbox-test")
         .json(&json!({ "inputs": inputs }))
@@ -519,21 +536,17 @@ async fn http_requests_continue_the_callers_trace() {
     let mut bad = inputs.clone();
     bad[3]["data"] = json!([0.5, "x"]);
     let refused = client
-        .post(format!(
-            "http://{}/v2/models/friedman-tree/infer",
-            server.1
-        ))
+        .post(format!("http://{}/v2/models/friedman-tree/infer", server.1))
         .json(&json!({ "inputs": bad }))
         .send()
         .await
         .unwrap();
     assert_eq!(refused.status(), 400);
 
-    let spans = tokio::task::spawn_blocking(move || {
-        services.sink.spans(&service, |s| s.len() >= 4)
-    })
-    .await
-    .unwrap();
+    let spans =
+        tokio::task::spawn_blocking(move || services.sink.spans(&service, |s| s.len() >= 4))
+            .await
+            .unwrap();
     let server_span = spans
         .iter()
         .find(|s| s.trace_id == trace_id && s.kind == 2)
@@ -542,7 +555,10 @@ async fn http_requests_continue_the_callers_trace() {
     assert_eq!(server_span.parent, caller_span);
     assert_eq!(server_span.attrs["http.request.method"], "POST");
     assert_eq!(server_span.attrs["http.route"], "/v2/models/{name}/infer");
-    assert_eq!(server_span.attrs["url.path"], "/v2/models/friedman-tree/infer");
+    assert_eq!(
+        server_span.attrs["url.path"],
+        "/v2/models/friedman-tree/infer"
+    );
     assert_eq!(server_span.attrs["http.response.status_code"], "200");
     assert_eq!(server_span.attrs["user_agent.original"], "glassbox-test");
     assert!(header.contains(&server_span.span_id), "{header}");
@@ -635,7 +651,10 @@ async fn prometheus_scrapes_the_metrics() {
                 .await
                 .unwrap();
             assert_eq!(body["status"], "success", "{body}");
-            body["data"]["result"].as_array().cloned().unwrap_or_default()
+            body["data"]["result"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
         }
     };
     let instance = server.1.clone();
@@ -656,9 +675,11 @@ async fn prometheus_scrapes_the_metrics() {
             .any(|t| t["labels"]["instance"] == instance.as_str() && t["health"] == "up");
         // Up means scraped once; the query needs that scrape's samples.
         if up
-            && !query(format!("glassbox_score_calls_total{{instance=\"{instance}\"}}"))
-                .await
-                .is_empty()
+            && !query(format!(
+                "glassbox_score_calls_total{{instance=\"{instance}\"}}"
+            ))
+            .await
+            .is_empty()
         {
             break;
         }
@@ -722,9 +743,17 @@ async fn scoring_goes_on_with_the_collector_down() {
     let rss = move || -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() << 10
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            << 10
     };
-    let predict = Arc::new(format!("http://{}/v1/models/friedman-tree:predict", server.1));
+    let predict = Arc::new(format!(
+        "http://{}/v1/models/friedman-tree:predict",
+        server.1
+    ));
     let body = Arc::new(json!({"instances": [friedman_row(json!(0.3))]}).to_string());
     let send = |n: usize| {
         let (predict, body) = (predict.clone(), body.clone());

@@ -253,4 +253,22 @@ mod tests {
             "unknown keys are refused"
         );
     }
+
+    #[test]
+    fn telemetry_table() {
+        let c = Config::from_toml(
+            "[telemetry]\notlp_endpoint = \"http://collector:4318\"\notlp_protocol = \"http/protobuf\"\nsample_ratio = 0.25\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.telemetry.otlp_protocol,
+            Some(crate::telemetry::Protocol::HttpProtobuf)
+        );
+        assert_eq!(c.telemetry.sample_ratio, Some(0.25));
+        assert!(c.telemetry.prometheus, "metrics stay on by default");
+        let e = Config::from_toml("[telemetry]\notlp_protocol = \"http/json\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("otlp_protocol") && e.contains("http/json"), "{e}");
+    }
 }

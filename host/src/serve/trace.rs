@@ -1,15 +1,16 @@
 //! The server span of each HTTP request (OpenTelemetry's HTTP semantic
 //! conventions), parent of the scoring span.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
+use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracer;
@@ -28,6 +29,20 @@ impl Extractor for Headers<'_> {
     }
 }
 
+/// The method as a span attribute; the common ones without an allocation.
+fn method_name(method: &Method) -> Cow<'static, str> {
+    match *method {
+        Method::GET => "GET".into(),
+        Method::POST => "POST".into(),
+        Method::HEAD => "HEAD".into(),
+        Method::PUT => "PUT".into(),
+        Method::DELETE => "DELETE".into(),
+        Method::OPTIONS => "OPTIONS".into(),
+        Method::PATCH => "PATCH".into(),
+        _ => method.as_str().to_owned().into(),
+    }
+}
+
 /// Runs the request inside a server span that continues the caller's trace
 /// (an incoming W3C `traceparent`), and names the trace in the response's
 /// `traceresponse` header.
@@ -37,47 +52,49 @@ pub(super) async fn trace_request(
     next: Next,
 ) -> Response {
     let parent = TraceContextPropagator::new().extract(&Headers(request.headers()));
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let mut attributes = vec![
-        KeyValue::new("http.request.method", method.clone()),
-        KeyValue::new("url.path", request.uri().path().to_owned()),
-        KeyValue::new("url.scheme", "http"),
-        KeyValue::new(
+    let method = method_name(request.method());
+    let route = request.extensions().get::<MatchedPath>();
+    let name: Cow<'static, str> = match route {
+        Some(route) => format!("{method} {}", route.as_str()).into(),
+        None => method.clone(),
+    };
+    let mut span = tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Server)
+        .start_with_context(&*tracer, &parent);
+    // Attributes cost allocations, which an unsampled span does not need:
+    // unsampled, the whole span costs about a microsecond.
+    let recording = span.is_recording();
+    if recording {
+        span.set_attribute(KeyValue::new("http.request.method", method));
+        span.set_attribute(KeyValue::new("url.path", request.uri().path().to_owned()));
+        span.set_attribute(KeyValue::new("url.scheme", "http"));
+        span.set_attribute(KeyValue::new(
             "network.protocol.version",
             match request.version() {
                 axum::http::Version::HTTP_10 => "1.0",
                 axum::http::Version::HTTP_2 => "2",
                 _ => "1.1",
             },
-        ),
-    ];
-    if let Some(route) = &route {
-        attributes.push(KeyValue::new("http.route", route.clone()));
+        ));
+        if let Some(route) = route {
+            span.set_attribute(KeyValue::new("http.route", route.as_str().to_owned()));
+        }
+        if let Some(agent) = request
+            .headers()
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+        {
+            span.set_attribute(KeyValue::new("user_agent.original", agent.to_owned()));
+        }
     }
-    if let Some(agent) = request
-        .headers()
-        .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-    {
-        attributes.push(KeyValue::new("user_agent.original", agent.to_owned()));
-    }
-    let name = match &route {
-        Some(route) => format!("{method} {route}"),
-        None => method,
-    };
-    let span = tracer
-        .span_builder(name)
-        .with_kind(SpanKind::Server)
-        .with_attributes(attributes)
-        .start_with_context(&*tracer, &parent);
     let cx = Context::current_with_span(span);
     let mut response = next.run(request).with_context(cx.clone()).await;
 
     let span = cx.span();
+    if !recording {
+        return response;
+    }
     let status = response.status();
     span.set_attribute(KeyValue::new(
         "http.response.status_code",
@@ -90,6 +107,7 @@ pub(super) async fn trace_request(
             status.canonical_reason().unwrap_or("server error"),
         ));
     }
+    // Only a recorded trace is worth naming: an unsampled one exists nowhere.
     let sc = span.span_context();
     if sc.is_valid() {
         let value = format!(

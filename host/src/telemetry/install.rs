@@ -130,9 +130,8 @@ pub struct Telemetry {
     registry: Option<prometheus::Registry>,
     drops: Arc<Drops>,
     _dropped_counter: Option<ObservableCounter<u64>>,
-    /// The tonic exporter needs a tokio runtime; when installed outside one
-    /// (the `score` command), telemetry brings its own small one.
-    _runtime: Option<tokio::runtime::Runtime>,
+    /// The gRPC exporter's runtime (see `install`).
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -212,10 +211,11 @@ impl Telemetry {
             && !disabled
             && !env_is("OTEL_METRICS_EXPORTER", "none");
 
-        let runtime = if protocol == Protocol::Grpc
-            && (traces_on || metrics_on)
-            && tokio::runtime::Handle::try_current().is_err()
-        {
+        // The gRPC exporter's connection runs as tasks of the runtime it is
+        // built in. Its own one-thread runtime keeps that work off the
+        // runtime that serves requests (and gives `glassbox score`, which
+        // has none, one).
+        let runtime = if protocol == Protocol::Grpc && (traces_on || metrics_on) {
             Some(
                 tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(1)
@@ -315,7 +315,7 @@ impl Telemetry {
             registry,
             drops,
             _dropped_counter: dropped_counter,
-            _runtime: runtime,
+            runtime,
         })
     }
 
@@ -382,6 +382,16 @@ impl Telemetry {
         }
         if let Err(e) = self.meter.shutdown_with_timeout(Duration::from_secs(5)) {
             tracing::warn!("flushing metrics: {e}");
+        }
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        // Dropping a runtime waits for its threads, which panics inside
+        // async code (where a server drops its telemetry).
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
         }
     }
 }
