@@ -269,6 +269,9 @@ mod tests {
         let e = Config::from_toml("[telemetry]\notlp_protocol = \"http/json\"\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("otlp_protocol") && e.contains("http/json"), "{e}");
+        assert!(
+            e.contains("otlp_protocol") && e.contains("http/json"),
+            "{e}"
+        );
     }
 }
