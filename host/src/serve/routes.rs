@@ -137,10 +137,7 @@ impl Service {
         // A route layer sees the matched route, which names the span. (With
         // traces off there is no layer at all: not even a check per request.)
         if let Some(tracer) = self.telemetry().and_then(|t| t.tracer()) {
-            router = router.route_layer(axum::middleware::from_fn_with_state(
-                Arc::new(tracer),
-                super::trace::trace_request,
-            ));
+            router = router.route_layer(super::trace::TraceLayer(Arc::new(tracer)));
         }
         router
             .fallback(not_found)

@@ -4,9 +4,12 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use axum::extract::{MatchedPath, Request, State};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{self, Poll};
+
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::Response;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
@@ -14,6 +17,7 @@ use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt as _, Tr
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracer;
+use tower::{Layer, Service};
 
 use crate::telemetry::names::TRACE_RESPONSE_HEADER;
 
@@ -43,14 +47,62 @@ fn method_name(method: &Method) -> Cow<'static, str> {
     }
 }
 
-/// Runs the request inside a server span that continues the caller's trace
-/// (an incoming W3C `traceparent`), and names the trace in the response's
-/// `traceresponse` header.
-pub(super) async fn trace_request(
-    State(tracer): State<Arc<SdkTracer>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// A route layer that runs each request inside a server span continuing
+/// the caller's trace (an incoming W3C `traceparent`), and names the trace
+/// in the response's `traceresponse` header.
+///
+/// Written out rather than with `axum::middleware::from_fn`, which clones
+/// the boxed route service and boxes a `Next` for every request.
+#[derive(Clone)]
+pub(super) struct TraceLayer(pub(super) Arc<SdkTracer>);
+
+impl<S> Layer<S> for TraceLayer {
+    type Service = Traced<S>;
+
+    fn layer(&self, inner: S) -> Traced<S> {
+        Traced {
+            inner,
+            tracer: self.0.clone(),
+        }
+    }
+}
+
+/// The service of [`TraceLayer`].
+#[derive(Clone)]
+pub(super) struct Traced<S> {
+    inner: S,
+    tracer: Arc<SdkTracer>,
+}
+
+impl<S> Service<Request> for Traced<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut task::Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let (cx, recording) = start(&self.tracer, &request);
+        let response = self.inner.call(request).with_context(cx.clone());
+        Box::pin(async move {
+            let response = response.await?;
+            Ok(if recording {
+                finish(&cx, response)
+            } else {
+                response
+            })
+        })
+    }
+}
+
+/// Starts the server span of `request`: its context, and whether it records.
+fn start(tracer: &SdkTracer, request: &Request) -> (Context, bool) {
     let parent = TraceContextPropagator::new().extract(&Headers(request.headers()));
     let method = method_name(request.method());
     let route = request.extensions().get::<MatchedPath>();
@@ -61,9 +113,8 @@ pub(super) async fn trace_request(
     let mut span = tracer
         .span_builder(name)
         .with_kind(SpanKind::Server)
-        .start_with_context(&*tracer, &parent);
-    // Attributes cost allocations, which an unsampled span does not need:
-    // unsampled, the whole span costs about a microsecond.
+        .start_with_context(tracer, &parent);
+    // Attributes cost allocations, which an unsampled span does not need.
     let recording = span.is_recording();
     if recording {
         span.set_attribute(KeyValue::new("http.request.method", method));
@@ -88,13 +139,13 @@ pub(super) async fn trace_request(
             span.set_attribute(KeyValue::new("user_agent.original", agent.to_owned()));
         }
     }
-    let cx = Context::current_with_span(span);
-    let mut response = next.run(request).with_context(cx.clone()).await;
+    (Context::current_with_span(span), recording)
+}
 
+/// Ends a recording server span with the response's status, and names the
+/// trace in the response.
+fn finish(cx: &Context, mut response: Response) -> Response {
     let span = cx.span();
-    if !recording {
-        return response;
-    }
     let status = response.status();
     span.set_attribute(KeyValue::new(
         "http.response.status_code",
