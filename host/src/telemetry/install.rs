@@ -108,6 +108,23 @@ pub enum TelemetryError {
     Exporter(String),
 }
 
+/// Builds an OTLP exporter of the given type for `protocol`, at `url` when
+/// the endpoint comes from the config file (the exporter reads the
+/// environment itself otherwise). A macro because the span and metric
+/// builders share their method names but no trait.
+macro_rules! otlp_exporter {
+    ($exporter:ty, $protocol:expr, $url:expr) => {{
+        let builder = <$exporter>::builder();
+        match ($protocol, $url) {
+            (Protocol::Grpc, Some(url)) => builder.with_tonic().with_endpoint(url).build(),
+            (Protocol::Grpc, None) => builder.with_tonic().build(),
+            (Protocol::HttpProtobuf, Some(url)) => builder.with_http().with_endpoint(url).build(),
+            (Protocol::HttpProtobuf, None) => builder.with_http().build(),
+        }
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))
+    }};
+}
+
 /// Spans dropped before reaching the collector.
 #[derive(Debug, Default)]
 struct Drops {
@@ -232,7 +249,7 @@ impl Telemetry {
         let resource = resource(config);
         let drops = Arc::new(Drops::default());
         let tracer = if traces_on {
-            let exporter = span_exporter(protocol, traces_url)?;
+            let exporter = otlp_exporter!(opentelemetry_otlp::SpanExporter, protocol, traces_url)?;
             let capacity = env("OTEL_BSP_MAX_QUEUE_SIZE")
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(DEFAULT_QUEUE)
@@ -285,9 +302,9 @@ impl Telemetry {
             None
         };
         if metrics_on {
-            builder = builder.with_reader(
-                PeriodicReader::builder(metric_exporter(protocol, metrics_url)?).build(),
-            );
+            let exporter =
+                otlp_exporter!(opentelemetry_otlp::MetricExporter, protocol, metrics_url)?;
+            builder = builder.with_reader(PeriodicReader::builder(exporter).build());
         }
         let meter = builder.build();
         let dropped_counter = tracer.is_some().then(|| {
@@ -407,38 +424,6 @@ fn resource(config: &TelemetryConfig) -> Resource {
             builder.with_service_name(config.service_name.clone().unwrap_or("glassbox".into()));
     }
     builder.build()
-}
-
-fn exporter_error(e: impl std::fmt::Display) -> TelemetryError {
-    TelemetryError::Exporter(e.to_string())
-}
-
-fn span_exporter(
-    protocol: Protocol,
-    url: Option<String>,
-) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
-    let builder = opentelemetry_otlp::SpanExporter::builder();
-    match (protocol, url) {
-        (Protocol::Grpc, Some(url)) => builder.with_tonic().with_endpoint(url).build(),
-        (Protocol::Grpc, None) => builder.with_tonic().build(),
-        (Protocol::HttpProtobuf, Some(url)) => builder.with_http().with_endpoint(url).build(),
-        (Protocol::HttpProtobuf, None) => builder.with_http().build(),
-    }
-    .map_err(exporter_error)
-}
-
-fn metric_exporter(
-    protocol: Protocol,
-    url: Option<String>,
-) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
-    let builder = opentelemetry_otlp::MetricExporter::builder();
-    match (protocol, url) {
-        (Protocol::Grpc, Some(url)) => builder.with_tonic().with_endpoint(url).build(),
-        (Protocol::Grpc, None) => builder.with_tonic().build(),
-        (Protocol::HttpProtobuf, Some(url)) => builder.with_http().with_endpoint(url).build(),
-        (Protocol::HttpProtobuf, None) => builder.with_http().build(),
-    }
-    .map_err(exporter_error)
 }
 
 /// Counts the spans handed to the exporter, and those whose export failed.
