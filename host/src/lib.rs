@@ -48,6 +48,7 @@ mod bindings;
 pub mod compile;
 mod componentize;
 mod describe;
+pub mod drift;
 mod engine;
 mod error;
 pub mod examples;
