@@ -82,7 +82,7 @@ pub struct Score {
     /// The p-value after Holm's correction across the features scored
     /// together ([`score_all`]); equal to `p_value` for one feature.
     pub p_adjusted: f64,
-    /// Live rows counted.
+    /// Live values in the tested bins.
     pub rows: u64,
     /// The verdict.
     pub level: Level,
@@ -152,9 +152,11 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
     adjusted
 }
 
-/// Scores features together: `(reference, live)` counts per feature. The
-/// p-values are corrected across all of them, and each gets its level.
-pub fn score_all(features: &[(&[u64], &[u64])], thresholds: &Thresholds) -> Vec<Score> {
+/// Scores features together: `(reference, live)` counts per feature, over
+/// a sample of `rows` live rows (the number [`Thresholds::min_rows`]
+/// applies to). The p-values are corrected across all of them, and each
+/// gets its level.
+pub fn score_all(features: &[(&[u64], &[u64])], rows: u64, thresholds: &Thresholds) -> Vec<Score> {
     let raw: Vec<(f64, f64, u32, f64, u64)> = features
         .iter()
         .map(|(r, l)| {
@@ -165,7 +167,7 @@ pub fn score_all(features: &[(&[u64], &[u64])], thresholds: &Thresholds) -> Vec<
     let adjusted = holm(&raw.iter().map(|s| s.3).collect::<Vec<_>>());
     raw.into_iter()
         .zip(adjusted)
-        .map(|((psi, chi_square, df, p_value, rows), p_adjusted)| {
+        .map(|((psi, chi_square, df, p_value, counted), p_adjusted)| {
             let level = if rows < thresholds.min_rows {
                 Level::Ok
             } else if p_adjusted < thresholds.alert_p && psi >= thresholds.alert_psi {
@@ -181,7 +183,7 @@ pub fn score_all(features: &[(&[u64], &[u64])], thresholds: &Thresholds) -> Vec<
                 df,
                 p_value,
                 p_adjusted,
-                rows,
+                rows: counted,
                 level,
             }
         })
@@ -362,7 +364,7 @@ mod tests {
                 .iter()
                 .map(|(t, l)| (t.as_slice(), l.as_slice()))
                 .collect();
-            let scores = score_all(&pairs, &thresholds);
+            let scores = score_all(&pairs, 300, &thresholds);
             noisy_psi += scores.iter().filter(|s| s.psi >= 0.1).count();
             warned += scores.iter().filter(|s| s.level != Level::Ok).count();
         }
@@ -389,7 +391,7 @@ mod tests {
             .iter()
             .map(|(t, l)| (t.as_slice(), l.as_slice()))
             .collect();
-        let scores = score_all(&pairs, &Thresholds::default());
+        let scores = score_all(&pairs, 200, &Thresholds::default());
         assert_eq!(scores[3].level, Level::Alert, "{:?}", scores[3]);
         for (i, s) in scores.iter().enumerate() {
             if i != 3 {
@@ -399,6 +401,7 @@ mod tests {
         // Too few rows: no verdict at all.
         let few = score_all(
             &[(&features[3].0, &[0, 0, 0, 0, 9, 40, 30, 20, 0, 0])],
+            99,
             &Thresholds::default(),
         );
         assert_eq!(few[0].level, Level::Ok);

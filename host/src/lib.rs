@@ -54,6 +54,7 @@ mod error;
 pub mod examples;
 mod limits;
 pub mod model;
+pub mod monitor;
 pub mod onnx;
 pub mod profile;
 pub mod serve;

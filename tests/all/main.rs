@@ -27,5 +27,7 @@ mod serve;
 mod cli;
 // Traces and metrics at a real collector and a real Prometheus.
 mod telemetry;
+// Live profiles and drift against the training data.
+mod monitor;
 
 mod util;

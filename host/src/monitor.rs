@@ -1,0 +1,511 @@
+//! Live input and prediction profiles, compared with the training profile
+//! the model carries.
+//!
+//! A [`Monitor`] belongs to one model version. Every successful call is
+//! counted into a sliding window ([`MonitorConfig`]: the last
+//! `window_rows` rows, and no older than `window_seconds`), per feature on
+//! the training profile's own bins: a numeric feature's histogram edges
+//! (values outside them count as out of range, in the outer bin), a
+//! categorical feature's training categories plus one bin for unseen
+//! ones (shown and counted as a rate, but left out of the drift test:
+//! training has none by definition), and for both a bin for missing
+//! values. [`Monitor::report`] scores
+//! every feature and the predictions with [`crate::drift`] and gives the
+//! model's health with its reasons.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::drift::{self, Level, Score, Thresholds};
+use crate::{Batch, FeatureKind, FeatureProfile, ModelInfo, PredictionProfile, Scores};
+
+/// The window and the thresholds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// The window holds at most this many of the latest rows. Default 10,000.
+    pub window_rows: u64,
+    /// … and none older than this. Default 3600 s.
+    pub window_seconds: u64,
+    /// When a feature counts as drifted.
+    pub thresholds: Thresholds,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            window_rows: 10_000,
+            window_seconds: 3600,
+            thresholds: Thresholds::default(),
+        }
+    }
+}
+
+/// The window moves in steps of a tenth of its size: old rows leave a
+/// segment at a time, so the window holds between 90 % and 100 % of its
+/// rows, and counting a row costs no more than an increment.
+const SEGMENTS: u64 = 10;
+
+/// How one column is binned: the reference counts and how to bin a value.
+#[derive(Clone, Debug)]
+enum Bins {
+    /// Histogram edges; bins: the histogram's, then missing.
+    Numeric { edges: Vec<f64> },
+    /// Training categories; bins: one per category, unseen, missing.
+    Categorical { index: HashMap<String, usize> },
+    /// Class indices; bins: one per class.
+    Classes,
+}
+
+/// One column (a feature or the predictions) with its reference counts.
+#[derive(Clone, Debug)]
+struct Column {
+    name: String,
+    bins: Bins,
+    reference: Vec<u64>,
+}
+
+/// Counts of one segment of the window.
+#[derive(Clone, Debug)]
+struct Segment {
+    started: Instant,
+    rows: u64,
+    /// Per column, its bins' counts.
+    counts: Vec<Vec<u64>>,
+    /// Per column: values outside the training range (numeric) or unseen
+    /// categories (categorical).
+    outside: Vec<u64>,
+}
+
+#[derive(Debug)]
+struct Window {
+    segments: VecDeque<Segment>,
+    /// When each column's level last changed, and to what.
+    since: Vec<(Level, SystemTime)>,
+}
+
+/// The live profile of one model version.
+#[derive(Debug)]
+pub struct Monitor {
+    config: MonitorConfig,
+    /// The features in schema order, then the predictions.
+    columns: Vec<Column>,
+    /// Schema position → position among the numeric (or categorical)
+    /// columns of a batch.
+    kinds: Vec<(FeatureKind, usize)>,
+    window: Mutex<Window>,
+}
+
+/// One column in a [`Report`].
+#[derive(Clone, Debug, Serialize)]
+pub struct ColumnReport {
+    /// The feature's name, or `(prediction)`.
+    pub name: String,
+    /// Share of live rows with the value missing.
+    pub missing_rate: f64,
+    /// Share of live rows outside the training min/max (numeric features,
+    /// regression predictions).
+    pub out_of_range_rate: f64,
+    /// Share of live rows with a category unseen in training.
+    pub unseen_rate: f64,
+    /// The bins' labels, e.g. `[0.5, 1.2)`, `red`, `(unseen)`, `(missing)`.
+    pub bins: Vec<String>,
+    /// Training counts per bin.
+    pub training: Vec<u64>,
+    /// Live counts per bin.
+    pub live: Vec<u64>,
+    /// The drift score.
+    pub drift: Score,
+    /// When the current level was reached.
+    pub since: SystemTime,
+}
+
+/// What [`Monitor::report`] says.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Rows in the window.
+    pub rows: u64,
+    /// The worst level of any column.
+    pub health: Level,
+    /// One line per column at warn or alert, worst first.
+    pub reasons: Vec<String>,
+    /// The features in schema order, then the predictions.
+    pub columns: Vec<ColumnReport>,
+}
+
+impl Monitor {
+    /// A monitor for `info`'s model, or `None` when it carries no training
+    /// profile (there is nothing to compare with).
+    pub fn new(info: &ModelInfo, config: MonitorConfig) -> Option<Monitor> {
+        let profile = info.profile.as_ref()?;
+        let mut columns = Vec::new();
+        let mut kinds = Vec::new();
+        let (mut numeric, mut categorical) = (0, 0);
+        for (field, feature) in info.inputs.iter().zip(&profile.features) {
+            match (field.kind, feature) {
+                (FeatureKind::Numeric, FeatureProfile::Numeric(p)) => {
+                    let mut reference = p.histogram.counts.clone();
+                    reference.push(p.missing);
+                    columns.push(Column {
+                        name: field.name.clone(),
+                        bins: Bins::Numeric {
+                            edges: p.histogram.edges.clone(),
+                        },
+                        reference,
+                    });
+                    kinds.push((FeatureKind::Numeric, numeric));
+                    numeric += 1;
+                }
+                (FeatureKind::Categorical, FeatureProfile::Categorical(p)) => {
+                    let mut reference: Vec<u64> = p.frequencies.iter().map(|c| c.count).collect();
+                    reference.push(0);
+                    reference.push(p.missing);
+                    columns.push(Column {
+                        name: field.name.clone(),
+                        bins: Bins::Categorical {
+                            index: p
+                                .frequencies
+                                .iter()
+                                .enumerate()
+                                .map(|(i, c)| (c.category.clone(), i))
+                                .collect(),
+                        },
+                        reference,
+                    });
+                    kinds.push((FeatureKind::Categorical, categorical));
+                    categorical += 1;
+                }
+                // A profile that does not match its field: no monitoring
+                // rather than wrong monitoring.
+                _ => return None,
+            }
+        }
+        columns.push(match &profile.predictions {
+            PredictionProfile::Classification(counts) => Column {
+                name: "(prediction)".into(),
+                bins: Bins::Classes,
+                reference: counts.clone(),
+            },
+            PredictionProfile::Regression(p) => {
+                let mut reference = p.histogram.counts.clone();
+                reference.push(p.missing);
+                Column {
+                    name: "(prediction)".into(),
+                    bins: Bins::Numeric {
+                        edges: p.histogram.edges.clone(),
+                    },
+                    reference,
+                }
+            }
+        });
+        let since = vec![(Level::Ok, SystemTime::now()); columns.len()];
+        Some(Monitor {
+            config,
+            columns,
+            kinds,
+            window: Mutex::new(Window {
+                segments: VecDeque::new(),
+                since,
+            }),
+        })
+    }
+
+    /// Counts a scored batch into the window.
+    pub fn observe(&self, batch: &Batch, scores: &Scores) {
+        let rows = batch.rows as usize;
+        if rows == 0 {
+            return;
+        }
+        // Count outside the lock, then add under it.
+        let mut counts: Vec<Vec<u64>> = self
+            .columns
+            .iter()
+            .map(|c| vec![0; c.reference.len()])
+            .collect();
+        let mut outside = vec![0u64; self.columns.len()];
+        let numeric_fields = self
+            .kinds
+            .iter()
+            .filter(|(k, _)| *k == FeatureKind::Numeric)
+            .count();
+        let mut missing = vec![false; numeric_fields * rows];
+        for &m in &batch.numeric_missing {
+            if let Some(slot) = missing.get_mut(m as usize) {
+                *slot = true;
+            }
+        }
+        for (c, (column, &(kind, k))) in self.columns.iter().zip(&self.kinds).enumerate() {
+            let (counts, outside) = (&mut counts[c], &mut outside[c]);
+            match (&column.bins, kind) {
+                (Bins::Numeric { edges }, FeatureKind::Numeric) => {
+                    let values = batch.numeric.get(k * rows..(k + 1) * rows).unwrap_or(&[]);
+                    let missing = &missing[k * rows..(k + 1) * rows];
+                    for (&v, &m) in values.iter().zip(missing) {
+                        if m || v.is_nan() {
+                            *counts.last_mut().expect("a missing bin") += 1;
+                        } else {
+                            let (bin, out) = numeric_bin(edges, v);
+                            counts[bin] += 1;
+                            *outside += u64::from(out);
+                        }
+                    }
+                }
+                (Bins::Categorical { index }, FeatureKind::Categorical) => {
+                    let codes = batch
+                        .categorical
+                        .get(k * rows..(k + 1) * rows)
+                        .unwrap_or(&[]);
+                    let n = counts.len();
+                    // The dictionary's codes, mapped once per batch.
+                    let mut by_code: Vec<Option<usize>> = vec![None; batch.dictionary.len()];
+                    for code in codes.iter().flatten() {
+                        let code = *code as usize;
+                        if code < by_code.len() && by_code[code].is_none() {
+                            by_code[code] =
+                                Some(index.get(&batch.dictionary[code]).copied().unwrap_or(n - 2));
+                        }
+                    }
+                    for code in codes {
+                        match code.and_then(|c| by_code.get(c as usize).copied().flatten()) {
+                            Some(bin) => {
+                                counts[bin] += 1;
+                                *outside += u64::from(bin == n - 2);
+                            }
+                            None => counts[n - 1] += 1,
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let p = self.columns.len() - 1;
+        match (&self.columns[p].bins, scores) {
+            (Bins::Classes, Scores::Classification(c)) => {
+                for &label in &c.labels {
+                    if let Some(slot) = counts[p].get_mut(label as usize) {
+                        *slot += 1;
+                    }
+                }
+            }
+            (Bins::Numeric { edges }, Scores::Regression(values)) => {
+                for &v in values {
+                    let (bin, out) = numeric_bin(edges, v);
+                    counts[p][bin] += 1;
+                    outside[p] += u64::from(out);
+                }
+            }
+            _ => {}
+        }
+        self.add(rows as u64, counts, outside);
+    }
+
+    fn add(&self, rows: u64, counts: Vec<Vec<u64>>, outside: Vec<u64>) {
+        let now = Instant::now();
+        let segment_rows = (self.config.window_rows / SEGMENTS).max(1);
+        let segment_age = Duration::from_secs(self.config.window_seconds) / SEGMENTS as u32;
+        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = match window.segments.back() {
+            Some(s) => s.rows >= segment_rows || now.duration_since(s.started) >= segment_age,
+            None => true,
+        };
+        if fresh {
+            window.segments.push_back(Segment {
+                started: now,
+                rows: 0,
+                counts: self
+                    .columns
+                    .iter()
+                    .map(|c| vec![0; c.reference.len()])
+                    .collect(),
+                outside: vec![0; self.columns.len()],
+            });
+        }
+        let segment = window.segments.back_mut().expect("pushed above");
+        segment.rows += rows;
+        for (total, added) in segment.counts.iter_mut().zip(&counts) {
+            for (t, a) in total.iter_mut().zip(added) {
+                *t += a;
+            }
+        }
+        for (t, a) in segment.outside.iter_mut().zip(&outside) {
+            *t += a;
+        }
+        Self::expire(&mut window, &self.config, now);
+    }
+
+    fn expire(window: &mut Window, config: &MonitorConfig, now: Instant) {
+        let max_age = Duration::from_secs(config.window_seconds);
+        while let Some(oldest) = window.segments.front() {
+            let rows: u64 = window.segments.iter().map(|s| s.rows).sum();
+            let too_many = rows - oldest.rows >= config.window_rows;
+            if too_many || now.duration_since(oldest.started) > max_age {
+                window.segments.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Scores the window against the training profile.
+    pub fn report(&self) -> Report {
+        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        Self::expire(&mut window, &self.config, Instant::now());
+        let rows: u64 = window.segments.iter().map(|s| s.rows).sum();
+        let live: Vec<Vec<u64>> = (0..self.columns.len())
+            .map(|c| {
+                let mut total = vec![0u64; self.columns[c].reference.len()];
+                for s in &window.segments {
+                    for (t, v) in total.iter_mut().zip(&s.counts[c]) {
+                        *t += v;
+                    }
+                }
+                total
+            })
+            .collect();
+        let outside: Vec<u64> = (0..self.columns.len())
+            .map(|c| window.segments.iter().map(|s| s.outside[c]).sum())
+            .collect();
+        // The features are tested as one family; the predictions apart
+        // (they follow from the features, not another hypothesis).
+        let features = self.columns.len() - 1;
+        // Unseen categories are reported as a rate, not tested: training
+        // has none by definition, so any at all would read as certain
+        // drift, and held-out data routinely has a few.
+        let tested: Vec<(Vec<u64>, Vec<u64>)> = (0..features)
+            .map(|c| {
+                let column = &self.columns[c];
+                let (mut reference, mut counts) = (column.reference.clone(), live[c].clone());
+                if let Bins::Categorical { .. } = column.bins {
+                    let unseen = reference.len() - 2;
+                    reference.remove(unseen);
+                    counts.remove(unseen);
+                }
+                (reference, counts)
+            })
+            .collect();
+        let pairs: Vec<(&[u64], &[u64])> = tested
+            .iter()
+            .map(|(r, l)| (r.as_slice(), l.as_slice()))
+            .collect();
+        let mut scores = drift::score_all(&pairs, rows, &self.config.thresholds);
+        scores.extend(drift::score_all(
+            &[(&self.columns[features].reference, &live[features])],
+            rows,
+            &self.config.thresholds,
+        ));
+        let now = SystemTime::now();
+        let mut columns = Vec::new();
+        let mut reasons: Vec<(Level, String)> = Vec::new();
+        for (c, (column, score)) in self.columns.iter().zip(scores).enumerate() {
+            if window.since[c].0 != score.level {
+                window.since[c] = (score.level, now);
+            }
+            let share = |n: u64| {
+                if rows == 0 {
+                    0.0
+                } else {
+                    n as f64 / rows as f64
+                }
+            };
+            let (missing, out_of_range, unseen) = match &column.bins {
+                Bins::Numeric { .. } => (*live[c].last().unwrap_or(&0), outside[c], 0),
+                Bins::Categorical { .. } => (*live[c].last().unwrap_or(&0), 0, outside[c]),
+                Bins::Classes => (0, 0, 0),
+            };
+            if score.level != Level::Ok {
+                reasons.push((
+                    score.level,
+                    format!(
+                        "{} `{}`: PSI {:.3}, p {:.1e} after correction, over {} values",
+                        match score.level {
+                            Level::Alert => "alert",
+                            _ => "warn",
+                        },
+                        column.name,
+                        score.psi,
+                        score.p_adjusted,
+                        score.rows
+                    ),
+                ));
+            }
+            columns.push(ColumnReport {
+                name: column.name.clone(),
+                missing_rate: share(missing),
+                out_of_range_rate: share(out_of_range),
+                unseen_rate: share(unseen),
+                bins: labels(column),
+                training: column.reference.clone(),
+                live: live[c].clone(),
+                drift: score,
+                since: window.since[c].1,
+            });
+        }
+        reasons.sort_by_key(|r| std::cmp::Reverse(r.0));
+        Report {
+            rows,
+            health: reasons.first().map_or(Level::Ok, |r| r.0),
+            reasons: reasons.into_iter().map(|r| r.1).collect(),
+            columns,
+        }
+    }
+}
+
+/// The bin of `v` among `edges` (the last bin closed, as numpy's), and
+/// whether it lies outside them (then it counts in the outer bin).
+fn numeric_bin(edges: &[f64], v: f64) -> (usize, bool) {
+    let bins = edges.len().saturating_sub(1).max(1);
+    match (edges.first(), edges.last()) {
+        (Some(&lo), _) if v < lo => (0, true),
+        (_, Some(&hi)) if v > hi => (bins - 1, true),
+        _ => {
+            // The first edge above v, minus one; v == hi lands in the last bin.
+            let above = edges.partition_point(|&e| e <= v);
+            (above.saturating_sub(1).min(bins - 1), false)
+        }
+    }
+}
+
+fn labels(column: &Column) -> Vec<String> {
+    match &column.bins {
+        Bins::Numeric { edges } => edges
+            .windows(2)
+            .map(|w| format!("[{:.4}, {:.4})", w[0], w[1]))
+            .chain(std::iter::once("(missing)".to_string()))
+            .collect(),
+        Bins::Categorical { index } => {
+            let mut names = vec![String::new(); index.len()];
+            for (name, &i) in index {
+                names[i] = name.clone();
+            }
+            names.push("(unseen)".into());
+            names.push("(missing)".into());
+            names
+        }
+        Bins::Classes => (0..column.reference.len())
+            .map(|i| format!("class {i}"))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_fall_in_numpys_bins() {
+        let edges = [0.0, 1.0, 2.0, 3.0];
+        assert_eq!(numeric_bin(&edges, 0.0), (0, false));
+        assert_eq!(numeric_bin(&edges, 0.999), (0, false));
+        assert_eq!(numeric_bin(&edges, 1.0), (1, false));
+        assert_eq!(
+            numeric_bin(&edges, 3.0),
+            (2, false),
+            "the last bin is closed"
+        );
+        assert_eq!(numeric_bin(&edges, 3.5), (2, true));
+        assert_eq!(numeric_bin(&edges, -1.0), (0, true));
+    }
+}
