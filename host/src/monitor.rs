@@ -214,37 +214,30 @@ impl Monitor {
     }
 
     /// Counts a scored batch into the window.
+    ///
+    /// Counting happens under the window's lock, straight into the current
+    /// segment: for a one-row call that is one increment per feature, far
+    /// cheaper than the allocations of counting aside and merging.
     pub fn observe(&self, batch: &Batch, scores: &Scores) {
         let rows = batch.rows as usize;
         if rows == 0 {
             return;
         }
-        // Count outside the lock, then add under it.
-        let mut counts: Vec<Vec<u64>> = self
-            .columns
-            .iter()
-            .map(|c| vec![0; c.reference.len()])
-            .collect();
-        let mut outside = vec![0u64; self.columns.len()];
-        let numeric_fields = self
-            .kinds
-            .iter()
-            .filter(|(k, _)| *k == FeatureKind::Numeric)
-            .count();
-        let mut missing = vec![false; numeric_fields * rows];
-        for &m in &batch.numeric_missing {
-            if let Some(slot) = missing.get_mut(m as usize) {
-                *slot = true;
-            }
-        }
+        let now = Instant::now();
+        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let segment = self.current_segment(&mut window, now);
+        segment.rows += rows as u64;
+        // `numeric_missing` is ascending: walk it alongside the values.
+        let mut missing = batch.numeric_missing.iter().map(|&m| m as usize).peekable();
         for (c, (column, &(kind, k))) in self.columns.iter().zip(&self.kinds).enumerate() {
-            let (counts, outside) = (&mut counts[c], &mut outside[c]);
+            let (counts, outside) = (&mut segment.counts[c], &mut segment.outside[c]);
             match (&column.bins, kind) {
                 (Bins::Numeric { edges }, FeatureKind::Numeric) => {
-                    let values = batch.numeric.get(k * rows..(k + 1) * rows).unwrap_or(&[]);
-                    let missing = &missing[k * rows..(k + 1) * rows];
-                    for (&v, &m) in values.iter().zip(missing) {
-                        if m || v.is_nan() {
+                    let first = k * rows;
+                    let values = batch.numeric.get(first..first + rows).unwrap_or(&[]);
+                    for (i, &v) in values.iter().enumerate() {
+                        while missing.next_if(|&m| m < first + i).is_some() {}
+                        if missing.next_if_eq(&(first + i)).is_some() || v.is_nan() {
                             *counts.last_mut().expect("a missing bin") += 1;
                         } else {
                             let (bin, out) = numeric_bin(edges, v);
@@ -259,18 +252,11 @@ impl Monitor {
                         .get(k * rows..(k + 1) * rows)
                         .unwrap_or(&[]);
                     let n = counts.len();
-                    // The dictionary's codes, mapped once per batch.
-                    let mut by_code: Vec<Option<usize>> = vec![None; batch.dictionary.len()];
-                    for code in codes.iter().flatten() {
-                        let code = *code as usize;
-                        if code < by_code.len() && by_code[code].is_none() {
-                            by_code[code] =
-                                Some(index.get(&batch.dictionary[code]).copied().unwrap_or(n - 2));
-                        }
-                    }
                     for code in codes {
-                        match code.and_then(|c| by_code.get(c as usize).copied().flatten()) {
-                            Some(bin) => {
+                        let word = code.and_then(|c| batch.dictionary.get(c as usize));
+                        match word {
+                            Some(word) => {
+                                let bin = index.get(word).copied().unwrap_or(n - 2);
                                 counts[bin] += 1;
                                 *outside += u64::from(bin == n - 2);
                             }
@@ -285,7 +271,7 @@ impl Monitor {
         match (&self.columns[p].bins, scores) {
             (Bins::Classes, Scores::Classification(c)) => {
                 for &label in &c.labels {
-                    if let Some(slot) = counts[p].get_mut(label as usize) {
+                    if let Some(slot) = segment.counts[p].get_mut(label as usize) {
                         *slot += 1;
                     }
                 }
@@ -293,20 +279,18 @@ impl Monitor {
             (Bins::Numeric { edges }, Scores::Regression(values)) => {
                 for &v in values {
                     let (bin, out) = numeric_bin(edges, v);
-                    counts[p][bin] += 1;
-                    outside[p] += u64::from(out);
+                    segment.counts[p][bin] += 1;
+                    segment.outside[p] += u64::from(out);
                 }
             }
             _ => {}
         }
-        self.add(rows as u64, counts, outside);
     }
 
-    fn add(&self, rows: u64, counts: Vec<Vec<u64>>, outside: Vec<u64>) {
-        let now = Instant::now();
+    /// The segment new rows go to: the newest, unless it is full or old.
+    fn current_segment<'w>(&self, window: &'w mut Window, now: Instant) -> &'w mut Segment {
         let segment_rows = (self.config.window_rows / SEGMENTS).max(1);
         let segment_age = Duration::from_secs(self.config.window_seconds) / SEGMENTS as u32;
-        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
         let fresh = match window.segments.back() {
             Some(s) => s.rows >= segment_rows || now.duration_since(s.started) >= segment_age,
             None => true,
@@ -322,23 +306,17 @@ impl Monitor {
                     .collect(),
                 outside: vec![0; self.columns.len()],
             });
+            Self::expire(window, &self.config, now, 1);
         }
-        let segment = window.segments.back_mut().expect("pushed above");
-        segment.rows += rows;
-        for (total, added) in segment.counts.iter_mut().zip(&counts) {
-            for (t, a) in total.iter_mut().zip(added) {
-                *t += a;
-            }
-        }
-        for (t, a) in segment.outside.iter_mut().zip(&outside) {
-            *t += a;
-        }
-        Self::expire(&mut window, &self.config, now);
+        window.segments.back_mut().expect("pushed above")
     }
 
-    fn expire(window: &mut Window, config: &MonitorConfig, now: Instant) {
+    /// Drops the segments that fell out of the window; `keep` of the
+    /// newest stay regardless (the one being filled).
+    fn expire(window: &mut Window, config: &MonitorConfig, now: Instant, keep: usize) {
         let max_age = Duration::from_secs(config.window_seconds);
-        while let Some(oldest) = window.segments.front() {
+        while window.segments.len() > keep {
+            let oldest = window.segments.front().expect("more than `keep`");
             let rows: u64 = window.segments.iter().map(|s| s.rows).sum();
             let too_many = rows - oldest.rows >= config.window_rows;
             if too_many || now.duration_since(oldest.started) > max_age {
@@ -352,7 +330,7 @@ impl Monitor {
     /// Scores the window against the training profile.
     pub fn report(&self) -> Report {
         let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
-        Self::expire(&mut window, &self.config, Instant::now());
+        Self::expire(&mut window, &self.config, Instant::now(), 0);
         let rows: u64 = window.segments.iter().map(|s| s.rows).sum();
         let live: Vec<Vec<u64>> = (0..self.columns.len())
             .map(|c| {
@@ -493,6 +471,118 @@ fn labels(column: &Column) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Field, Histogram, NumericProfile, Outputs, Task, TrainingProfile};
+
+    fn profile() -> NumericProfile {
+        NumericProfile {
+            count: 100,
+            missing: 0,
+            mean: 1.0,
+            std: 0.5,
+            min: 0.0,
+            max: 2.0,
+            quantiles: vec![],
+            histogram: Histogram {
+                edges: vec![0.0, 1.0, 2.0],
+                counts: vec![50, 50],
+            },
+        }
+    }
+
+    /// One numeric feature `x` on [0, 2], a regressor predicting the same.
+    fn info() -> ModelInfo {
+        ModelInfo {
+            name: "m".into(),
+            version: "1".into(),
+            task: Task::Regression,
+            inputs: vec![Field {
+                name: "x".into(),
+                kind: FeatureKind::Numeric,
+                nullable: true,
+                categories: vec![],
+            }],
+            outputs: Outputs::Target("y".into()),
+            profile: Some(TrainingProfile {
+                features: vec![FeatureProfile::Numeric(profile())],
+                predictions: PredictionProfile::Regression(profile()),
+            }),
+        }
+    }
+
+    fn batch(values: &[f64], missing: &[u32]) -> (Batch, Scores) {
+        let batch = Batch {
+            rows: values.len() as u32,
+            numeric: values.to_vec(),
+            numeric_missing: missing.to_vec(),
+            dictionary: vec![],
+            categorical: vec![],
+        };
+        (
+            batch,
+            Scores::Regression(values.iter().map(|v| v.abs()).collect()),
+        )
+    }
+
+    #[test]
+    fn the_window_keeps_the_latest_rows_and_counts_what_it_sees() {
+        let config = MonitorConfig {
+            window_rows: 100,
+            ..MonitorConfig::default()
+        };
+        let monitor = Monitor::new(&info(), config).unwrap();
+        let (b, s) = batch(&[0.5, 1.5, 2.5, -1.0, 0.0], &[4]);
+        monitor.observe(&b, &s);
+        let r = monitor.report();
+        assert_eq!(r.rows, 5);
+        let x = &r.columns[0];
+        assert_eq!(
+            x.live,
+            [2, 2, 1],
+            "two per bin (out of range in the outer ones), one missing"
+        );
+        assert!((x.out_of_range_rate - 0.4).abs() < 1e-12);
+        assert!((x.missing_rate - 0.2).abs() < 1e-12);
+        assert_eq!(r.health, Level::Ok, "5 rows are too few for a verdict");
+        // 30 batches of 10: the window keeps between 90 and 100 rows.
+        for _ in 0..30 {
+            let (b, s) = batch(&[1.5; 10], &[]);
+            monitor.observe(&b, &s);
+        }
+        let r = monitor.report();
+        assert!((90..=100).contains(&r.rows), "{}", r.rows);
+        assert_eq!(
+            r.columns[0].live,
+            [0, r.rows, 0],
+            "the first batch has left"
+        );
+    }
+
+    #[test]
+    fn old_rows_leave_the_window() {
+        let config = MonitorConfig {
+            window_seconds: 0,
+            ..MonitorConfig::default()
+        };
+        let monitor = Monitor::new(&info(), config).unwrap();
+        let (b, s) = batch(&[0.5; 10], &[]);
+        monitor.observe(&b, &s);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(monitor.report().rows, 0);
+    }
+
+    #[test]
+    fn a_shifted_feature_alerts_with_its_reason() {
+        let monitor = Monitor::new(&info(), MonitorConfig::default()).unwrap();
+        let (b, s) = batch(&[1.5; 300], &[]);
+        monitor.observe(&b, &s);
+        let r = monitor.report();
+        assert_eq!(r.health, Level::Alert);
+        assert!(
+            r.reasons[0].starts_with("alert `x`: PSI"),
+            "{:?}",
+            r.reasons
+        );
+    }
 
     #[test]
     fn values_fall_in_numpys_bins() {
