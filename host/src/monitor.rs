@@ -26,6 +26,8 @@ use crate::{Batch, FeatureKind, FeatureProfile, ModelInfo, PredictionProfile, Sc
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MonitorConfig {
+    /// Keep live profiles at all. Default: true.
+    pub enabled: bool,
     /// The window holds at most this many of the latest rows. Default 10,000.
     pub window_rows: u64,
     /// … and none older than this. Default 3600 s.
@@ -37,6 +39,7 @@ pub struct MonitorConfig {
 impl Default for MonitorConfig {
     fn default() -> Self {
         MonitorConfig {
+            enabled: true,
             window_rows: 10_000,
             window_seconds: 3600,
             thresholds: Thresholds::default(),
@@ -119,7 +122,8 @@ pub struct ColumnReport {
     pub live: Vec<u64>,
     /// The drift score.
     pub drift: Score,
-    /// When the current level was reached.
+    /// When the current level was reached (Unix seconds in JSON).
+    #[serde(serialize_with = "unix_seconds")]
     pub since: SystemTime,
 }
 
@@ -138,8 +142,11 @@ pub struct Report {
 
 impl Monitor {
     /// A monitor for `info`'s model, or `None` when it carries no training
-    /// profile (there is nothing to compare with).
+    /// profile (there is nothing to compare with) or monitoring is off.
     pub fn new(info: &ModelInfo, config: MonitorConfig) -> Option<Monitor> {
+        if !config.enabled {
+            return None;
+        }
         let profile = info.profile.as_ref()?;
         let mut columns = Vec::new();
         let mut kinds = Vec::new();
@@ -429,6 +436,13 @@ impl Monitor {
             columns,
         }
     }
+}
+
+fn unix_seconds<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+    )
 }
 
 /// The bin of `v` among `edges` (the last bin closed, as numpy's), and

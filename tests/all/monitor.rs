@@ -63,3 +63,72 @@ fn drifted_rows_flag_exactly_the_shifted_features() {
     let share = device.live[web] as f64 / (r.rows as f64 * (1.0 - device.missing_rate));
     assert!((0.45..0.65).contains(&share), "web share {share}");
 }
+
+/// `glassbox serve` keeps the live profiles of what it scores and shows
+/// them at `/v2/models/{name}/monitor`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_reports_drift_at_the_monitor_route() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use glassbox::serve::{ServeLimits, Service};
+    use tower::ServiceExt as _;
+
+    let engine = engine();
+    let model = engine.load(&compiled(SKLEARN, "bc_gbc")).unwrap();
+    let service = Service::new(engine, ServeLimits::default());
+    service.deploy(model);
+    let get = |path: &'static str| {
+        let router = service.router();
+        async move {
+            let response = router
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 24)
+                .await
+                .unwrap();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            )
+        }
+    };
+    let (status, before) = get("/v2/models/bc_gbc/monitor").await;
+    assert_eq!(status, 200, "{before}");
+    assert_eq!(before["monitor"]["rows"], 0);
+    assert_eq!(before["monitor"]["health"], "ok");
+
+    let drifted = rows(&jsonl(&format!("{SKLEARN}/bc_gbc.drifted.jsonl")));
+    for chunk in drifted.chunks(10) {
+        service.predict("bc_gbc", None, chunk).await.unwrap();
+    }
+    let (status, after) = get("/v2/models/bc_gbc/monitor").await;
+    assert_eq!(status, 200);
+    let m = &after["monitor"];
+    assert_eq!(m["rows"], 200);
+    assert_ne!(m["health"], "ok", "{m}");
+    let reasons: Vec<&str> = m["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("`mean texture`"))
+            && reasons.iter().any(|r| r.contains("`worst concave points`")),
+        "{reasons:?}"
+    );
+    let texture = m["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "mean texture")
+        .unwrap();
+    assert_eq!(
+        texture["live"].as_array().unwrap().len(),
+        11,
+        "10 bins and missing"
+    );
+    assert!(texture["drift"]["psi"].as_f64().unwrap() > 0.25);
+}

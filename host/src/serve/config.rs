@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::Limits;
+use crate::monitor::MonitorConfig;
 use crate::telemetry::TelemetryConfig;
 
 use super::ServeError;
@@ -38,6 +39,11 @@ use super::ServeError;
 /// otlp_protocol = "grpc"            # or "http/protobuf"
 /// service_name = "glassbox"
 /// sample_ratio = 1.0
+///
+/// [monitor]                         # see `glassbox::monitor::MonitorConfig`
+/// enabled = true
+/// window_rows = 10000
+/// window_seconds = 3600
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -62,6 +68,8 @@ pub struct Config {
     pub model_limits: Limits,
     /// Traces and metrics: OTLP export, `/metrics`.
     pub telemetry: TelemetryConfig,
+    /// Live profiles and drift against the training data.
+    pub monitor: MonitorConfig,
 }
 
 impl Default for Config {
@@ -75,6 +83,7 @@ impl Default for Config {
             limits: ServeLimits::default(),
             model_limits: Limits::default(),
             telemetry: TelemetryConfig::default(),
+            monitor: MonitorConfig::default(),
         }
     }
 }
@@ -132,7 +141,7 @@ impl Default for ServeLimits {
 
 /// The environment variables [`Config::apply_env`] reads, with the key each
 /// overrides. `GLASSBOX_MODELS` is a path list (`:`-separated on Unix).
-pub const ENV_VARS: [(&str, &str); 8] = [
+pub const ENV_VARS: [(&str, &str); 9] = [
     ("GLASSBOX_LISTEN", "listen"),
     ("GLASSBOX_MODELS", "models"),
     ("GLASSBOX_WATCH_INTERVAL_MS", "watch_interval_ms"),
@@ -144,6 +153,7 @@ pub const ENV_VARS: [(&str, &str); 8] = [
     ),
     ("GLASSBOX_MAX_PARALLEL_CALLS", "limits.max_parallel_calls"),
     ("GLASSBOX_DEADLINE_MS", "model_limits.deadline_ms"),
+    ("GLASSBOX_MONITOR", "monitor.enabled"),
 ];
 
 impl Config {
@@ -200,6 +210,9 @@ impl Config {
         }
         if let Some(v) = get("GLASSBOX_DEADLINE_MS") {
             self.model_limits.deadline = Duration::from_millis(parse("GLASSBOX_DEADLINE_MS", &v)?);
+        }
+        if let Some(v) = get("GLASSBOX_MONITOR") {
+            self.monitor.enabled = parse("GLASSBOX_MONITOR", &v)?;
         }
         Ok(())
     }

@@ -37,6 +37,7 @@
 //! | POST | `/v2/models/{name}[/versions/{v}]/infer` | OIP inference (see [`oip`]) |
 //! | POST | `/v1/models/{name}:predict` | `{"instances": [...]}` → `{"predictions": [...]}` |
 //! | GET | `/v1/models/{name}` | `{"name": …, "ready": true}` |
+//! | GET | `/v2/models/{name}[/versions/{v}]/monitor` | live profiles, drift and health (see [`crate::monitor`]) |
 //! | GET | `/metrics` | the metrics, Prometheus text format (see [`crate::telemetry`]) |
 //!
 //! Directories among the model sources are watched (see [`watch`]). With an
@@ -138,6 +139,7 @@ impl Server {
         }
         let engine = builder.build().map_err(ServeError::Engine)?;
         let service = Service::with_telemetry(engine, config.limits.clone(), Some(telemetry));
+        service.registry().set_monitoring(config.monitor.clone());
         let loading = service.clone();
         let sources = config.models.clone();
         let interval = Duration::from_millis(config.watch_interval_ms);

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
 
+use crate::monitor::{Monitor, MonitorConfig};
 use crate::{Batch, Model, Scores};
 
 use super::ServeLimits;
@@ -45,6 +46,8 @@ pub struct Deployed {
     /// Slots for small calls run on an async worker (shared by all models).
     inline: Arc<Semaphore>,
     inline_rows: usize,
+    /// Live profiles against the training data, when the model has one.
+    monitor: Option<Arc<Monitor>>,
 }
 
 impl std::fmt::Debug for Deployed {
@@ -88,6 +91,11 @@ impl Deployed {
         &self.origin
     }
 
+    /// The live profiles, when kept (see [`crate::monitor`]).
+    pub fn monitor(&self) -> Option<&Monitor> {
+        self.monitor.as_deref()
+    }
+
     /// Requests admitted now (running or waiting for a scoring thread).
     pub fn in_flight(&self) -> usize {
         self.max_admitted - self.admitted.available_permits()
@@ -117,9 +125,13 @@ impl Deployed {
         {
             let result = self.model.score(&batch);
             drop(running);
+            if let (Ok(scores), Some(monitor)) = (&result, &self.monitor) {
+                monitor.observe(&batch, scores);
+            }
             return result.map_err(CallError::Model);
         }
         let model = self.model.clone();
+        let monitor = self.monitor.clone();
         // The scoring span's parent is the request's span: the current
         // context is thread-local, so it has to travel with the call.
         let cx = opentelemetry::Context::current();
@@ -131,6 +143,9 @@ impl Deployed {
             let _cx = cx.attach();
             let result = model.score(&batch);
             drop(running);
+            if let (Ok(scores), Some(monitor)) = (&result, &monitor) {
+                monitor.observe(&batch, scores);
+            }
             result
         })
         .await
@@ -183,6 +198,7 @@ pub struct Registry {
     limits: ServeLimits,
     /// Inline call slots, shared by every deployment.
     inline: Arc<Semaphore>,
+    monitor: Mutex<MonitorConfig>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -204,7 +220,13 @@ impl Registry {
                     .map_or(1, |n| n.get().saturating_sub(1).max(1)),
             )),
             limits,
+            monitor: Mutex::new(MonitorConfig::default()),
         }
+    }
+
+    /// How deployments from now on keep their live profiles.
+    pub fn set_monitoring(&self, config: MonitorConfig) {
+        *self.monitor.lock().unwrap_or_else(PoisonError::into_inner) = config;
     }
 
     /// The limits deployments run under.
@@ -233,8 +255,17 @@ impl Registry {
         origin: Origin,
         retire: Option<(&str, &str)>,
     ) -> Option<Arc<Deployed>> {
+        let deployed_model = model;
         let deployed = Arc::new(Deployed {
-            model,
+            monitor: Monitor::new(
+                deployed_model.info(),
+                self.monitor
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone(),
+            )
+            .map(Arc::new),
+            model: deployed_model,
             origin,
             admitted: Arc::new(Semaphore::new(self.limits.max_concurrent_requests)),
             max_admitted: self.limits.max_concurrent_requests,

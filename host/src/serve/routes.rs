@@ -124,6 +124,7 @@ impl Service {
         let model_routes = Router::new()
             .route("/", get(model_metadata))
             .route("/ready", get(model_ready))
+            .route("/monitor", get(model_monitor))
             .route("/infer", post(infer));
         let mut router = Router::new()
             .route("/", get(index))
@@ -392,6 +393,30 @@ async fn model_ready(
     Ok(Json(
         serde_json::json!({"name": d.name(), "version": d.version(), "ready": true}),
     ))
+}
+
+/// The live profiles of a model version against its training data.
+async fn model_monitor(
+    State(s): State<Service>,
+    Path(p): Path<ModelPath>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let d = s.find(&p.name, p.version.as_deref())?;
+    let Some(monitor) = d.monitor() else {
+        let why = if d.model().info().profile.is_none() {
+            "carries no training profile to compare with (compile it with --train)"
+        } else {
+            "is not monitored (monitor.enabled = false)"
+        };
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("model `{}` {} {why}", d.name(), d.version()),
+        ));
+    };
+    Ok(Json(serde_json::json!({
+        "name": d.name(),
+        "version": d.version(),
+        "monitor": monitor.report(),
+    })))
 }
 
 async fn infer(
