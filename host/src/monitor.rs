@@ -449,15 +449,24 @@ fn unix_seconds<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::
 /// whether it lies outside them (then it counts in the outer bin).
 fn numeric_bin(edges: &[f64], v: f64) -> (usize, bool) {
     let bins = edges.len().saturating_sub(1).max(1);
-    match (edges.first(), edges.last()) {
-        (Some(&lo), _) if v < lo => (0, true),
-        (_, Some(&hi)) if v > hi => (bins - 1, true),
-        _ => {
-            // The first edge above v, minus one; v == hi lands in the last bin.
-            let above = edges.partition_point(|&e| e <= v);
-            (above.saturating_sub(1).min(bins - 1), false)
-        }
+    let (Some(&lo), Some(&hi)) = (edges.first(), edges.last()) else {
+        return (0, false);
+    };
+    if v < lo {
+        return (0, true);
     }
+    if v > hi {
+        return (bins - 1, true);
+    }
+    // Training histograms have equal widths (numpy's): guess the bin by
+    // arithmetic and confirm it against the edges, which also covers
+    // rounding at a boundary; search only when the guess is wrong.
+    let guess = (((v - lo) / (hi - lo) * bins as f64) as usize).min(bins - 1);
+    if edges[guess] <= v && (v < edges[guess + 1] || guess == bins - 1) {
+        return (guess, false);
+    }
+    let above = edges.partition_point(|&e| e <= v);
+    (above.saturating_sub(1).min(bins - 1), false)
 }
 
 fn labels(column: &Column) -> Vec<String> {
@@ -611,5 +620,10 @@ mod tests {
         );
         assert_eq!(numeric_bin(&edges, 3.5), (2, true));
         assert_eq!(numeric_bin(&edges, -1.0), (0, true));
+        // Unequal widths take the search.
+        let uneven = [0.0, 0.1, 2.0, 3.0];
+        assert_eq!(numeric_bin(&uneven, 0.5), (1, false));
+        assert_eq!(numeric_bin(&uneven, 2.0), (2, false));
+        assert_eq!(numeric_bin(&uneven, 0.05), (0, false));
     }
 }
