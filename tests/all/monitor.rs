@@ -132,3 +132,69 @@ async fn the_server_reports_drift_at_the_monitor_route() {
     );
     assert!(texture["drift"]["psi"].as_f64().unwrap() > 0.25);
 }
+
+/// Drift and health reach `/metrics`, for Prometheus to alert on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_and_health_are_metrics() {
+    use glassbox::serve::{Config, Server};
+
+    let dir = std::env::temp_dir().join(format!("glassbox-monitor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bc_gbc.wasm");
+    std::fs::write(&file, compiled(SKLEARN, "bc_gbc")).unwrap();
+    let server = Server::bind(Config {
+        listen: ([127, 0, 0, 1], 0).into(),
+        models: vec![file],
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let base = format!("http://{}", server.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let drifted = jsonl(&format!("{SKLEARN}/bc_gbc.drifted.jsonl"));
+    for chunk in drifted.chunks(25) {
+        let r = client
+            .post(format!("{base}/v1/models/bc_gbc:predict"))
+            .json(&serde_json::json!({ "instances": chunk }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |prefix: &str, must: &[&str]| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(prefix) && must.iter().all(|m| l.contains(m)))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} {must:?} in\n{metrics}"))
+    };
+    let model = "glassbox_model_name=\"bc_gbc\"";
+    assert!(
+        value(
+            "glassbox_drift_psi{",
+            &[model, "glassbox_field=\"mean texture\""]
+        ) > 0.25
+    );
+    assert!(
+        value(
+            "glassbox_drift_psi{",
+            &[model, "glassbox_field=\"mean radius\""]
+        ) < 0.1
+    );
+    assert_eq!(value("glassbox_health{", &[model]), 2.0);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

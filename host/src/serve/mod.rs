@@ -140,6 +140,7 @@ impl Server {
         let engine = builder.build().map_err(ServeError::Engine)?;
         let service = Service::with_telemetry(engine, config.limits.clone(), Some(telemetry));
         service.registry().set_monitoring(config.monitor.clone());
+        drift_gauges(&service);
         let loading = service.clone();
         let sources = config.models.clone();
         let interval = Duration::from_millis(config.watch_interval_ms);
@@ -227,6 +228,76 @@ impl Server {
         }
         result
     }
+}
+
+/// Registers the drift gauges: per served model version with a monitor,
+/// each feature's PSI and the model's health (0 ok, 1 warn, 2 alert),
+/// computed from the live profiles when metrics are collected.
+fn drift_gauges(service: &Service) {
+    use opentelemetry::KeyValue;
+
+    use crate::drift::Level;
+    use crate::telemetry::names;
+
+    let Some(telemetry) = service.telemetry() else {
+        return;
+    };
+    let meter = telemetry.meter();
+    let registry = service.registry().clone();
+    // One callback reports both gauges' values from one report per model;
+    // the instruments are built first so that the callback can name them.
+    let each = move |f: &mut dyn FnMut(&Deployed, &crate::monitor::Report)| {
+        let snapshot = registry.snapshot();
+        for name in snapshot.names() {
+            for d in snapshot.versions(name) {
+                if let Some(m) = d.monitor() {
+                    f(d, &m.report());
+                }
+            }
+        }
+    };
+    let each = Arc::new(each);
+    let psi_each = each.clone();
+    meter
+        .f64_observable_gauge(names::DRIFT_PSI)
+        .with_description(
+            "Population stability index of each feature's live profile against training",
+        )
+        .with_callback(move |o| {
+            psi_each(&mut |d, report| {
+                for c in &report.columns {
+                    o.observe(
+                        c.drift.psi,
+                        &[
+                            KeyValue::new(names::MODEL_NAME, d.name().to_string()),
+                            KeyValue::new(names::MODEL_VERSION, d.version().to_string()),
+                            KeyValue::new(names::FIELD, c.name.clone()),
+                        ],
+                    );
+                }
+            })
+        })
+        .build();
+    meter
+        .u64_observable_gauge(names::HEALTH)
+        .with_description("Model health from drift: 0 ok, 1 warn, 2 alert")
+        .with_callback(move |o| {
+            each(&mut |d, report| {
+                let level = match report.health {
+                    Level::Ok => 0,
+                    Level::Warn => 1,
+                    Level::Alert => 2,
+                };
+                o.observe(
+                    level,
+                    &[
+                        KeyValue::new(names::MODEL_NAME, d.name().to_string()),
+                        KeyValue::new(names::MODEL_VERSION, d.version().to_string()),
+                    ],
+                );
+            })
+        })
+        .build();
 }
 
 /// Binds and serves `config` until `shutdown` completes (see [`Server`]).

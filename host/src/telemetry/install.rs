@@ -353,6 +353,12 @@ impl Telemetry {
         }
     }
 
+    /// A meter of the installed provider, for instruments of the embedding
+    /// program (the server's drift gauges, say).
+    pub fn meter(&self) -> opentelemetry::metrics::Meter {
+        self.meter.meter_with_scope(call::scope())
+    }
+
     /// Whether spans are exported.
     pub fn traces_enabled(&self) -> bool {
         self.tracer.is_some()

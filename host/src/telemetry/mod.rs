@@ -66,6 +66,12 @@ pub mod names {
     pub const DURATION: &str = "glassbox.score.duration";
     /// Counter: contract violations, by model, version and field.
     pub const VIOLATIONS: &str = "glassbox.contract.violations";
+    /// Gauge: each feature's (and the predictions') PSI against training,
+    /// by model, version and field (`glassbox serve`, models with a
+    /// training profile).
+    pub const DRIFT_PSI: &str = "glassbox.drift.psi";
+    /// Gauge: a model's health from drift, 0 ok, 1 warn, 2 alert.
+    pub const HEALTH: &str = "glassbox.health";
     /// Counter: spans dropped before export, by reason
     /// (`queue_full`, `export_failed`).
     pub const SPANS_DROPPED: &str = "glassbox.telemetry.spans.dropped";
