@@ -105,6 +105,16 @@ impl Service {
         rows: &[Row],
     ) -> Result<Vec<Prediction>, ApiError> {
         let deployed = self.find(name, version)?;
+        self.predict_on(&deployed, rows).await
+    }
+
+    /// Scores rows with a deployment already looked up: a request looks its
+    /// model up once, so a swap in between cannot make it miss.
+    async fn predict_on(
+        &self,
+        deployed: &Arc<Deployed>,
+        rows: &[Row],
+    ) -> Result<Vec<Prediction>, ApiError> {
         self.check_rows(rows.len())?;
         let info = deployed.model().info();
         let batch = batch::from_rows(info, rows).map_err(|violations| {
@@ -115,7 +125,7 @@ impl Service {
         let scores = deployed
             .score(batch)
             .await
-            .map_err(|e| ApiError::call(&deployed, e, self.limits()))?;
+            .map_err(|e| ApiError::call(deployed, e, self.limits()))?;
         Ok(batch::predictions(info, scores))
     }
 
@@ -564,7 +574,7 @@ async fn v1_predict(
             .refuse(rows.len(), problems.iter().map(Violation::from).collect());
         return Err(ApiError::invalid(name, problems));
     }
-    let predictions = s.predict(name, Some(deployed.version()), &rows).await?;
+    let predictions = s.predict_on(&deployed, &rows).await?;
     Ok(Json(V1Response { predictions }))
 }
 
