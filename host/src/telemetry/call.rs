@@ -14,7 +14,7 @@ use std::time::Instant;
 use opentelemetry::global::{self, BoxedSpan, BoxedTracer};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::metrics::{Counter, Histogram};
-use opentelemetry::trace::{Span, SpanKind, Status, Tracer, TracerProvider as _, noop::NoopTracer};
+use opentelemetry::trace::{Span, SpanKind, Status, Tracer, TracerProvider as _};
 use opentelemetry::{Context, InstrumentationScope, KeyValue, StringValue};
 
 use super::{Providers, names};
@@ -35,7 +35,9 @@ pub(crate) fn scope() -> InstrumentationScope {
 /// A model's tracer and instruments, with its identifying attributes built
 /// once.
 pub(crate) struct ModelTelemetry {
-    tracer: BoxedTracer,
+    /// `None` when the engine's telemetry exports no traces: then a call
+    /// builds no span at all, not even a no-op one.
+    tracer: Option<BoxedTracer>,
     name: StringValue,
     version: StringValue,
     digest: StringValue,
@@ -61,14 +63,13 @@ impl ModelTelemetry {
     ) -> Self {
         let (tracer, meter) = match providers {
             None => (
-                global::tracer_with_scope(scope()),
+                Some(global::tracer_with_scope(scope())),
                 global::meter_with_scope(scope()),
             ),
             Some(p) => (
-                match &p.tracer {
-                    Some(t) => BoxedTracer::new(Box::new(t.tracer_with_scope(scope()))),
-                    None => BoxedTracer::new(Box::new(NoopTracer::new())),
-                },
+                p.tracer
+                    .as_ref()
+                    .map(|t| BoxedTracer::new(Box::new(t.tracer_with_scope(scope())))),
                 p.meter.meter_with_scope(scope()),
             ),
         };
@@ -108,14 +109,15 @@ impl ModelTelemetry {
     /// Starts the span of a call over `rows` rows, a child of the current
     /// context's span.
     pub(crate) fn start(&self, rows: usize) -> CallRecord<'_> {
-        let cx = Context::current();
-        let mut span = self
-            .tracer
-            .span_builder(names::SPAN)
-            .with_kind(SpanKind::Internal)
-            .start_with_context(&self.tracer, &cx);
-        // Attributes cost allocations; an unsampled span never shows them.
-        let span = span.is_recording().then(|| {
+        let span = self.tracer.as_ref().and_then(|tracer| {
+            let span = tracer
+                .span_builder(names::SPAN)
+                .with_kind(SpanKind::Internal)
+                .start_with_context(tracer, &Context::current());
+            // Attributes cost allocations; an unsampled span never shows them.
+            span.is_recording().then_some(span)
+        });
+        let span = span.map(|mut span| {
             span.set_attributes([
                 KeyValue::new(names::MODEL_NAME, self.name.clone()),
                 KeyValue::new(names::MODEL_VERSION, self.version.clone()),
