@@ -77,6 +77,11 @@ enum Command {
         /// The model's version.
         #[arg(long, default_value = "1.0.0")]
         version: String,
+        /// What the model's owner expects of inputs and outputs (TOML:
+        /// owner, contact, per-feature bounds or categories, output
+        /// shares or mean; hard or soft). Embedded; see docs/MONITOR.md.
+        #[arg(long, value_name = "EXPECT.toml")]
+        expect: Option<PathBuf>,
     },
     /// Wrap a core module built with glassbox-guest (wasm32-unknown-unknown) into a component.
     Componentize {
@@ -209,7 +214,8 @@ pub fn run() -> Result<ExitCode> {
             output,
             name,
             version,
-        } => compile(&onnx, &train, &output, name, version),
+            expect,
+        } => compile(&onnx, &train, &output, name, version, expect.as_deref()),
         Command::Componentize { module, output } => {
             let bytes =
                 std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
@@ -235,9 +241,18 @@ fn compile(
     output: &Path,
     name: Option<String>,
     version: String,
+    expect: Option<&Path>,
 ) -> Result<ExitCode> {
     let started = Instant::now();
     let bytes = std::fs::read(onnx).with_context(|| format!("reading {}", onnx.display()))?;
+    let expectations = expect
+        .map(|path| -> Result<_> {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            glassbox::expect::Expectations::from_toml(&text)
+                .with_context(|| format!("reading {}", path.display()))
+        })
+        .transpose()?;
     let data = glassbox::training::TrainingData::read(train)?;
     let name = name.unwrap_or_else(|| {
         onnx.file_stem()
@@ -247,6 +262,7 @@ fn compile(
     let opts = glassbox::compile::CompileOptions {
         name,
         version,
+        expectations,
         progress: Some(&progress),
     };
     let compiled = glassbox::compile::compile(&bytes, &data, &opts)
@@ -294,6 +310,14 @@ fn compile(
         data.rows.len(),
         compiled.source.onnx_sha256
     );
+    if let Some(e) = &opts.expectations {
+        eprintln!(
+            "  expects:   {} rule(s), owner {} <{}>",
+            e.describe().len(),
+            e.owner,
+            e.contact
+        );
+    }
     eprintln!("  time:      {:.2} s", s.elapsed.as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
@@ -359,6 +383,16 @@ fn inspect(engine: &Engine, name: &str, json: bool) -> Result<ExitCode> {
             "none"
         }
     );
+    match model.expectations() {
+        Some(e) => {
+            println!("owner:    {} <{}>", e.owner, e.contact);
+            println!("expects:");
+            for line in e.describe() {
+                println!("  {line}");
+            }
+        }
+        None => println!("expects:  nothing beyond the schema"),
+    }
     println!("inputs:   {} fields", info.inputs.len());
     for f in &info.inputs {
         let kind = match f.kind {

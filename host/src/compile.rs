@@ -58,6 +58,9 @@ pub struct CompileOptions<'a> {
     pub name: String,
     /// The model's version.
     pub version: String,
+    /// What the model's owner expects of its inputs and outputs; checked
+    /// against the schema and embedded (see [`crate::expect`]).
+    pub expectations: Option<crate::expect::Expectations>,
     /// Called as each step starts, with a short description (for progress
     /// output on long compiles).
     pub progress: Option<&'a dyn Fn(&str)>,
@@ -69,6 +72,7 @@ impl<'a> CompileOptions<'a> {
         CompileOptions {
             name: name.into(),
             version: "1.0.0".into(),
+            expectations: None,
             progress: None,
         }
     }
@@ -164,6 +168,10 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
         outputs,
         profile: None,
     };
+    // Before the long steps: a typo in the expectations fails at once.
+    if let Some(e) = &opts.expectations {
+        e.check(&info)?;
+    }
 
     opts.step(&format!(
         "scoring and profiling {} training rows",
@@ -231,6 +239,15 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
 
     opts.step("checking the component against the native plan");
     verify(&component, &info, &train.rows, &native)?;
+    // After the check: hard expectations may well reject training rows
+    // (that can be the point of them), which the check scores.
+    if let Some(e) = &opts.expectations {
+        append_custom_section(
+            &mut component,
+            crate::expect::SECTION,
+            &serde_json::to_vec(e).expect("expectations always serialise"),
+        );
+    }
 
     Ok(Compiled {
         component,
@@ -289,14 +306,22 @@ fn contained<T>(f: impl FnOnce() -> T) -> Result<T> {
 
 /// Reads the `glassbox-source` section of a component, if it has one.
 pub fn read_source(component: &[u8]) -> Option<Source> {
+    serde_json::from_slice(custom_section(component, SOURCE_SECTION)?).ok()
+}
+
+/// The data of the outer component's custom section `name`, if it has one.
+pub(crate) fn custom_section<'a>(component: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    // `parse_all` walks into nested modules and components too; their
+    // sections are not the outer component's, so count the nesting.
+    let mut depth = 0usize;
     for payload in wasmparser::Parser::new(0).parse_all(component) {
         match payload.ok()? {
-            wasmparser::Payload::CustomSection(c) if c.name() == SOURCE_SECTION => {
-                return serde_json::from_slice(c.data()).ok();
+            wasmparser::Payload::CustomSection(c) if depth == 0 && c.name() == name => {
+                return Some(c.data());
             }
-            // Only the outer component's sections; skip nested modules.
             wasmparser::Payload::ModuleSection { .. }
-            | wasmparser::Payload::ComponentSection { .. } => {}
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.checked_sub(1)?,
             _ => {}
         }
     }

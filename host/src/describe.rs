@@ -10,7 +10,8 @@ use crate::bindings::{
 
 /// Everything known about a loaded model, as a JSON object: name, version,
 /// task, inputs, outputs, digest, size, imports, where it was compiled from
-/// (`source`, `null` unless `glassbox compile` made it) and training profile.
+/// (`source`, `null` unless `glassbox compile` made it), the owner's
+/// expectations (`null` without) and training profile.
 pub fn describe(model: &Model) -> Value {
     let info = model.info();
     let outputs = match &info.outputs {
@@ -52,6 +53,7 @@ pub fn describe(model: &Model) -> Value {
         "size_bytes": model.size(),
         "imports": model.imports(),
         "source": model.source(),
+        "expectations": model.expectations(),
         "profile": profile,
     })
 }

@@ -42,6 +42,10 @@ pub struct Thresholds {
     /// Corrected p-value under which a change is significant enough to
     /// alert. Default 0.001.
     pub alert_p: f64,
+    /// Share of the window's rows breaking one of the owner's soft
+    /// expectations at which the model alerts (any at all warns).
+    /// Default 0.01.
+    pub expectation_alert_rate: f64,
 }
 
 impl Default for Thresholds {
@@ -52,6 +56,7 @@ impl Default for Thresholds {
             alert_psi: 0.25,
             warn_p: 0.01,
             alert_p: 0.001,
+            expectation_alert_rate: 0.01,
         }
     }
 }

@@ -327,6 +327,7 @@ impl Engine {
             bytes.len(),
             source,
             crate::compile::read_source(bytes),
+            crate::expect::read(bytes)?,
             self.inner.log.clone(),
         )
     }

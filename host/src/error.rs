@@ -62,6 +62,9 @@ pub enum Error {
     /// message names the node and operator).
     #[error("invalid ONNX model: {0}")]
     InvalidOnnx(String),
+    /// An expectations file could not be read or does not fit the model.
+    #[error("expectations: {0}")]
+    Expectations(String),
     /// A training file could not be read or does not fit the model.
     #[error("training data: {0}")]
     Training(String),
@@ -191,6 +194,7 @@ impl Error {
             Error::Io { .. } => "io",
             Error::InvalidOnnx(_) => "invalid_onnx",
             Error::Training(_) => "invalid_training_data",
+            Error::Expectations(_) => "invalid_expectations",
             Error::NotAComponent(_)
             | Error::WrongVersion { .. }
             | Error::WrongWorld { .. }

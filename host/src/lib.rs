@@ -52,6 +52,7 @@ pub mod drift;
 mod engine;
 mod error;
 pub mod examples;
+pub mod expect;
 mod limits;
 pub mod model;
 pub mod monitor;

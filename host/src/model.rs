@@ -32,6 +32,7 @@ use crate::bindings::{
 };
 use crate::engine::{CodeSource, Engine, hex};
 use crate::error::{Error, Result, Violation};
+use crate::expect::{Expectations, Rules};
 use crate::telemetry::{CallRecord, GuestUse, ModelTelemetry};
 
 /// Probabilities of one row must sum to 1 within this tolerance. Models that
@@ -83,6 +84,8 @@ struct Inner {
     imports: Vec<String>,
     code_source: CodeSource,
     source: Option<crate::compile::Source>,
+    /// The owner's expectations, bound to the schema.
+    rules: Option<Arc<Rules>>,
     pre: bindings::ModelPre<StoreState>,
     idle: Mutex<Vec<Instance>>,
     max_idle: usize,
@@ -190,6 +193,7 @@ impl Model {
         size: usize,
         code_source: CodeSource,
         source: Option<crate::compile::Source>,
+        expectations: Option<Expectations>,
         log: LogSink,
     ) -> Result<Model> {
         let imports = check_imports_and_exports(&engine, &component)?;
@@ -214,6 +218,13 @@ impl Model {
             .call_info(&mut instance.store)
             .map_err(|e| classify_trap(&engine, label, e, instance.store.data()))?;
         check_info(&info)?;
+        let rules = expectations
+            .map(|e| Rules::new(e, &info).map(Arc::new))
+            .transpose()
+            .map_err(|e| Error::InvalidInfo {
+                model: info.name.clone(),
+                problem: format!("its embedded {e}"),
+            })?;
         let name: Arc<str> = info.name.as_str().into();
         instance.store.data_mut().model = name;
         let numeric_fields = positions(&info, FeatureKind::Numeric);
@@ -235,6 +246,7 @@ impl Model {
                 imports,
                 code_source,
                 source,
+                rules,
                 pre,
                 idle: Mutex::new(vec![instance]),
                 max_idle,
@@ -274,6 +286,17 @@ impl Model {
     /// Where the component came from, when `glassbox compile` made it.
     pub fn source(&self) -> Option<&crate::compile::Source> {
         self.inner.source.as_ref()
+    }
+
+    /// What the model's owner expects of its inputs and outputs, when the
+    /// component carries expectations (`glassbox compile --expect`).
+    pub fn expectations(&self) -> Option<&Expectations> {
+        self.inner.rules.as_ref().map(|r| &r.expectations)
+    }
+
+    /// The expectations bound to the schema, for the monitor.
+    pub(crate) fn rules(&self) -> Option<&Arc<Rules>> {
+        self.inner.rules.as_ref()
     }
 
     /// Whether the compiled code came from the cache.
@@ -489,6 +512,14 @@ impl Model {
                 }),
                 _ => {}
             }
+        }
+        // The owner's hard expectations, once the columns have their
+        // lengths (the rules index them); reported with the schema's.
+        if let Some(rules) = &self.inner.rules
+            && batch.numeric.len() == numeric_fields.len() * rows
+            && batch.categorical.len() == categorical_fields.len() * rows
+        {
+            rules.hard_violations(batch, &mut violations);
         }
         let bytes = batch.numeric.len() * 8
             + batch.numeric_missing.len() * 4

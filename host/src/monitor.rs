@@ -14,13 +14,16 @@
 //! model's health with its reasons.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 use crate::drift::{self, Level, Score, Thresholds};
-use crate::{Batch, FeatureKind, FeatureProfile, ModelInfo, PredictionProfile, Scores};
+use crate::expect::{Bounds, Rules};
+use crate::{
+    Batch, FeatureKind, FeatureProfile, Model, ModelInfo, Outputs, PredictionProfile, Scores,
+};
 
 /// The window and the thresholds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -81,6 +84,10 @@ struct Segment {
     /// Per column: values outside the training range (numeric) or unseen
     /// categories (categorical).
     outside: Vec<u64>,
+    /// Per soft expectation on a feature: rows breaking it.
+    broken: Vec<u64>,
+    /// Sum of a regressor's predictions (for an expected mean).
+    prediction_sum: f64,
 }
 
 #[derive(Debug)]
@@ -99,7 +106,32 @@ pub struct Monitor {
     /// Schema position → position among the numeric (or categorical)
     /// columns of a batch.
     kinds: Vec<(FeatureKind, usize)>,
+    /// The owner's expectations, when the model carries some.
+    rules: Option<Arc<Rules>>,
+    /// Class labels of a classifier, to find the classes an expected
+    /// share names.
+    classes: Vec<String>,
     window: Mutex<Window>,
+}
+
+/// One of the owner's soft expectations in a [`Report`].
+#[derive(Clone, Debug, Serialize)]
+pub struct ExpectationReport {
+    /// The feature, or `(prediction)`.
+    pub field: String,
+    /// The rule, e.g. `within [18, 100]` or `share of class yes at most 0.4`.
+    pub rule: String,
+    /// Always `soft`: rows breaking a hard one never get this far.
+    pub severity: crate::expect::Severity,
+    /// Rows in the window that broke it (features only).
+    pub violations: Option<u64>,
+    /// Their share of the window's rows (features only).
+    pub rate: Option<f64>,
+    /// The window's share of the class or mean prediction (outputs only;
+    /// absent below the minimum rows).
+    pub observed: Option<f64>,
+    /// The verdict.
+    pub level: Level,
 }
 
 /// One column in a [`Report`].
@@ -138,12 +170,32 @@ pub struct Report {
     pub reasons: Vec<String>,
     /// The features in schema order, then the predictions.
     pub columns: Vec<ColumnReport>,
+    /// The owner's soft expectations, when the model carries some.
+    pub expectations: Vec<ExpectationReport>,
+    /// The model's owning team, from its expectations.
+    pub owner: Option<String>,
+    /// Whom to call about it, from its expectations.
+    pub contact: Option<String>,
 }
 
 impl Monitor {
     /// A monitor for `info`'s model, or `None` when it carries no training
     /// profile (there is nothing to compare with) or monitoring is off.
     pub fn new(info: &ModelInfo, config: MonitorConfig) -> Option<Monitor> {
+        Self::build(info, None, config)
+    }
+
+    /// A monitor for `model`, which also counts the soft expectations the
+    /// model carries (see [`crate::expect`]).
+    pub fn for_model(model: &Model, config: MonitorConfig) -> Option<Monitor> {
+        Self::build(model.info(), model.rules().cloned(), config)
+    }
+
+    fn build(
+        info: &ModelInfo,
+        rules: Option<Arc<Rules>>,
+        config: MonitorConfig,
+    ) -> Option<Monitor> {
         if !config.enabled {
             return None;
         }
@@ -213,6 +265,11 @@ impl Monitor {
             config,
             columns,
             kinds,
+            rules,
+            classes: match &info.outputs {
+                Outputs::Classes(c) => c.clone(),
+                Outputs::Target(_) => Vec::new(),
+            },
             window: Mutex::new(Window {
                 segments: VecDeque::new(),
                 since,
@@ -274,6 +331,11 @@ impl Monitor {
                 _ => {}
             }
         }
+        if let Some(rules) = &self.rules {
+            for (slot, rule) in segment.broken.iter_mut().zip(rules.soft()) {
+                *slot += rule.count(batch);
+            }
+        }
         let p = self.columns.len() - 1;
         match (&self.columns[p].bins, scores) {
             (Bins::Classes, Scores::Classification(c)) => {
@@ -284,6 +346,7 @@ impl Monitor {
                 }
             }
             (Bins::Numeric { edges }, Scores::Regression(values)) => {
+                segment.prediction_sum += values.iter().sum::<f64>();
                 for &v in values {
                     let (bin, out) = numeric_bin(edges, v);
                     segment.counts[p][bin] += 1;
@@ -312,6 +375,8 @@ impl Monitor {
                     .map(|c| vec![0; c.reference.len()])
                     .collect(),
                 outside: vec![0; self.columns.len()],
+                broken: vec![0; self.rules.as_ref().map_or(0, |r| r.soft().len())],
+                prediction_sum: 0.0,
             });
             Self::expire(window, &self.config, now, 1);
         }
@@ -405,10 +470,7 @@ impl Monitor {
                     score.level,
                     format!(
                         "{} `{}`: PSI {:.3}, p {:.1e} after correction, over {} values",
-                        match score.level {
-                            Level::Alert => "alert",
-                            _ => "warn",
-                        },
+                        level_word(score.level),
                         column.name,
                         score.psi,
                         score.p_adjusted,
@@ -428,13 +490,125 @@ impl Monitor {
                 since: window.since[c].1,
             });
         }
+        let expectations = self.expectations(&window, rows, &live, &mut reasons);
         reasons.sort_by_key(|r| std::cmp::Reverse(r.0));
         Report {
             rows,
             health: reasons.first().map_or(Level::Ok, |r| r.0),
             reasons: reasons.into_iter().map(|r| r.1).collect(),
             columns,
+            expectations,
+            owner: self.rules.as_ref().map(|r| r.expectations.owner.clone()),
+            contact: self.rules.as_ref().map(|r| r.expectations.contact.clone()),
         }
+    }
+
+    /// Judges the owner's soft expectations over the window: a feature's
+    /// warns at its first breaking row and alerts at
+    /// `expectation_alert_rate` of the rows; an output's alerts when the
+    /// window (of at least `min_rows`) is outside its bounds.
+    fn expectations(
+        &self,
+        window: &Window,
+        rows: u64,
+        live: &[Vec<u64>],
+        reasons: &mut Vec<(Level, String)>,
+    ) -> Vec<ExpectationReport> {
+        let Some(rules) = &self.rules else {
+            return Vec::new();
+        };
+        let thresholds = &self.config.thresholds;
+        let owner = &rules.expectations.owner;
+        let mut out = Vec::new();
+        for (i, rule) in rules.soft().iter().enumerate() {
+            let broken: u64 = window.segments.iter().map(|s| s.broken[i]).sum();
+            let rate = if rows == 0 {
+                0.0
+            } else {
+                broken as f64 / rows as f64
+            };
+            let level = if broken == 0 {
+                Level::Ok
+            } else if rate >= thresholds.expectation_alert_rate {
+                Level::Alert
+            } else {
+                Level::Warn
+            };
+            if level != Level::Ok {
+                reasons.push((
+                    level,
+                    format!(
+                        "{} `{}`: {broken} of {rows} rows ({:.1} %) break the expectation {} (owner {owner})",
+                        level_word(level),
+                        rule.field,
+                        rate * 100.0,
+                        rule.text()
+                    ),
+                ));
+            }
+            out.push(ExpectationReport {
+                field: rule.field.clone(),
+                rule: rule.text(),
+                severity: rule.severity,
+                violations: Some(broken),
+                rate: Some(rate),
+                observed: None,
+                level,
+            });
+        }
+        let Some(outputs) = &rules.expectations.outputs else {
+            return out;
+        };
+        let enough = rows >= thresholds.min_rows && rows > 0;
+        let predictions = &live[self.columns.len() - 1];
+        let mut judge = |rule: String, bounds: &Bounds, observed: f64| {
+            let level = if enough && !bounds.contains(observed) {
+                Level::Alert
+            } else {
+                Level::Ok
+            };
+            if level != Level::Ok {
+                reasons.push((
+                    level,
+                    format!(
+                        "alert `(prediction)`: {rule} is {observed:.4} over {rows} rows, expected {bounds} (owner {owner})"
+                    ),
+                ));
+            }
+            out.push(ExpectationReport {
+                field: "(prediction)".into(),
+                rule: format!("{rule} {bounds}"),
+                severity: outputs.severity,
+                violations: None,
+                rate: None,
+                observed: enough.then_some(observed),
+                level,
+            });
+        };
+        for (class, bounds) in &outputs.share {
+            let Some(k) = self.classes.iter().position(|c| c == class) else {
+                continue;
+            };
+            let share = predictions.get(k).copied().unwrap_or(0) as f64 / rows.max(1) as f64;
+            judge(format!("the share of class {class}"), bounds, share);
+        }
+        if let Some(bounds) = &outputs.mean {
+            let sum: f64 = window.segments.iter().map(|s| s.prediction_sum).sum();
+            judge(
+                "the mean prediction".into(),
+                bounds,
+                sum / rows.max(1) as f64,
+            );
+        }
+        out
+    }
+}
+
+fn level_word(level: Level) -> &'static str {
+    match level {
+        Level::Alert => "alert",
+        Level::Warn => "warn",
+        Level::Ok => "ok",
     }
 }
 

@@ -156,9 +156,21 @@ fn compile_then_score_reproduces_the_expected_answers() {
         // One model goes through the CLI's compile; the others reuse the
         // library's (same code, and compiling them all twice is slow).
         if name == "churn_coltrans_rf" {
+            // Soft expectations only: they are counted, not enforced, so
+            // every row still scores.
+            let expect = dir.join("expect.toml");
+            std::fs::write(
+                &expect,
+                "owner = \"churn-team\"\ncontact = \"churn@example.com\"\n\
+                 [features.age]\nmin = 18\nmax = 60\n\
+                 [features.device]\ncategories = [\"ios\", \"android\", \"web\"]\n\
+                 [outputs.share.churn]\nmax = 0.5\n",
+            )
+            .unwrap();
             let compiled = Command::new(env!("CARGO_BIN_EXE_glassbox"))
                 .args(["compile", &format!("{}/{name}.onnx", fx::SKLEARN)])
                 .args(["--train", &format!("{}/{name}.train.jsonl", fx::SKLEARN)])
+                .args(["--expect", expect.to_str().unwrap()])
                 .args(["-o", out, "--name", "churn", "--version", "2.1.0"])
                 .output()
                 .unwrap();
@@ -166,6 +178,10 @@ fn compile_then_score_reproduces_the_expected_answers() {
             assert!(compiled.status.success(), "{stderr}");
             assert!(stderr.contains("trees:     100 trees"), "{stderr}");
             assert!(stderr.contains("wrote "), "{stderr}");
+            assert!(
+                stderr.contains("expects:   3 rule(s), owner churn-team <churn@example.com>"),
+                "{stderr}"
+            );
         } else {
             std::fs::write(out, crate::compile::compiled(fx::SKLEARN, name)).unwrap();
         }
@@ -218,9 +234,20 @@ fn compile_then_score_reproduces_the_expected_answers() {
     assert!(d["profile"]["features"][0]["numeric"]["histogram"]["edges"].is_array());
     assert_eq!(d["source"]["producer"], "skl2onnx 1.20.0");
     assert_eq!(d["source"]["onnx_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(d["expectations"]["owner"], "churn-team");
+    assert_eq!(d["expectations"]["features"]["age"]["max"], 60.0);
     let text = glassbox(&["inspect", churn.to_str().unwrap()], None);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("source:   ONNX sha256:"), "{text}");
+    assert!(
+        text.contains("owner:    churn-team <churn@example.com>"),
+        "{text}"
+    );
+    assert!(text.contains("  age: within [18, 60] (soft)"), "{text}");
+    assert!(
+        text.contains("  share of class churn: at most 0.5 (soft)"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -241,4 +268,39 @@ fn compile_errors_name_the_problem() {
         stderr.contains("graph input `input` has 30 columns but the training data has 8"),
         "{stderr}"
     );
+}
+
+#[test]
+fn expectations_that_do_not_fit_the_model_are_refused_before_compiling() {
+    let dir = std::env::temp_dir().join(format!("glassbox-cli-expect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let expect = dir.join("expect.toml");
+    std::fs::write(
+        &expect,
+        "owner = \"t\"\ncontact = \"c\"\n[features.agee]\nmax = 3\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_glassbox"))
+        .args([
+            "compile",
+            &format!("{}/churn_coltrans_rf.onnx", fx::SKLEARN),
+        ])
+        .args([
+            "--train",
+            &format!("{}/churn_coltrans_rf.train.jsonl", fx::SKLEARN),
+        ])
+        .args(["--expect", expect.to_str().unwrap(), "-o", "/dev/null"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("features.agee: the model has no feature `agee`; its features are age, "),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("scoring and profiling"),
+        "refused before the long steps: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -198,3 +198,147 @@ async fn drift_and_health_are_metrics() {
     task.await.unwrap().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// churn compiled with its owner's expectations: a hard range on `age`,
+/// soft categories on `device`, a soft bound on the share of churners.
+fn churn_with_expectations() -> glassbox::Model {
+    use glassbox::compile::{CompileOptions, compile};
+    use glassbox::expect::Expectations;
+    use glassbox::training::TrainingData;
+    let onnx = std::fs::read(format!("{SKLEARN}/churn_coltrans_rf.onnx")).unwrap();
+    let train = TrainingData::read(format!("{SKLEARN}/churn_coltrans_rf.train.jsonl")).unwrap();
+    let expectations = Expectations::from_toml(
+        r#"
+        owner = "churn-team"
+        contact = "churn@example.com"
+        [features.age]
+        min = 18
+        max = 60
+        severity = "hard"
+        [features.device]
+        categories = ["ios", "android", "web"]
+        [outputs.share.churn]
+        max = 0.05
+        "#,
+    )
+    .unwrap();
+    let opts = CompileOptions {
+        expectations: Some(expectations),
+        ..CompileOptions::new("churn")
+    };
+    let component = compile(&onnx, &train, &opts).unwrap().component;
+    engine().load(&component).unwrap()
+}
+
+/// The acceptance test of the issue: a hard range on one feature rejects
+/// exactly the rows outside it, one by one and within a batch.
+#[test]
+fn a_hard_range_rejects_exactly_the_rows_outside_it() {
+    let model = churn_with_expectations();
+    let values = jsonl(&format!("{SKLEARN}/churn_coltrans_rf.drifted.jsonl"));
+    let outside: Vec<usize> = values
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| {
+            v["age"]
+                .as_f64()
+                .is_some_and(|a| !(18.0..=60.0).contains(&a))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        outside.len() > 5 && outside.len() < values.len() / 2,
+        "the drifted file has some rows outside: {}",
+        outside.len()
+    );
+    let rows = rows(&values);
+    let mut rejected = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        match model.score_rows(std::slice::from_ref(row)) {
+            Ok(_) => {}
+            Err(glassbox::Error::InvalidInput { violations, .. }) => {
+                assert_eq!(violations.len(), 1, "{violations:?}");
+                let v = &violations[0];
+                assert_eq!(v.field, "age");
+                assert!(
+                    v.expected == "a value within [18, 60] (hard expectation of churn-team)",
+                    "{v}"
+                );
+                rejected.push(i);
+            }
+            Err(e) => panic!("row {i}: {e}"),
+        }
+    }
+    assert_eq!(rejected, outside);
+    // In one batch, the same rows are named.
+    let Err(glassbox::Error::InvalidInput { violations, .. }) = model.score_rows(&rows) else {
+        panic!("the batch holds rows outside the range");
+    };
+    let named: Vec<usize> = violations.iter().map(|v| v.row).collect();
+    assert_eq!(named, outside);
+}
+
+/// Soft expectations are counted by the monitor and move the health, with
+/// a reason naming the owner.
+#[test]
+fn soft_expectations_are_counted_and_move_the_health() {
+    let model = churn_with_expectations();
+    // The held-out file has 200 rows, fewer once the hard range has
+    // passed: lower the minimum for a verdict on the outputs.
+    let mut config = MonitorConfig::default();
+    config.thresholds.min_rows = 100;
+    let monitor = Monitor::for_model(&model, config).unwrap();
+    // The rows the hard range lets through.
+    let values: Vec<_> = jsonl(&format!("{SKLEARN}/churn_coltrans_rf.inputs.jsonl"))
+        .into_iter()
+        .filter(|v| v["age"].as_f64().is_none_or(|a| (18.0..=60.0).contains(&a)))
+        .collect();
+    let unexpected_devices = values
+        .iter()
+        .filter(|v| {
+            v["device"]
+                .as_str()
+                .is_some_and(|d| !["ios", "android", "web"].contains(&d))
+        })
+        .count();
+    assert!(
+        unexpected_devices > 0,
+        "the held-out rows have a smart_tv or two"
+    );
+    let rows = rows(&values);
+    let batch = glassbox::batch::from_rows(model.info(), &rows).unwrap();
+    let scores = model.score(&batch).unwrap();
+    monitor.observe(&batch, &scores);
+    let r = monitor.report();
+    assert_eq!(r.owner.as_deref(), Some("churn-team"));
+    let device = r.expectations.iter().find(|e| e.field == "device").unwrap();
+    assert_eq!(device.violations, Some(unexpected_devices as u64));
+    assert_eq!(device.rule, "one of ios, android, web");
+    assert_ne!(device.level, Level::Ok);
+    let churners = match &scores {
+        glassbox::Scores::Classification(c) => c.labels.iter().filter(|&&l| l == 0).count(),
+        _ => unreachable!(),
+    };
+    let share = r
+        .expectations
+        .iter()
+        .find(|e| e.field == "(prediction)")
+        .unwrap();
+    assert_eq!(share.observed, Some(churners as f64 / rows.len() as f64));
+    assert_eq!(
+        share.level,
+        if churners as f64 / rows.len() as f64 > 0.05 {
+            Level::Alert
+        } else {
+            Level::Ok
+        }
+    );
+    assert!(
+        r.reasons
+            .iter()
+            .any(|x| x.contains("`device`") && x.contains("(owner churn-team)")),
+        "{:#?}",
+        r.reasons
+    );
+    assert_ne!(r.health, Level::Ok);
+}

@@ -257,8 +257,8 @@ impl Registry {
     ) -> Option<Arc<Deployed>> {
         let deployed_model = model;
         let deployed = Arc::new(Deployed {
-            monitor: Monitor::new(
-                deployed_model.info(),
+            monitor: Monitor::for_model(
+                &deployed_model,
                 self.monitor
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
