@@ -59,6 +59,7 @@ mod config;
 pub mod oip;
 pub mod registry;
 mod routes;
+pub mod stats;
 mod trace;
 pub mod watch;
 

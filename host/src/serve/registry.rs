@@ -12,6 +12,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
@@ -20,6 +21,7 @@ use crate::monitor::{Monitor, MonitorConfig};
 use crate::{Batch, Model, Scores};
 
 use super::ServeLimits;
+use super::stats::Stats;
 
 /// Where a deployed model came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +50,8 @@ pub struct Deployed {
     inline_rows: usize,
     /// Live profiles against the training data, when the model has one.
     monitor: Option<Arc<Monitor>>,
+    /// Traffic figures for the dashboard.
+    stats: Arc<Stats>,
 }
 
 impl std::fmt::Debug for Deployed {
@@ -96,6 +100,19 @@ impl Deployed {
         self.monitor.as_deref()
     }
 
+    /// Traffic figures: calls, latency, recent violations.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Records input refused before it reached the model (see
+    /// [`Model::refuse`]) and returns the error to report.
+    pub fn refuse(&self, rows: usize, violations: Vec<crate::Violation>) -> crate::Error {
+        self.stats.violations(&violations);
+        self.stats.record("invalid_input", rows, Duration::ZERO);
+        self.model.refuse(rows, violations)
+    }
+
     /// Requests admitted now (running or waiting for a scoring thread).
     pub fn in_flight(&self) -> usize {
         self.max_admitted - self.admitted.available_permits()
@@ -105,11 +122,11 @@ impl Deployed {
     /// admission limits (see [`ServeLimits`]): refused with
     /// [`CallError::Busy`] at once when full, never queued without bound.
     pub async fn score(&self, batch: Batch) -> Result<Scores, CallError> {
-        let _admitted = self
-            .admitted
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| CallError::Busy)?;
+        let _admitted = self.admitted.clone().try_acquire_owned().map_err(|_| {
+            self.stats
+                .record("busy", batch.rows as usize, Duration::ZERO);
+            CallError::Busy
+        })?;
         // The semaphore is never closed, so acquiring only waits.
         let running = self
             .running
@@ -123,7 +140,7 @@ impl Deployed {
         if batch.rows as usize <= self.inline_rows
             && let Ok(_slot) = self.inline.try_acquire()
         {
-            let result = self.model.score(&batch);
+            let result = score_counted(&self.model, &batch, &self.stats);
             drop(running);
             if let (Ok(scores), Some(monitor)) = (&result, &self.monitor) {
                 monitor.observe(&batch, scores);
@@ -132,6 +149,7 @@ impl Deployed {
         }
         let model = self.model.clone();
         let monitor = self.monitor.clone();
+        let stats = self.stats.clone();
         // The scoring span's parent is the request's span: the current
         // context is thread-local, so it has to travel with the call.
         let cx = opentelemetry::Context::current();
@@ -141,7 +159,7 @@ impl Deployed {
         // permit is released only then, so the bound holds.
         tokio::task::spawn_blocking(move || {
             let _cx = cx.attach();
-            let result = model.score(&batch);
+            let result = score_counted(&model, &batch, &stats);
             drop(running);
             if let (Ok(scores), Some(monitor)) = (&result, &monitor) {
                 monitor.observe(&batch, scores);
@@ -152,6 +170,23 @@ impl Deployed {
         .map_err(|_| CallError::Panicked)?
         .map_err(CallError::Model)
     }
+}
+
+/// Scores `batch` and counts the call, its time and any violations.
+fn score_counted(model: &Model, batch: &Batch, stats: &Stats) -> crate::Result<Scores> {
+    let started = Instant::now();
+    let result = model.score(batch);
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => {
+            if let crate::Error::InvalidInput { violations, .. } = e {
+                stats.violations(violations);
+            }
+            e.outcome()
+        }
+    };
+    stats.record(outcome, batch.rows as usize, started.elapsed());
+    result
 }
 
 /// The models served at one moment: name → versions, oldest first.
@@ -266,6 +301,7 @@ impl Registry {
             )
             .map(Arc::new),
             model: deployed_model,
+            stats: Arc::default(),
             origin,
             admitted: Arc::new(Semaphore::new(self.limits.max_concurrent_requests)),
             max_admitted: self.limits.max_concurrent_requests,

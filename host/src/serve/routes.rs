@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{self, Prediction, Row};
 use crate::telemetry::Telemetry;
-use crate::{Engine, Error, FeatureKind, Model, ModelError, Outputs, Violation};
+use crate::{Engine, Error, Model, ModelError, Outputs, Violation};
 
 use super::ServeLimits;
 use super::oip::{self, DecodeError, InferRequest, InferResponse, ModelMetadata, Problem};
@@ -34,6 +34,7 @@ struct Inner {
     registry: Arc<Registry>,
     ready: AtomicBool,
     telemetry: Option<Arc<Telemetry>>,
+    started: std::time::Instant,
 }
 
 impl std::fmt::Debug for Service {
@@ -66,6 +67,7 @@ impl Service {
                 registry: Arc::new(Registry::new(limits)),
                 ready: AtomicBool::new(true),
                 telemetry,
+                started: std::time::Instant::now(),
             }),
         }
     }
@@ -119,7 +121,7 @@ impl Service {
         let info = deployed.model().info();
         let batch = batch::from_rows(info, rows).map_err(|violations| {
             let problems = violations.iter().cloned().map(Problem::from).collect();
-            deployed.model().refuse(rows.len(), violations);
+            deployed.refuse(rows.len(), violations);
             ApiError::invalid(deployed.name(), problems)
         })?;
         let scores = deployed
@@ -138,6 +140,7 @@ impl Service {
             .route("/infer", post(infer));
         let mut router = Router::new()
             .route("/", get(index))
+            .route("/dashboard.json", get(dashboard_json))
             .route("/v2", get(server_metadata))
             .route("/v2/health/live", get(live))
             .route("/v2/health/ready", get(ready))
@@ -462,9 +465,7 @@ async fn infer(
                     .first()
                     .map_or(0, |&n| usize::try_from(n).unwrap_or(0))
             });
-            deployed
-                .model()
-                .refuse(rows, problems.iter().map(Violation::from).collect());
+            deployed.refuse(rows, problems.iter().map(Violation::from).collect());
         }
         ApiError::decode(deployed.name(), e, s.limits())
     })?;
@@ -616,64 +617,51 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     )
 }
 
-/// The page at `/`: the models served, with links to their metadata.
-async fn index(State(s): State<Service>) -> Html<String> {
-    let snapshot = s.registry().snapshot();
-    let mut html = String::from(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>glassbox serve</title>\
-         <style>body{font-family:sans-serif;max-width:60em;margin:2em auto}code{background:#eee}\
-         td,th{text-align:left;padding:.2em .8em;vertical-align:top}</style></head><body>\n\
-         <h1>glassbox serve</h1>\n",
-    );
-    html.push_str(&format!(
-        "<p>{} model version(s). APIs: KServe Open Inference Protocol v2 (<code>/v2/models/NAME/infer</code>) \
-         and KServe v1 (<code>/v1/models/NAME:predict</code>). Health: <a href=\"/v2/health/ready\">/v2/health/ready</a>.</p>\n\
-         <table><tr><th>model</th><th>versions</th><th>task</th><th>inputs</th></tr>\n",
-        snapshot.len()
-    ));
-    for name in snapshot.names() {
-        let versions = snapshot.versions(name);
-        let Some(newest) = versions.last() else {
-            continue;
-        };
-        let info = newest.model().info();
-        let n = escape(name);
-        let links: Vec<String> = versions
-            .iter()
-            .map(|d| {
-                let v = escape(d.version());
-                format!("<a href=\"/v2/models/{n}/versions/{v}\">{v}</a>")
-            })
-            .collect();
-        let task = match &info.outputs {
-            Outputs::Classes(c) => format!("classifier, {} classes", c.len()),
-            Outputs::Target(t) => format!("regressor of <code>{}</code>", escape(t)),
-        };
-        let inputs: Vec<String> = info
-            .inputs
-            .iter()
-            .map(|f| {
-                let kind = match f.kind {
-                    FeatureKind::Numeric => "number",
-                    FeatureKind::Categorical => "string",
-                };
-                let null = if f.nullable { ", nullable" } else { "" };
-                format!("<code>{}</code> ({kind}{null})", escape(&f.name))
-            })
-            .collect();
-        html.push_str(&format!(
-            "<tr><td><a href=\"/v2/models/{n}\">{n}</a></td><td>{}</td><td>{task}</td><td>{}</td></tr>\n",
-            links.join(" "),
-            inputs.join(", ")
-        ));
-    }
-    html.push_str("</table>\n</body></html>\n");
-    Html(html)
+/// The dashboard at `/`: one static page (no CDN: an edge node may be
+/// offline) that polls [`dashboard_json`].
+async fn index() -> Html<&'static str> {
+    Html(include_str!("dashboard.html"))
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// What the dashboard shows: every deployment with its traffic, health,
+/// live profiles and recent contract violations.
+async fn dashboard_json(State(s): State<Service>) -> Json<serde_json::Value> {
+    let snapshot = s.registry().snapshot();
+    let mut models = Vec::new();
+    for name in snapshot.names() {
+        for d in snapshot.versions(name) {
+            let model = d.model();
+            let info = model.info();
+            let report = d.monitor().map(|m| m.report());
+            let mut stats = d.stats().json();
+            let violations = stats
+                .as_object_mut()
+                .and_then(|o| o.remove("violations"))
+                .unwrap_or_default();
+            let expectations = model.expectations();
+            models.push(serde_json::json!({
+                "name": d.name(),
+                "version": d.version(),
+                "digest": format!("sha256:{}", model.digest()),
+                "task": match info.outputs {
+                    Outputs::Classes(_) => "classification",
+                    Outputs::Target(_) => "regression",
+                },
+                "owner": expectations.map(|e| &e.owner),
+                "contact": expectations.map(|e| &e.contact),
+                "health": report.as_ref().map(|r| r.health),
+                "reasons": report.as_ref().map_or(&[][..], |r| &r.reasons[..]),
+                "stats": stats,
+                "monitor": report,
+                "violations": violations,
+            }));
+        }
+    }
+    Json(serde_json::json!({
+        "server": {
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_seconds": s.inner.started.elapsed().as_secs_f64(),
+        },
+        "models": models,
+    }))
 }
