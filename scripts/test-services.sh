@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real services for the integration tests that talk to an OpenTelemetry
-# collector and to Prometheus. Both listen on loopback only.
+# collector, to Prometheus and to a browser (ChromeDriver driving headless
+# Chromium). All listen on loopback only.
 #
 #   scripts/test-services.sh start   # install what is missing, (re)start both
 #   scripts/test-services.sh stop    # stop what `start` started
@@ -17,6 +18,8 @@
 #                                      server; rotel exports traces and metrics there
 #   GLASSBOX_TEST_PROMETHEUS           Prometheus' HTTP API (http://127.0.0.1:P)
 #   GLASSBOX_TEST_PROMETHEUS_TARGETS   directory watched by the `glassbox` scrape job
+#   GLASSBOX_TEST_WEBDRIVER            ChromeDriver's WebDriver endpoint (http://127.0.0.1:P)
+#   GLASSBOX_TEST_CHROMIUM             the Chromium binary it should start
 #
 # Things a test needs to know about these two:
 # - rotel always gzips what it exports, whatever --otlp-exporter-compression
@@ -33,8 +36,8 @@
 #   rename it, so Prometheus never reads half a file.
 #
 # Installs: rotel (PyPI wheel that carries the rotel-agent binary) into a venv
-# under target/test-services/, and Debian's prometheus package with apt-get
-# (needs root; CI runs as root).
+# under target/test-services/, and Debian's prometheus, chromium and
+# chromium-driver packages with apt-get (needs root; CI runs as root).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo_root="$(pwd)"
@@ -94,10 +97,13 @@ rotel_bin() {
 # thing that broke.
 rotel_glob="$venv/lib/python*/site-packages/rotel/rotel-agent*"
 prometheus_glob="/usr/bin/prometheus*"
+# /usr/bin/chromedriver is a link to the real binary.
+chromedriver_glob="/usr/lib/chromium/chromedriver*"
 
 stop_all() {
     stop_one rotel "$rotel_glob"
     stop_one prometheus "$prometheus_glob"
+    stop_one chromedriver "$chromedriver_glob"
     rm -f "$env_file"
 }
 
@@ -127,6 +133,8 @@ install_rotel() {
 install_apt_packages() {
     local missing=()
     [[ -x /usr/bin/prometheus ]] || missing+=(prometheus)
+    [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+    [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
     command -v curl >/dev/null || missing+=(curl)
     ((${#missing[@]})) || return 0
     if [[ "$(id -u)" != 0 ]]; then
@@ -207,6 +215,19 @@ prometheus_ready() {
     [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$prom_port/-/ready")" == 200 ]]
 }
 
+chromedriver_ready() {
+    [[ "$(curl -s "http://127.0.0.1:$driver_port/status")" == *'"ready":true'* ]]
+}
+
+# ChromeDriver starts Chromium itself, once per session, with the options the
+# test asks for (headless, no network beyond loopback).
+start_chromedriver() {
+    /usr/bin/chromedriver --port="$driver_port" --allowed-ips=127.0.0.1 \
+        </dev/null >"$state/chromedriver.log" 2>&1 &
+    echo $! >"$state/chromedriver.pid"
+    wait_ready chromedriver "$chromedriver_glob" chromedriver_ready
+}
+
 start_rotel() {
     local bin
     bin="$(rotel_bin)"
@@ -258,13 +279,15 @@ cmd_start() {
     install_rotel
 
     local ports
-    ports="$(pick_ports 4)"
-    read -r grpc_port http_port sink_port prom_port <<<"$ports"
+    ports="$(pick_ports 5)"
+    read -r grpc_port http_port sink_port prom_port driver_port <<<"$ports"
 
     start_rotel
     log "rotel ready (OTLP gRPC :$grpc_port, HTTP :$http_port, exporting to :$sink_port)"
     start_prometheus
     log "prometheus ready on :$prom_port"
+    start_chromedriver
+    log "chromedriver ready on :$driver_port"
 
     cat >"$env_file.tmp" <<EOF
 export GLASSBOX_TEST_OTLP_GRPC=http://127.0.0.1:$grpc_port
@@ -272,6 +295,8 @@ export GLASSBOX_TEST_OTLP_HTTP=http://127.0.0.1:$http_port
 export GLASSBOX_TEST_OTLP_SINK=127.0.0.1:$sink_port
 export GLASSBOX_TEST_PROMETHEUS=http://127.0.0.1:$prom_port
 export GLASSBOX_TEST_PROMETHEUS_TARGETS=$(printf '%q' "$targets_dir")
+export GLASSBOX_TEST_WEBDRIVER=http://127.0.0.1:$driver_port
+export GLASSBOX_TEST_CHROMIUM=/usr/bin/chromium
 EOF
     mv "$env_file.tmp" "$env_file"
     cat "$env_file"

@@ -483,7 +483,7 @@ impl Monitor {
                 missing_rate: share(missing),
                 out_of_range_rate: share(out_of_range),
                 unseen_rate: share(unseen),
-                bins: labels(column),
+                bins: labels(column, &self.classes),
                 training: column.reference.clone(),
                 live: live[c].clone(),
                 drift: score,
@@ -643,7 +643,7 @@ fn numeric_bin(edges: &[f64], v: f64) -> (usize, bool) {
     (above.saturating_sub(1).min(bins - 1), false)
 }
 
-fn labels(column: &Column) -> Vec<String> {
+fn labels(column: &Column, classes: &[String]) -> Vec<String> {
     match &column.bins {
         Bins::Numeric { edges } => edges
             .windows(2)
@@ -660,7 +660,12 @@ fn labels(column: &Column) -> Vec<String> {
             names
         }
         Bins::Classes => (0..column.reference.len())
-            .map(|i| format!("class {i}"))
+            .map(|i| {
+                classes
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("class {i}"))
+            })
             .collect(),
     }
 }

@@ -29,5 +29,7 @@ mod cli;
 mod telemetry;
 // Live profiles and drift against the training data.
 mod monitor;
+// The dashboard, as a person sees it in a real browser.
+mod dashboard;
 
 mod util;

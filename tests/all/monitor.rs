@@ -201,7 +201,7 @@ async fn drift_and_health_are_metrics() {
 
 /// churn compiled with its owner's expectations: a hard range on `age`,
 /// soft categories on `device`, a soft bound on the share of churners.
-fn churn_with_expectations() -> glassbox::Model {
+pub fn churn_with_expectations() -> glassbox::Model {
     use glassbox::compile::{CompileOptions, compile};
     use glassbox::expect::Expectations;
     use glassbox::training::TrainingData;

@@ -164,19 +164,22 @@ impl Stats {
             }
             bucket_bound(BUCKETS - 1)
         };
-        let now = self.started.elapsed().as_secs();
+        // The last minute, the second now filling included, over the time
+        // it spans (less while the deployment is younger than a minute).
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let now = elapsed as u64;
         let recent: u64 = self
             .rate
             .iter()
             .filter(|(s, _)| {
                 let s = s.load(Relaxed);
-                s != u64::MAX && s < now && now - s <= RATE_WINDOW as u64
+                s != u64::MAX && s <= now && now - s < RATE_WINDOW as u64
             })
             .map(|(_, c)| c.load(Relaxed))
             .sum();
-        // Whole seconds only (the current one is still filling), over the
-        // time the deployment has existed when that is under a minute.
-        let span = now.clamp(1, RATE_WINDOW as u64);
+        let span = elapsed
+            .min((RATE_WINDOW - 1) as f64 + elapsed.fract())
+            .max(1e-3);
         let violations: Vec<RecentViolation> = self
             .violations
             .lock()
@@ -188,7 +191,7 @@ impl Stats {
             "calls": calls,
             "rows": self.rows.load(Relaxed),
             "outcomes": outcomes,
-            "calls_per_second": recent as f64 / span as f64,
+            "calls_per_second": recent as f64 / span,
             "latency_seconds": if total == 0 {
                 Value::Null
             } else {
