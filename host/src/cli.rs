@@ -51,6 +51,35 @@ enum Command {
         #[command(flatten)]
         engine: EngineArgs,
     },
+    /// Judge drift offline, from prediction logs (`glassbox serve
+    /// --prediction-log DIR`): the live monitor's report over every logged
+    /// row of MODEL's name and version.
+    ///
+    /// Prints the health, its reasons and one line per feature; --json
+    /// prints the whole report, --html also writes the dashboard's page for
+    /// it, which opens offline. Exit status 0, or 1 when --fail-on is met.
+    Report {
+        /// Log files, or directories of them (*.jsonl, read in name order).
+        #[arg(required = true, value_name = "LOG")]
+        logs: Vec<PathBuf>,
+        /// The model the rows were scored with: a .wasm component or a bundled example's name.
+        #[arg(long)]
+        model: String,
+        /// Also write the report as a standalone HTML page.
+        #[arg(long, value_name = "OUT.html")]
+        html: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Live rows needed before any verdict.
+        #[arg(long, value_name = "N", default_value_t = glassbox::drift::Thresholds::default().min_rows)]
+        min_rows: u64,
+        /// Exit with status 1 when the health is at this level or worse.
+        #[arg(long, value_name = "warn|alert")]
+        fail_on: Option<FailOn>,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
     /// Compile a scikit-learn pipeline exported to ONNX into a component.
     ///
     /// The training file's columns (JSON keys of the first line, or the CSV
@@ -140,6 +169,12 @@ struct ServeArgs {
     /// Compile every time; read and write no cache.
     #[arg(long)]
     no_cache: bool,
+    /// Log inputs and answers (JSON Lines) into this directory.
+    #[arg(long, value_name = "DIR")]
+    prediction_log: Option<PathBuf>,
+    /// Share of calls to log, in [0, 1]. [default: 1]
+    #[arg(long, value_name = "RATE", requires = "prediction_log")]
+    log_sample_rate: Option<f64>,
 }
 
 /// Engine settings shared by the commands that load models.
@@ -226,6 +261,23 @@ pub fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(args) => serve(args),
+        Command::Report {
+            logs,
+            model,
+            html,
+            json,
+            min_rows,
+            fail_on,
+            engine,
+        } => report(
+            &engine.engine()?,
+            &logs,
+            &model,
+            html.as_deref(),
+            json,
+            min_rows,
+            fail_on,
+        ),
         Command::Examples => {
             for e in examples::ALL {
                 println!("{:<16} {}", e.name, e.description);
@@ -320,6 +372,122 @@ fn compile(
     }
     eprintln!("  time:      {:.2} s", s.elapsed.as_secs_f64());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The level at which `glassbox report` fails.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum FailOn {
+    Warn,
+    Alert,
+}
+
+fn report(
+    engine: &Engine,
+    logs: &[PathBuf],
+    model_arg: &str,
+    html: Option<&Path>,
+    json: bool,
+    min_rows: u64,
+    fail_on: Option<FailOn>,
+) -> Result<ExitCode> {
+    use glassbox::drift::Level;
+    use glassbox::monitor::{Monitor, MonitorConfig};
+    let model = load(engine, model_arg)?;
+    let info = model.info();
+    // One window over everything logged: no row is too old or one too many.
+    let mut config = MonitorConfig {
+        window_rows: u64::MAX,
+        window_seconds: u64::MAX / 2,
+        ..MonitorConfig::default()
+    };
+    config.thresholds.min_rows = min_rows;
+    let Some(monitor) = Monitor::for_model(&model, config) else {
+        bail!(
+            "model `{}` carries no training profile to compare with (compile it with --train)",
+            info.name
+        );
+    };
+    let logged = glassbox::predlog::read(logs, info)?;
+    if logged.rows == 0 {
+        bail!(
+            "no logged rows of {} {} in {} ({} lines of other models or versions)",
+            info.name,
+            info.version,
+            logs.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            logged.other
+        );
+    }
+    for (batch, scores) in &logged.batches {
+        monitor.observe(batch, scores);
+    }
+    let r = monitor.report();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        let word = |l: Level| match l {
+            Level::Ok => "ok",
+            Level::Warn => "warn",
+            Level::Alert => "alert",
+        };
+        println!(
+            "{} {}: {} over {} logged rows",
+            info.name,
+            info.version,
+            word(r.health),
+            r.rows
+        );
+        if let (Some(owner), Some(contact)) = (&r.owner, &r.contact) {
+            println!("owner: {owner} <{contact}>");
+        }
+        for reason in &r.reasons {
+            println!("  {reason}");
+        }
+        println!(
+            "\n{:<28} {:>6} {:>8} {:>9} {:>8} {:>8} {:>8}",
+            "column", "level", "PSI", "p (adj.)", "missing", "outside", "unseen"
+        );
+        for c in &r.columns {
+            println!(
+                "{:<28} {:>6} {:>8.3} {:>9.1e} {:>7.1}% {:>7.1}% {:>7.1}%",
+                c.name,
+                word(c.drift.level),
+                c.drift.psi,
+                c.drift.p_adjusted,
+                c.missing_rate * 100.0,
+                c.out_of_range_rate * 100.0,
+                c.unseen_rate * 100.0
+            );
+        }
+    }
+    if logged.other > 0 {
+        eprintln!("skipped {} lines of other models or versions", logged.other);
+    }
+    if let Some(path) = html {
+        let title = format!(
+            "report on {} logged rows of {}",
+            r.rows,
+            logs.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        std::fs::write(path, glassbox::serve::report_page(&model, &r, &title))
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    let failed = match fail_on {
+        Some(FailOn::Warn) => r.health >= Level::Warn,
+        Some(FailOn::Alert) => r.health >= Level::Alert,
+        None => false,
+    };
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Loads MODEL: a bundled example's name, or a path.
@@ -583,6 +751,12 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     }
     if let Some(n) = args.max_concurrent_requests {
         config.limits.max_concurrent_requests = n;
+    }
+    if let Some(dir) = &args.prediction_log {
+        config.prediction_log.dir = Some(dir.clone());
+    }
+    if let Some(rate) = args.log_sample_rate {
+        config.prediction_log.sample_rate = rate;
     }
     if args.no_cache {
         config.cache_dir = None;

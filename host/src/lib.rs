@@ -57,6 +57,7 @@ mod limits;
 pub mod model;
 pub mod monitor;
 pub mod onnx;
+pub mod predlog;
 pub mod profile;
 pub mod serve;
 pub mod telemetry;

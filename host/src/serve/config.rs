@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Limits;
 use crate::monitor::MonitorConfig;
+use crate::predlog::PredictionLogConfig;
 use crate::telemetry::TelemetryConfig;
 
 use super::ServeError;
@@ -44,6 +45,12 @@ use super::ServeError;
 /// enabled = true
 /// window_rows = 10000
 /// window_seconds = 3600
+///
+/// [prediction_log]                  # see `glassbox::predlog::PredictionLogConfig`
+/// dir = "/var/lib/glassbox/predictions"   # no log without it
+/// sample_rate = 1.0
+/// max_file_bytes = 67108864
+/// flush_seconds = 1.0
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -70,6 +77,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Live profiles and drift against the training data.
     pub monitor: MonitorConfig,
+    /// The sampled log of inputs and answers (off unless `dir` is set).
+    pub prediction_log: PredictionLogConfig,
 }
 
 impl Default for Config {
@@ -84,6 +93,7 @@ impl Default for Config {
             model_limits: Limits::default(),
             telemetry: TelemetryConfig::default(),
             monitor: MonitorConfig::default(),
+            prediction_log: PredictionLogConfig::default(),
         }
     }
 }
@@ -141,7 +151,7 @@ impl Default for ServeLimits {
 
 /// The environment variables [`Config::apply_env`] reads, with the key each
 /// overrides. `GLASSBOX_MODELS` is a path list (`:`-separated on Unix).
-pub const ENV_VARS: [(&str, &str); 9] = [
+pub const ENV_VARS: [(&str, &str); 10] = [
     ("GLASSBOX_LISTEN", "listen"),
     ("GLASSBOX_MODELS", "models"),
     ("GLASSBOX_WATCH_INTERVAL_MS", "watch_interval_ms"),
@@ -154,6 +164,7 @@ pub const ENV_VARS: [(&str, &str); 9] = [
     ("GLASSBOX_MAX_PARALLEL_CALLS", "limits.max_parallel_calls"),
     ("GLASSBOX_DEADLINE_MS", "model_limits.deadline_ms"),
     ("GLASSBOX_MONITOR", "monitor.enabled"),
+    ("GLASSBOX_PREDICTION_LOG", "prediction_log.dir"),
 ];
 
 impl Config {
@@ -213,6 +224,9 @@ impl Config {
         }
         if let Some(v) = get("GLASSBOX_MONITOR") {
             self.monitor.enabled = parse("GLASSBOX_MONITOR", &v)?;
+        }
+        if let Some(v) = get("GLASSBOX_PREDICTION_LOG") {
+            self.prediction_log.dir = Some(v.into());
         }
         Ok(())
     }

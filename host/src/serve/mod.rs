@@ -112,6 +112,7 @@ pub struct Server {
     service: Service,
     watchers: Vec<watch::WatchGuard>,
     shutdown_timeout: Duration,
+    prediction_log: Option<Arc<crate::predlog::PredictionLog>>,
 }
 
 impl Server {
@@ -141,6 +142,19 @@ impl Server {
         let engine = builder.build().map_err(ServeError::Engine)?;
         let service = Service::with_telemetry(engine, config.limits.clone(), Some(telemetry));
         service.registry().set_monitoring(config.monitor.clone());
+        let prediction_log = crate::predlog::PredictionLog::start(&config.prediction_log)
+            .map_err(|e| ServeError::Config(format!("prediction_log: {e}")))?
+            .map(Arc::new);
+        if let Some(log) = &prediction_log {
+            tracing::info!(
+                "logging {:.0} % of calls to {}",
+                config.prediction_log.sample_rate * 100.0,
+                log.dir().display()
+            );
+        }
+        service
+            .registry()
+            .set_prediction_log(prediction_log.clone());
         drift_gauges(&service);
         let loading = service.clone();
         let sources = config.models.clone();
@@ -160,6 +174,7 @@ impl Server {
             service,
             watchers,
             shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
+            prediction_log,
         })
     }
 
@@ -188,6 +203,7 @@ impl Server {
             service,
             watchers,
             shutdown_timeout,
+            prediction_log,
         } = self;
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let draining = service.clone();
@@ -222,6 +238,19 @@ impl Server {
             }
         };
         drop(watchers);
+        // Every call has answered: write what the log still holds.
+        if let Some(log) = prediction_log {
+            let _ = tokio::task::spawn_blocking(move || {
+                log.close();
+                if log.dropped() > 0 {
+                    tracing::warn!(
+                        "prediction log: {} rows could not be written (queue full or disk errors)",
+                        log.dropped()
+                    );
+                }
+            })
+            .await;
+        }
         // Flush the spans and metrics still buffered. The exporter's
         // network calls need the runtime's workers; this one must not block.
         if let Some(telemetry) = service.telemetry().cloned() {
@@ -229,6 +258,25 @@ impl Server {
         }
         result
     }
+}
+
+/// A standalone dashboard page showing `report`, computed offline for
+/// `model` (what `glassbox report --html` writes): the same page as
+/// `glassbox serve`'s, with its data inside, so it opens as a file.
+pub fn report_page(model: &crate::Model, report: &crate::monitor::Report, title: &str) -> String {
+    let rows = report.rows;
+    let stats = serde_json::json!({
+        "calls": rows,
+        "rows": rows,
+        "outcomes": {"ok": rows},
+        "calls_per_second": null,
+        "latency_seconds": null,
+    });
+    let entry = routes::dashboard_entry(model, Some(report), stats, serde_json::json!([]));
+    routes::dashboard_page(&serde_json::json!({
+        "server": {"version": env!("CARGO_PKG_VERSION"), "title": title},
+        "models": [entry],
+    }))
 }
 
 /// Registers the drift gauges: per served model version with a monitor,

@@ -18,7 +18,8 @@ use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
 
 use crate::monitor::{Monitor, MonitorConfig};
-use crate::{Batch, Model, Scores};
+use crate::predlog::PredictionLog;
+use crate::{Batch, Model, ModelInfo, Scores};
 
 use super::ServeLimits;
 use super::stats::Stats;
@@ -52,6 +53,8 @@ pub struct Deployed {
     monitor: Option<Arc<Monitor>>,
     /// Traffic figures for the dashboard.
     stats: Arc<Stats>,
+    /// The prediction log, when kept, with the description its lines need.
+    log: Option<(Arc<PredictionLog>, Arc<ModelInfo>)>,
 }
 
 impl std::fmt::Debug for Deployed {
@@ -142,14 +145,15 @@ impl Deployed {
         {
             let result = score_counted(&self.model, &batch, &self.stats);
             drop(running);
-            if let (Ok(scores), Some(monitor)) = (&result, &self.monitor) {
-                monitor.observe(&batch, scores);
+            if let Ok(scores) = &result {
+                after_call(self.monitor.as_deref(), self.log.as_ref(), batch, scores);
             }
             return result.map_err(CallError::Model);
         }
         let model = self.model.clone();
         let monitor = self.monitor.clone();
         let stats = self.stats.clone();
+        let log = self.log.clone();
         // The scoring span's parent is the request's span: the current
         // context is thread-local, so it has to travel with the call.
         let cx = opentelemetry::Context::current();
@@ -161,8 +165,8 @@ impl Deployed {
             let _cx = cx.attach();
             let result = score_counted(&model, &batch, &stats);
             drop(running);
-            if let (Ok(scores), Some(monitor)) = (&result, &monitor) {
-                monitor.observe(&batch, scores);
+            if let Ok(scores) = &result {
+                after_call(monitor.as_deref(), log.as_ref(), batch, scores);
             }
             result
         })
@@ -170,6 +174,33 @@ impl Deployed {
         .map_err(|_| CallError::Panicked)?
         .map_err(CallError::Model)
     }
+}
+
+/// What follows a successful call: the live profile counts it, and the
+/// prediction log takes it when sampled.
+fn after_call(
+    monitor: Option<&Monitor>,
+    log: Option<&(Arc<PredictionLog>, Arc<ModelInfo>)>,
+    batch: Batch,
+    scores: &Scores,
+) {
+    if let Some(monitor) = monitor {
+        monitor.observe(&batch, scores);
+    }
+    if let Some((log, info)) = log
+        && log.sample()
+    {
+        log.record(info, current_trace_id(), batch, scores.clone());
+    }
+}
+
+/// The trace id of the current OpenTelemetry context, when it is sampled.
+fn current_trace_id() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt as _;
+    let cx = opentelemetry::Context::current();
+    let span = cx.span();
+    let sc = span.span_context();
+    (sc.is_valid() && sc.is_sampled()).then(|| sc.trace_id().to_string())
 }
 
 /// Scores `batch` and counts the call, its time and any violations.
@@ -234,6 +265,7 @@ pub struct Registry {
     /// Inline call slots, shared by every deployment.
     inline: Arc<Semaphore>,
     monitor: Mutex<MonitorConfig>,
+    log: Mutex<Option<Arc<PredictionLog>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -256,12 +288,18 @@ impl Registry {
             )),
             limits,
             monitor: Mutex::new(MonitorConfig::default()),
+            log: Mutex::new(None),
         }
     }
 
     /// How deployments from now on keep their live profiles.
     pub fn set_monitoring(&self, config: MonitorConfig) {
         *self.monitor.lock().unwrap_or_else(PoisonError::into_inner) = config;
+    }
+
+    /// Where deployments from now on log their predictions (`None`: no log).
+    pub fn set_prediction_log(&self, log: Option<Arc<PredictionLog>>) {
+        *self.log.lock().unwrap_or_else(PoisonError::into_inner) = log;
     }
 
     /// The limits deployments run under.
@@ -291,6 +329,12 @@ impl Registry {
         retire: Option<(&str, &str)>,
     ) -> Option<Arc<Deployed>> {
         let deployed_model = model;
+        let log = self
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .map(|log| (log, Arc::new(deployed_model.info().clone())));
         let deployed = Arc::new(Deployed {
             monitor: Monitor::for_model(
                 &deployed_model,
@@ -302,6 +346,7 @@ impl Registry {
             .map(Arc::new),
             model: deployed_model,
             stats: Arc::default(),
+            log,
             origin,
             admitted: Arc::new(Semaphore::new(self.limits.max_concurrent_requests)),
             max_admitted: self.limits.max_concurrent_requests,

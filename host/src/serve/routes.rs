@@ -623,6 +623,47 @@ async fn index() -> Html<&'static str> {
     Html(include_str!("dashboard.html"))
 }
 
+/// One model's entry in the dashboard's data.
+pub(crate) fn dashboard_entry(
+    model: &Model,
+    report: Option<&crate::monitor::Report>,
+    stats: serde_json::Value,
+    violations: serde_json::Value,
+) -> serde_json::Value {
+    let expectations = model.expectations();
+    serde_json::json!({
+        "name": model.name(),
+        "version": model.info().version,
+        "digest": format!("sha256:{}", model.digest()),
+        "task": match model.info().outputs {
+            Outputs::Classes(_) => "classification",
+            Outputs::Target(_) => "regression",
+        },
+        "owner": expectations.map(|e| &e.owner),
+        "contact": expectations.map(|e| &e.contact),
+        "health": report.map(|r| r.health),
+        "reasons": report.map_or(&[][..], |r| &r.reasons[..]),
+        "stats": stats,
+        "monitor": report,
+        "violations": violations,
+    })
+}
+
+/// The dashboard page with its data inside, for a file that works
+/// offline (`glassbox report --html`).
+pub(crate) fn dashboard_page(data: &serde_json::Value) -> String {
+    // `</` inside the JSON would end the script element; `<\/` is the
+    // same string to JSON.
+    let json = data.to_string().replace("</", "<\\/");
+    include_str!("dashboard.html").replacen(
+        "<script>",
+        &format!(
+            "<script id=\"glassbox-data\" type=\"application/json\">{json}</script>\n<script>"
+        ),
+        1,
+    )
+}
+
 /// What the dashboard shows: every deployment with its traffic, health,
 /// live profiles and recent contract violations.
 async fn dashboard_json(State(s): State<Service>) -> Json<serde_json::Value> {
@@ -631,30 +672,13 @@ async fn dashboard_json(State(s): State<Service>) -> Json<serde_json::Value> {
     for name in snapshot.names() {
         for d in snapshot.versions(name) {
             let model = d.model();
-            let info = model.info();
             let report = d.monitor().map(|m| m.report());
             let mut stats = d.stats().json();
             let violations = stats
                 .as_object_mut()
                 .and_then(|o| o.remove("violations"))
                 .unwrap_or_default();
-            let expectations = model.expectations();
-            models.push(serde_json::json!({
-                "name": d.name(),
-                "version": d.version(),
-                "digest": format!("sha256:{}", model.digest()),
-                "task": match info.outputs {
-                    Outputs::Classes(_) => "classification",
-                    Outputs::Target(_) => "regression",
-                },
-                "owner": expectations.map(|e| &e.owner),
-                "contact": expectations.map(|e| &e.contact),
-                "health": report.as_ref().map(|r| r.health),
-                "reasons": report.as_ref().map_or(&[][..], |r| &r.reasons[..]),
-                "stats": stats,
-                "monitor": report,
-                "violations": violations,
-            }));
+            models.push(dashboard_entry(model, report.as_ref(), stats, violations));
         }
     }
     Json(serde_json::json!({
