@@ -35,6 +35,9 @@ pub struct MonitorConfig {
     pub window_rows: u64,
     /// … and none older than this. Default 3600 s.
     pub window_seconds: u64,
+    /// How often `glassbox serve` checks each model's health, to report
+    /// changes (a log line and a span event naming the owner). Default 10 s.
+    pub check_seconds: u64,
     /// When a feature counts as drifted.
     pub thresholds: Thresholds,
 }
@@ -45,6 +48,7 @@ impl Default for MonitorConfig {
             enabled: true,
             window_rows: 10_000,
             window_seconds: 3600,
+            check_seconds: 10,
             thresholds: Thresholds::default(),
         }
     }
@@ -112,6 +116,8 @@ pub struct Monitor {
     /// share names.
     classes: Vec<String>,
     window: Mutex<Window>,
+    /// The health at the last [`Monitor::check`].
+    checked: Mutex<Level>,
 }
 
 /// One of the owner's soft expectations in a [`Report`].
@@ -274,6 +280,7 @@ impl Monitor {
                 segments: VecDeque::new(),
                 since,
             }),
+            checked: Mutex::new(Level::Ok),
         })
     }
 
@@ -397,6 +404,16 @@ impl Monitor {
                 break;
             }
         }
+    }
+
+    /// The report, and the health at the previous check when it has
+    /// changed since (every model starts at ok).
+    pub fn check(&self) -> (Report, Option<Level>) {
+        let report = self.report();
+        let mut checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        let before = std::mem::replace(&mut *checked, report.health);
+        let changed = (before != report.health).then_some(before);
+        (report, changed)
     }
 
     /// Scores the window against the training profile.

@@ -202,6 +202,11 @@ async fn drift_and_health_are_metrics() {
 /// churn compiled with its owner's expectations: a hard range on `age`,
 /// soft categories on `device`, a soft bound on the share of churners.
 pub fn churn_with_expectations() -> glassbox::Model {
+    engine().load(&churn_with_expectations_component()).unwrap()
+}
+
+/// The component of [`churn_with_expectations`].
+pub fn churn_with_expectations_component() -> Vec<u8> {
     use glassbox::compile::{CompileOptions, compile};
     use glassbox::expect::Expectations;
     use glassbox::training::TrainingData;
@@ -226,8 +231,7 @@ pub fn churn_with_expectations() -> glassbox::Model {
         expectations: Some(expectations),
         ..CompileOptions::new("churn")
     };
-    let component = compile(&onnx, &train, &opts).unwrap().component;
-    engine().load(&component).unwrap()
+    compile(&onnx, &train, &opts).unwrap().component
 }
 
 /// The acceptance test of the issue: a hard range on one feature rejects

@@ -467,15 +467,38 @@ impl Drop for Running {
 /// Starts `glassbox serve` on a free port with `env`; returns it and its
 /// address once it listens.
 fn serve_binary(env: &[(&str, &str)]) -> Running {
+    serve_binary_with(&[], env, None)
+}
+
+/// [`serve_binary`] with more arguments, collecting its stderr lines into
+/// `log` when given.
+fn serve_binary_with(
+    args: &[&str],
+    env: &[(&str, &str)],
+    log: Option<Arc<Mutex<Vec<String>>>>,
+) -> Running {
     let mut command = Command::new(env!("CARGO_BIN_EXE_glassbox"));
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--no-cache"])
+        .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(if log.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
     for (k, v) in env {
         command.env(k, v);
     }
     let mut child = command.spawn().unwrap();
+    if let Some(log) = log {
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                log.lock().unwrap().push(line);
+            }
+        });
+    }
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut banner = String::new();
     while !banner.contains("listening on http://") {
@@ -815,4 +838,90 @@ async fn scoring_goes_on_with_the_collector_down() {
         .sum();
     assert_eq!(ok, 10_000.0);
     drop(server);
+}
+
+/// A change of a model's health is a log line and a span event, both
+/// naming the owner its expectations declare.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_changes_are_logged_and_traced_naming_the_owner() {
+    let Some(services) = services() else { return };
+    let dir = std::env::temp_dir().join(unique("health"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("churn.wasm");
+    std::fs::write(&model, crate::monitor::churn_with_expectations_component()).unwrap();
+    let config = dir.join("serve.toml");
+    std::fs::write(&config, "[monitor]\ncheck_seconds = 1\n").unwrap();
+    let service = unique("health");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let server = serve_binary_with(
+        &[
+            model.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &services.otlp_grpc),
+            ("OTEL_SERVICE_NAME", &service),
+        ],
+        Some(log.clone()),
+    );
+    // Drifted rows: some devices outside the expected ones, a soft
+    // expectation, which moves the health.
+    let client = reqwest::Client::new();
+    let rows = crate::util::jsonl(&format!(
+        "{}/churn_coltrans_rf.drifted.jsonl",
+        glassbox_fixtures::SKLEARN
+    ));
+    for row in rows {
+        let r = client
+            .post(format!("http://{}/v1/models/churn:predict", server.1))
+            .json(&json!({ "instances": [row] }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status() == 200 || r.status() == 400, "{}", r.status());
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let line = loop {
+        let found = log
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains("model churn 1.0.0: health ok -> "))
+            .cloned();
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no health change logged: {:#?}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        line.contains("(owner churn-team <churn@example.com>)"),
+        "{line}"
+    );
+    assert!(line.contains("`device`"), "{line}");
+    let spans = tokio::task::spawn_blocking(move || {
+        services
+            .sink
+            .spans(&service, |s| s.iter().any(|s| s.name == names::HEALTH_SPAN))
+    })
+    .await
+    .unwrap();
+    let span = spans
+        .iter()
+        .find(|s| s.name == names::HEALTH_SPAN)
+        .expect("a health span");
+    assert_eq!(span.attrs[names::MODEL_NAME], "churn");
+    let (event, attrs) = &span.events[0];
+    assert_eq!(event, names::HEALTH_EVENT);
+    assert_eq!(attrs[names::HEALTH_FROM], "ok");
+    assert_ne!(attrs[names::HEALTH_TO], "ok");
+    assert_eq!(attrs[names::OWNER], "churn-team");
+    assert_eq!(attrs[names::CONTACT], "churn@example.com");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }

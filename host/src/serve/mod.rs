@@ -113,6 +113,7 @@ pub struct Server {
     watchers: Vec<watch::WatchGuard>,
     shutdown_timeout: Duration,
     prediction_log: Option<Arc<crate::predlog::PredictionLog>>,
+    health_every: Duration,
 }
 
 impl Server {
@@ -175,6 +176,7 @@ impl Server {
             watchers,
             shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
             prediction_log,
+            health_every: Duration::from_secs(config.monitor.check_seconds.max(1)),
         })
     }
 
@@ -204,7 +206,9 @@ impl Server {
             watchers,
             shutdown_timeout,
             prediction_log,
+            health_every,
         } = self;
+        let health = tokio::spawn(watch_health(service.clone(), health_every));
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let draining = service.clone();
         tokio::spawn(async move {
@@ -238,6 +242,7 @@ impl Server {
             }
         };
         drop(watchers);
+        health.abort();
         // Every call has answered: write what the log still holds.
         if let Some(log) = prediction_log {
             let _ = tokio::task::spawn_blocking(move || {
@@ -257,6 +262,86 @@ impl Server {
             let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
         }
         result
+    }
+}
+
+/// Checks every monitored model's health every `every`, and reports each
+/// change as a log line and a span (`glassbox.health.check`, with a
+/// `glassbox.health.changed` event) naming the model's owner.
+async fn watch_health(service: Service, every: Duration) {
+    use opentelemetry::trace::{Span as _, Tracer as _};
+    use opentelemetry::{KeyValue, StringValue, Value};
+
+    use crate::drift::Level;
+    use crate::telemetry::names;
+
+    let word = |l: Level| match l {
+        Level::Ok => "ok",
+        Level::Warn => "warn",
+        Level::Alert => "alert",
+    };
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let snapshot = service.registry().snapshot();
+        for name in snapshot.names() {
+            for d in snapshot.versions(name) {
+                let Some(monitor) = d.monitor() else { continue };
+                let (report, Some(before)) = monitor.check() else {
+                    continue;
+                };
+                let owner = match (&report.owner, &report.contact) {
+                    (Some(o), Some(c)) => format!("owner {o} <{c}>"),
+                    _ => "no owner declared (glassbox compile --expect)".into(),
+                };
+                let line = format!(
+                    "model {} {}: health {} -> {} ({owner}){}{}",
+                    d.name(),
+                    d.version(),
+                    word(before),
+                    word(report.health),
+                    if report.reasons.is_empty() { "" } else { ": " },
+                    report.reasons.join("; ")
+                );
+                match report.health {
+                    Level::Ok => tracing::info!("{line}"),
+                    Level::Warn | Level::Alert => tracing::warn!("{line}"),
+                }
+                let Some(tracer) = service.telemetry().and_then(|t| t.tracer()) else {
+                    continue;
+                };
+                let model = [
+                    KeyValue::new(names::MODEL_NAME, d.name().to_string()),
+                    KeyValue::new(names::MODEL_VERSION, d.version().to_string()),
+                ];
+                let mut span = tracer
+                    .span_builder(names::HEALTH_SPAN)
+                    .with_attributes(model)
+                    .start(&tracer);
+                let mut event = vec![
+                    KeyValue::new(names::HEALTH_FROM, word(before)),
+                    KeyValue::new(names::HEALTH_TO, word(report.health)),
+                    KeyValue::new(
+                        names::HEALTH_REASONS,
+                        Value::Array(
+                            report
+                                .reasons
+                                .iter()
+                                .map(|r| StringValue::from(r.clone()))
+                                .collect::<Vec<_>>()
+                                .into(),
+                        ),
+                    ),
+                ];
+                if let (Some(o), Some(c)) = (&report.owner, &report.contact) {
+                    event.push(KeyValue::new(names::OWNER, o.clone()));
+                    event.push(KeyValue::new(names::CONTACT, c.clone()));
+                }
+                span.add_event(names::HEALTH_EVENT, event);
+                span.end();
+            }
+        }
     }
 }
 

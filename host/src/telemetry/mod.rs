@@ -72,6 +72,20 @@ pub mod names {
     pub const DRIFT_PSI: &str = "glassbox.drift.psi";
     /// Gauge: a model's health from drift, 0 ok, 1 warn, 2 alert.
     pub const HEALTH: &str = "glassbox.health";
+    /// Span recording a change of a model's health.
+    pub const HEALTH_SPAN: &str = "glassbox.health.check";
+    /// Its event: the change, with the attributes below.
+    pub const HEALTH_EVENT: &str = "glassbox.health.changed";
+    /// The level before the change: ok, warn or alert.
+    pub const HEALTH_FROM: &str = "glassbox.health.from";
+    /// The level after it.
+    pub const HEALTH_TO: &str = "glassbox.health.to";
+    /// The reasons for the new level.
+    pub const HEALTH_REASONS: &str = "glassbox.health.reasons";
+    /// The owning team, from the model's expectations.
+    pub const OWNER: &str = "glassbox.model.owner";
+    /// Whom to call, from the model's expectations.
+    pub const CONTACT: &str = "glassbox.model.contact";
     /// Counter: spans dropped before export, by reason
     /// (`queue_full`, `export_failed`).
     pub const SPANS_DROPPED: &str = "glassbox.telemetry.spans.dropped";
