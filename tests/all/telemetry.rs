@@ -904,6 +904,26 @@ async fn health_changes_are_logged_and_traced_naming_the_owner() {
         "{line}"
     );
     assert!(line.contains("`device`"), "{line}");
+    // The soft expectation's violation rate is a metric too.
+    let metrics = client
+        .get(format!("http://{}/metrics", server.1))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rate: f64 = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("glassbox_expectation_violation_rate{")
+                && l.contains("glassbox_field=\"device\"")
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap_or_else(|| panic!("no device violation rate in {metrics}"))
+        .parse()
+        .unwrap();
+    assert!(rate > 0.0 && rate < 0.1, "{rate}");
     let spans = tokio::task::spawn_blocking(move || {
         services
             .sink

@@ -412,9 +412,32 @@ fn drift_gauges(service: &Service) {
             })
         })
         .build();
+    let rate_each = each.clone();
+    meter
+        .f64_observable_gauge(names::EXPECTATION_RATE)
+        .with_description(
+            "Share of the window's rows breaking a soft expectation of the model's owner, per feature",
+        )
+        .with_callback(move |o| {
+            rate_each(&mut |d, report| {
+                for e in &report.expectations {
+                    if let Some(rate) = e.rate {
+                        o.observe(
+                            rate,
+                            &[
+                                KeyValue::new(names::MODEL_NAME, d.name().to_string()),
+                                KeyValue::new(names::MODEL_VERSION, d.version().to_string()),
+                                KeyValue::new(names::FIELD, e.field.clone()),
+                            ],
+                        );
+                    }
+                }
+            })
+        })
+        .build();
     meter
         .u64_observable_gauge(names::HEALTH)
-        .with_description("Model health from drift: 0 ok, 1 warn, 2 alert")
+        .with_description("Model health from drift and expectations: 0 ok, 1 warn, 2 alert")
         .with_callback(move |o| {
             each(&mut |d, report| {
                 let level = match report.health {

@@ -72,6 +72,8 @@ pub mod names {
     pub const DRIFT_PSI: &str = "glassbox.drift.psi";
     /// Gauge: a model's health from drift, 0 ok, 1 warn, 2 alert.
     pub const HEALTH: &str = "glassbox.health";
+    /// Gauge: share of the window's rows breaking a soft expectation, by field.
+    pub const EXPECTATION_RATE: &str = "glassbox.expectation.violation_rate";
     /// Span recording a change of a model's health.
     pub const HEALTH_SPAN: &str = "glassbox.health.check";
     /// Its event: the change, with the attributes below.
