@@ -94,11 +94,26 @@ struct Segment {
     prediction_sum: f64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Window {
     segments: VecDeque<Segment>,
-    /// When each column's level last changed, and to what.
-    since: Vec<(Level, SystemTime)>,
+}
+
+/// One thread's share of the counting. Calls on different cores would
+/// otherwise fight over one lock and one set of counters (a one-row call
+/// of 64 features took 600 ns alone and 1.7 µs with a second core
+/// counting too); each thread counts into its own shard, and a report
+/// merges them. Aligned so that two shards never share a cache line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Shard(Mutex<Window>);
+
+/// The shard of the calling thread: threads take shards in turn, once.
+fn shard_index(shards: usize) -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local!(static MINE: usize = NEXT.fetch_add(1, Relaxed));
+    MINE.with(|m| *m % shards)
 }
 
 /// The live profile of one model version.
@@ -115,7 +130,9 @@ pub struct Monitor {
     /// Class labels of a classifier, to find the classes an expected
     /// share names.
     classes: Vec<String>,
-    window: Mutex<Window>,
+    shards: Box<[Shard]>,
+    /// When each column's level last changed, and to what.
+    since: Mutex<Vec<(Level, SystemTime)>>,
     /// The health at the last [`Monitor::check`].
     checked: Mutex<Level>,
 }
@@ -276,10 +293,10 @@ impl Monitor {
                 Outputs::Classes(c) => c.clone(),
                 Outputs::Target(_) => Vec::new(),
             },
-            window: Mutex::new(Window {
-                segments: VecDeque::new(),
-                since,
-            }),
+            shards: (0..std::thread::available_parallelism().map_or(1, |n| n.get().min(16)))
+                .map(|_| Shard::default())
+                .collect(),
+            since: Mutex::new(since),
             checked: Mutex::new(Level::Ok),
         })
     }
@@ -295,7 +312,8 @@ impl Monitor {
             return;
         }
         let now = Instant::now();
-        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let shard = &self.shards[shard_index(self.shards.len())];
+        let mut window = shard.0.lock().unwrap_or_else(|e| e.into_inner());
         let segment = self.current_segment(&mut window, now);
         segment.rows += rows as u64;
         // `numeric_missing` is ascending: walk it alongside the values.
@@ -416,10 +434,33 @@ impl Monitor {
         (report, changed)
     }
 
+    /// The window: the newest segments of all shards, up to `window_rows`
+    /// rows (by the same rule as one shard's: the oldest segment stays
+    /// while the newer ones hold fewer rows).
+    fn merged(&self) -> Window {
+        let now = Instant::now();
+        let mut all: Vec<Segment> = Vec::new();
+        for shard in &self.shards {
+            let mut window = shard.0.lock().unwrap_or_else(|e| e.into_inner());
+            Self::expire(&mut window, &self.config, now, 0);
+            all.extend(window.segments.iter().cloned());
+        }
+        all.sort_by_key(|s| std::cmp::Reverse(s.started));
+        let mut rows = 0;
+        let mut segments = VecDeque::new();
+        for s in all {
+            if rows >= self.config.window_rows {
+                break;
+            }
+            rows += s.rows;
+            segments.push_front(s);
+        }
+        Window { segments }
+    }
+
     /// Scores the window against the training profile.
     pub fn report(&self) -> Report {
-        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
-        Self::expire(&mut window, &self.config, Instant::now(), 0);
+        let window = self.merged();
         let rows: u64 = window.segments.iter().map(|s| s.rows).sum();
         let live: Vec<Vec<u64>> = (0..self.columns.len())
             .map(|c| {
@@ -464,11 +505,12 @@ impl Monitor {
             &self.config.thresholds,
         ));
         let now = SystemTime::now();
+        let mut since = self.since.lock().unwrap_or_else(|e| e.into_inner());
         let mut columns = Vec::new();
         let mut reasons: Vec<(Level, String)> = Vec::new();
         for (c, (column, score)) in self.columns.iter().zip(scores).enumerate() {
-            if window.since[c].0 != score.level {
-                window.since[c] = (score.level, now);
+            if since[c].0 != score.level {
+                since[c] = (score.level, now);
             }
             let share = |n: u64| {
                 if rows == 0 {
@@ -504,7 +546,7 @@ impl Monitor {
                 training: column.reference.clone(),
                 live: live[c].clone(),
                 drift: score,
-                since: window.since[c].1,
+                since: since[c].1,
             });
         }
         let expectations = self.expectations(&window, rows, &live, &mut reasons);
@@ -774,6 +816,30 @@ mod tests {
             [0, r.rows, 0],
             "the first batch has left"
         );
+    }
+
+    #[test]
+    fn threads_count_apart_and_the_window_holds_the_newest_rows_of_all() {
+        let config = MonitorConfig {
+            window_rows: 100,
+            ..MonitorConfig::default()
+        };
+        let monitor = Monitor::new(&info(), config).unwrap();
+        std::thread::scope(|s| {
+            for value in [0.5, 1.5] {
+                let monitor = &monitor;
+                s.spawn(move || {
+                    for _ in 0..20 {
+                        let (b, sc) = batch(&[value; 10], &[]);
+                        monitor.observe(&b, &sc);
+                    }
+                });
+            }
+        });
+        let r = monitor.report();
+        assert!((100..110).contains(&r.rows), "{}", r.rows);
+        let x = &r.columns[0];
+        assert_eq!(x.live.iter().sum::<u64>(), r.rows);
     }
 
     #[test]

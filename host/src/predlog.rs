@@ -15,7 +15,7 @@
 //! Writing happens on a thread of its own: the scoring path samples (a
 //! counter, no randomness: exactly `sample_rate` of the calls, evenly
 //! spread), moves the batch and a copy of the answers into a bounded
-//! queue, and goes on. The writer turns them into lines, flushes and
+//! queue, and goes on; the writer takes what the queue holds every 20 ms. The writer turns them into lines, flushes and
 //! `fsync`s every `flush_seconds`, and starts a new file when one reaches
 //! `max_file_bytes`. A clean shutdown ([`PredictionLog::close`]) writes
 //! everything queued; a crash loses at most the last flush interval. When
@@ -26,7 +26,7 @@ use std::fs::File;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -36,6 +36,9 @@ use serde_json::{Map, Value};
 
 use crate::bindings::{Batch, ClassScores, FeatureKind, ModelInfo, Outputs, Scores};
 use crate::error::{Error, Result};
+
+/// How often the writer takes what the queue holds.
+const DRAIN: Duration = Duration::from_millis(20);
 
 /// Where and how much to log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,10 +69,46 @@ impl Default for PredictionLogConfig {
     }
 }
 
+/// A model as the log writes it: its description, and the pieces of JSON
+/// that are the same on each of its lines, made once.
+#[derive(Debug)]
+pub struct LoggedModel {
+    info: ModelInfo,
+    /// `"model":"…","version":"…"`.
+    head: Vec<u8>,
+    /// `"name":` of each input, in schema order.
+    keys: Vec<Vec<u8>>,
+}
+
+impl LoggedModel {
+    /// What the log needs of the model `info` describes.
+    pub fn new(info: &ModelInfo) -> Arc<LoggedModel> {
+        let json = |s: &str| serde_json::to_vec(s).expect("a string always serialises");
+        let mut head = b"\"model\":".to_vec();
+        head.extend(json(&info.name));
+        head.extend_from_slice(b",\"version\":");
+        head.extend(json(&info.version));
+        let keys = info
+            .inputs
+            .iter()
+            .map(|f| {
+                let mut k = json(&f.name);
+                k.push(b':');
+                k
+            })
+            .collect();
+        Arc::new(LoggedModel {
+            info: info.clone(),
+            head,
+            keys,
+        })
+    }
+}
+
 /// One logged call, on its way to the writer.
 struct Entry {
     time: SystemTime,
-    model: Arc<ModelInfo>,
+    model: Arc<LoggedModel>,
     trace_id: Option<String>,
     batch: Batch,
     scores: Scores,
@@ -167,7 +206,7 @@ impl PredictionLog {
     /// with the queue full, the entry is dropped and counted.
     pub fn record(
         &self,
-        model: &Arc<ModelInfo>,
+        model: &Arc<LoggedModel>,
         trace_id: Option<String>,
         batch: Batch,
         scores: Scores,
@@ -225,27 +264,35 @@ struct Writer {
 }
 
 impl Writer {
+    /// Drains the queue every [`DRAIN`] rather than waking for each
+    /// entry: a wake-up per call (a futex on each side) cost more than
+    /// writing a sampled call's line.
     fn run(mut self, receiver: Receiver<Entry>) {
         let mut last_flush = Instant::now();
         let mut line = Vec::with_capacity(1024);
         loop {
-            let wait = self.flush.saturating_sub(last_flush.elapsed());
-            match receiver.recv_timeout(wait) {
-                Ok(entry) => {
-                    if let Err(e) = self.write(&entry, &mut line) {
-                        tracing::error!("prediction log in {}: {e}", self.dir.display());
-                        self.dropped.fetch_add(u64::from(entry.batch.rows), Relaxed);
-                        // Start afresh with the next entry.
-                        self.file = None;
+            let open = loop {
+                match receiver.try_recv() {
+                    Ok(entry) => {
+                        if let Err(e) = self.write(&entry, &mut line) {
+                            tracing::error!("prediction log in {}: {e}", self.dir.display());
+                            self.dropped.fetch_add(u64::from(entry.batch.rows), Relaxed);
+                            // Start afresh with the next entry.
+                            self.file = None;
+                        }
                     }
+                    Err(TryRecvError::Empty) => break true,
+                    Err(TryRecvError::Disconnected) => break false,
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            if !open {
+                break;
             }
             if last_flush.elapsed() >= self.flush {
                 self.sync();
                 last_flush = Instant::now();
             }
+            std::thread::sleep(DRAIN.min(self.flush));
         }
         self.sync();
     }
@@ -259,43 +306,86 @@ impl Writer {
         }
     }
 
+    /// Writes `entry`'s rows, one line each. The JSON is put together by
+    /// hand from pieces made once per model ([`LoggedModel`]): through
+    /// serde, a row of 64 features cost 64 key strings and a map, and the
+    /// writer thread was the log's whole cost.
     fn write(&mut self, entry: &Entry, line: &mut Vec<u8>) -> std::io::Result<()> {
         let time = rfc3339(entry.time);
-        let info = &*entry.model;
-        let rows = entry.batch.rows as usize;
+        let m = &*entry.model;
+        let info = &m.info;
+        let batch = &entry.batch;
+        let rows = batch.rows as usize;
         for row in 0..rows {
             line.clear();
-            let record = Record {
-                time: &time,
-                model: &info.name,
-                version: &info.version,
-                trace_id: entry.trace_id.as_deref(),
-                inputs: inputs_of(info, &entry.batch, row),
-                label: None,
-                probabilities: None,
-                value: None,
-            };
-            let record = match (&entry.scores, &info.outputs) {
-                (Scores::Classification(c), Outputs::Classes(classes)) => {
-                    let k = classes.len();
-                    Record {
-                        label: c
-                            .labels
-                            .get(row)
-                            .and_then(|&l| classes.get(l as usize))
-                            .map(String::as_str),
-                        probabilities: c.probabilities.get(row * k..(row + 1) * k),
-                        ..record
+            line.extend_from_slice(b"{\"time\":\"");
+            line.extend_from_slice(time.as_bytes());
+            line.extend_from_slice(b"\",");
+            line.extend_from_slice(&m.head);
+            line.extend_from_slice(b",\"trace_id\":");
+            match &entry.trace_id {
+                Some(t) => serde_json::to_writer(&mut *line, t)?,
+                None => line.extend_from_slice(b"null"),
+            }
+            line.extend_from_slice(b",\"inputs\":{");
+            let (mut numeric, mut categorical) = (0, 0);
+            for (i, (field, key)) in info.inputs.iter().zip(&m.keys).enumerate() {
+                if i > 0 {
+                    line.push(b',');
+                }
+                line.extend_from_slice(key);
+                match field.kind {
+                    FeatureKind::Numeric => {
+                        let at = numeric * rows + row;
+                        numeric += 1;
+                        let missing = !batch.numeric_missing.is_empty()
+                            && batch.numeric_missing.binary_search(&(at as u32)).is_ok();
+                        match batch.numeric.get(at) {
+                            Some(v) if !missing && v.is_finite() => {
+                                serde_json::to_writer(&mut *line, v)?;
+                            }
+                            _ => line.extend_from_slice(b"null"),
+                        }
+                    }
+                    FeatureKind::Categorical => {
+                        let at = categorical * rows + row;
+                        categorical += 1;
+                        let word = batch
+                            .categorical
+                            .get(at)
+                            .copied()
+                            .flatten()
+                            .and_then(|c| batch.dictionary.get(c as usize));
+                        match word {
+                            Some(w) => serde_json::to_writer(&mut *line, w)?,
+                            None => line.extend_from_slice(b"null"),
+                        }
                     }
                 }
-                (Scores::Regression(values), _) => Record {
-                    value: values.get(row).copied(),
-                    ..record
-                },
-                _ => record,
-            };
-            serde_json::to_writer(&mut *line, &record)?;
-            line.push(b'\n');
+            }
+            line.push(b'}');
+            match (&entry.scores, &info.outputs) {
+                (Scores::Classification(c), Outputs::Classes(classes)) => {
+                    let k = classes.len();
+                    let label = c.labels.get(row).and_then(|&l| classes.get(l as usize));
+                    if let Some(label) = label {
+                        line.extend_from_slice(b",\"label\":");
+                        serde_json::to_writer(&mut *line, label)?;
+                    }
+                    if let Some(p) = c.probabilities.get(row * k..(row + 1) * k) {
+                        line.extend_from_slice(b",\"probabilities\":");
+                        serde_json::to_writer(&mut *line, p)?;
+                    }
+                }
+                (Scores::Regression(values), _) => {
+                    if let Some(v) = values.get(row).filter(|v| v.is_finite()) {
+                        line.extend_from_slice(b",\"value\":");
+                        serde_json::to_writer(&mut *line, v)?;
+                    }
+                }
+                _ => {}
+            }
+            line.extend_from_slice(b"}\n");
             if self.file.is_none() || self.written >= self.max_file_bytes {
                 self.rotate()?;
             }
@@ -328,22 +418,6 @@ impl Writer {
     }
 }
 
-/// One line of the log, as written.
-#[derive(Serialize)]
-struct Record<'a> {
-    time: &'a str,
-    model: &'a str,
-    version: &'a str,
-    trace_id: Option<&'a str>,
-    inputs: Map<String, Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    label: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    probabilities: Option<&'a [f64]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    value: Option<f64>,
-}
-
 /// One line of the log, as read back: what a report needs.
 #[derive(Deserialize)]
 struct Logline {
@@ -354,40 +428,6 @@ struct Logline {
     label: Option<String>,
     #[serde(default)]
     value: Option<f64>,
-}
-
-/// Row `row` of `batch` as a JSON object keyed by feature name, missing
-/// values as `null`: the form `glassbox score` and `v1` requests take.
-fn inputs_of(info: &ModelInfo, batch: &Batch, row: usize) -> Map<String, Value> {
-    let rows = batch.rows as usize;
-    let (mut numeric, mut categorical) = (0, 0);
-    let mut out = Map::with_capacity(info.inputs.len());
-    for field in &info.inputs {
-        let value = match field.kind {
-            FeatureKind::Numeric => {
-                let at = numeric * rows + row;
-                numeric += 1;
-                let missing = batch.numeric_missing.binary_search(&(at as u32)).is_ok();
-                match batch.numeric.get(at) {
-                    Some(v) if !missing && v.is_finite() => Value::from(*v),
-                    _ => Value::Null,
-                }
-            }
-            FeatureKind::Categorical => {
-                let at = categorical * rows + row;
-                categorical += 1;
-                batch
-                    .categorical
-                    .get(at)
-                    .copied()
-                    .flatten()
-                    .and_then(|c| batch.dictionary.get(c as usize))
-                    .map_or(Value::Null, |s| Value::String(s.clone()))
-            }
-        };
-        out.insert(field.name.clone(), value);
-    }
-    out
 }
 
 /// `2026-12-02T20:14:18.123456Z`.

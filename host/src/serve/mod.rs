@@ -29,7 +29,8 @@
 //!
 //! | method | path | answer |
 //! |---|---|---|
-//! | GET | `/` | HTML page listing the models |
+//! | GET | `/` | the dashboard: health, traffic and drift of every model (HTML) |
+//! | GET | `/dashboard.json` | the dashboard's data |
 //! | GET | `/v2` | server metadata |
 //! | GET | `/v2/health/live`, `/v2/health/ready` | `{"live": true}`, `{"ready": …}` (503 while draining) |
 //! | GET | `/v2/models/{name}[/versions/{v}]` | model metadata: inputs, outputs |

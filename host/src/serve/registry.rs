@@ -18,8 +18,8 @@ use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
 
 use crate::monitor::{Monitor, MonitorConfig};
-use crate::predlog::PredictionLog;
-use crate::{Batch, Model, ModelInfo, Scores};
+use crate::predlog::{LoggedModel, PredictionLog};
+use crate::{Batch, Model, Scores};
 
 use super::ServeLimits;
 use super::stats::Stats;
@@ -54,7 +54,7 @@ pub struct Deployed {
     /// Traffic figures for the dashboard.
     stats: Arc<Stats>,
     /// The prediction log, when kept, with the description its lines need.
-    log: Option<(Arc<PredictionLog>, Arc<ModelInfo>)>,
+    log: Option<(Arc<PredictionLog>, Arc<LoggedModel>)>,
 }
 
 impl std::fmt::Debug for Deployed {
@@ -180,7 +180,7 @@ impl Deployed {
 /// prediction log takes it when sampled.
 fn after_call(
     monitor: Option<&Monitor>,
-    log: Option<&(Arc<PredictionLog>, Arc<ModelInfo>)>,
+    log: Option<&(Arc<PredictionLog>, Arc<LoggedModel>)>,
     batch: Batch,
     scores: &Scores,
 ) {
@@ -334,7 +334,7 @@ impl Registry {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-            .map(|log| (log, Arc::new(deployed_model.info().clone())));
+            .map(|log| (log, LoggedModel::new(deployed_model.info())));
         let deployed = Arc::new(Deployed {
             monitor: Monitor::for_model(
                 &deployed_model,
