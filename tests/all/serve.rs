@@ -240,7 +240,7 @@ async fn server_health_and_model_metadata() {
     let (status, v1) = s.get("/v1/models/friedman-tree").await;
     assert_eq!((status, v1["ready"].clone()), (StatusCode::OK, json!(true)));
 
-    // The page lists both models with links to their metadata.
+    // The page is the dashboard; its data lists both models.
     let page = s
         .client
         .get(format!("{}/", s.base))
@@ -250,12 +250,18 @@ async fn server_health_and_model_metadata() {
         .text()
         .await
         .unwrap();
-    assert!(
-        page.contains("<a href=\"/v2/models/digits-logreg\">digits-logreg</a>"),
-        "{page}"
-    );
-    assert!(page.contains("/v2/models/friedman-tree"), "{page}");
-    assert!(page.contains("pixel_0_0"), "{page}");
+    assert!(page.contains("<title>glassbox serve</title>"), "{page}");
+    let (status, data) = s.get("/dashboard.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = data["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["digits-logreg", "friedman-tree"]);
+    // The examples carry no training profile: not monitored.
+    assert_eq!(data["models"][0]["health"], serde_json::Value::Null);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
