@@ -30,6 +30,9 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Check the signature against this public key (repeatable).
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
         #[command(flatten)]
         engine: EngineArgs,
     },
@@ -122,6 +125,38 @@ enum Command {
     },
     /// List the bundled example models.
     Examples,
+    /// Make an Ed25519 key pair for signing models: PREFIX.key (secret,
+    /// PEM, mode 0600) and PREFIX.pub (public, PEM).
+    Keygen {
+        /// Path prefix of the two files.
+        #[arg(long, default_value = "glassbox", value_name = "PREFIX")]
+        out: PathBuf,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Sign a component (WebAssembly module-signatures format; replaces an
+    /// earlier signature). Sign last: any byte changed afterwards breaks it.
+    Sign {
+        /// The secret key (PEM, from `glassbox keygen`).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// The component.
+        model: PathBuf,
+        /// Where to write the signed component. [default: in place]
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Check that a trusted key signed a component and no byte changed
+    /// since. Exit status 1 if any is refused.
+    Verify {
+        /// A trusted public key (PEM; repeatable).
+        #[arg(long = "key", value_name = "PUB", required = true)]
+        keys: Vec<PathBuf>,
+        /// The components.
+        #[arg(required = true)]
+        models: Vec<PathBuf>,
+    },
     /// Serve models over HTTP: KServe Open Inference Protocol v2 and KServe v1.
     ///
     /// Loads each SOURCE (a .wasm component, or a directory whose .wasm files
@@ -169,6 +204,10 @@ struct ServeArgs {
     /// Compile every time; read and write no cache.
     #[arg(long)]
     no_cache: bool,
+    /// Load only components signed by this public key (repeatable; adds
+    /// to the config file's trusted_keys).
+    #[arg(long = "trusted-key", value_name = "PUB")]
+    trusted_keys: Vec<PathBuf>,
     /// Log inputs and answers (JSON Lines) into this directory.
     #[arg(long, value_name = "DIR")]
     prediction_log: Option<PathBuf>,
@@ -224,8 +263,12 @@ pub fn run() -> Result<ExitCode> {
         Command::Inspect {
             model,
             json,
+            keys,
             engine,
-        } => inspect(&engine.engine()?, &model, json),
+        } => inspect(&engine.engine()?, &model, json, &keys),
+        Command::Keygen { out, force } => keygen(&out, force),
+        Command::Sign { key, model, output } => sign(&key, &model, output.as_deref()),
+        Command::Verify { keys, models } => verify(&keys, &models),
         Command::Score {
             model,
             rows,
@@ -508,9 +551,111 @@ fn load(engine: &Engine, model: &str) -> Result<Model> {
     Ok(engine.load_file(path)?)
 }
 
-fn inspect(engine: &Engine, name: &str, json: bool) -> Result<ExitCode> {
+/// The trusted keys in `paths`, read and parsed, errors naming the file.
+fn read_keys(paths: &[PathBuf]) -> Result<glassbox::sign::TrustedKeys> {
+    let mut texts = Vec::new();
+    for p in paths {
+        let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+        glassbox::sign::TrustedKeys::from_bytes([bytes.as_slice()])
+            .with_context(|| format!("{}", p.display()))?;
+        texts.push(bytes);
+    }
+    Ok(glassbox::sign::TrustedKeys::from_bytes(
+        texts.iter().map(Vec::as_slice),
+    )?)
+}
+
+fn keygen(prefix: &Path, force: bool) -> Result<ExitCode> {
+    let (secret, public) = glassbox::sign::keygen();
+    let with = |ext: &str| {
+        let mut p = prefix.as_os_str().to_owned();
+        p.push(ext);
+        PathBuf::from(p)
+    };
+    let (key, pub_) = (with(".key"), with(".pub"));
+    for p in [&key, &pub_] {
+        if p.exists() && !force {
+            bail!("{} exists; use --force to overwrite it", p.display());
+        }
+    }
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&key)
+            .with_context(|| format!("writing {}", key.display()))?;
+        f.write_all(secret.as_bytes())
+            .with_context(|| format!("writing {}", key.display()))?;
+    }
+    std::fs::write(&pub_, &public).with_context(|| format!("writing {}", pub_.display()))?;
+    eprintln!(
+        "wrote {} (secret: keep it to whoever signs) and {} (public: give it to the servers)\nkey id {}",
+        key.display(),
+        pub_.display(),
+        glassbox::sign::key_id_of(&public)?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sign(key: &Path, model: &Path, output: Option<&Path>) -> Result<ExitCode> {
+    let secret =
+        std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?;
+    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let signed = glassbox::sign::sign(&bytes, &secret)
+        .with_context(|| format!("signing {} with {}", model.display(), key.display()))?;
+    let out = output.unwrap_or(model);
+    // Beside the target, then renamed: a watching server never sees half a file.
+    let tmp = out.with_extension("wasm.signing");
+    std::fs::write(&tmp, &signed).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
+    let ids = glassbox::sign::signers(&signed)?;
+    eprintln!("signed {} with key {}", out.display(), ids.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(keys: &[PathBuf], models: &[PathBuf]) -> Result<ExitCode> {
+    let trusted = read_keys(keys)?;
+    let mut refused = 0;
+    for m in models {
+        let bytes = std::fs::read(m).with_context(|| format!("reading {}", m.display()))?;
+        match trusted.verify(&bytes) {
+            Ok(signer) => println!("{}: signed by {signer}, verified", m.display()),
+            Err(e) => {
+                refused += 1;
+                println!("{}: refused: {e}", m.display());
+            }
+        }
+    }
+    Ok(if refused == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn inspect(engine: &Engine, name: &str, json: bool, keys: &[PathBuf]) -> Result<ExitCode> {
     let model = load(engine, name)?;
-    let d = glassbox::describe(&model);
+    let mut d = glassbox::describe(&model);
+    // The signature, from the bytes themselves: who signed, and whether a
+    // given key accepts it.
+    let bytes = match examples::find(name) {
+        Some(e) if !Path::new(name).exists() => e.component.to_vec(),
+        _ => std::fs::read(name).with_context(|| format!("reading {name}"))?,
+    };
+    let signers = glassbox::sign::signers(&bytes).unwrap_or_default();
+    let verdict = if keys.is_empty() {
+        None
+    } else {
+        Some(read_keys(keys)?.verify(&bytes).map_err(|e| e.to_string()))
+    };
+    d["signature"] = serde_json::json!({
+        "key_ids": signers,
+        "verified": verdict.as_ref().map(Result::is_ok),
+        "problem": verdict.as_ref().and_then(|v| v.as_ref().err()),
+    });
     if json {
         println!("{}", serde_json::to_string_pretty(&d)?);
         return Ok(ExitCode::SUCCESS);
@@ -542,6 +687,17 @@ fn inspect(engine: &Engine, name: &str, json: bool) -> Result<ExitCode> {
             s.onnx_sha256, s.onnx_bytes, s.producer, s.compiled_by
         );
         println!("          operators {}", s.operators.join(", "));
+    }
+    let signed = if signers.is_empty() {
+        "not signed".to_string()
+    } else {
+        format!("signed by key {}", signers.join(", "))
+    };
+    match &verdict {
+        None if signers.is_empty() => println!("signature: {signed}"),
+        None => println!("signature: {signed} (not checked: give --key PUB)"),
+        Some(Ok(signer)) => println!("signature: signed by {signer}, verified"),
+        Some(Err(problem)) => println!("signature: {signed}; refused: {problem}"),
     }
     println!(
         "profile:  {}",
@@ -752,6 +908,9 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     if let Some(n) = args.max_concurrent_requests {
         config.limits.max_concurrent_requests = n;
     }
+    config
+        .trusted_keys
+        .extend(args.trusted_keys.iter().cloned());
     if let Some(dir) = &args.prediction_log {
         config.prediction_log.dir = Some(dir.clone());
     }

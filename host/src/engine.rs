@@ -27,6 +27,7 @@ use wasmtime::{Config, InstanceAllocationStrategy, OptLevel, PoolingAllocationCo
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::model::{LogSink, Model};
+use crate::sign::TrustedKeys;
 use crate::telemetry::{Providers, Telemetry};
 
 /// How often the epoch advances unless configured otherwise: the resolution
@@ -50,6 +51,7 @@ pub struct EngineBuilder {
     log: LogSink,
     interruptible: bool,
     telemetry: Option<Providers>,
+    trusted: Option<TrustedKeys>,
 }
 
 impl Default for EngineBuilder {
@@ -61,6 +63,7 @@ impl Default for EngineBuilder {
             log: LogSink::stderr(),
             interruptible: true,
             telemetry: None,
+            trusted: None,
         }
     }
 }
@@ -103,6 +106,14 @@ impl EngineBuilder {
     /// (see [`crate::telemetry`]).
     pub fn telemetry(mut self, telemetry: &Telemetry) -> Self {
         self.telemetry = Some(telemetry.providers());
+        self
+    }
+
+    /// Loads only components signed by one of `keys` whose bytes have not
+    /// changed since (see [`crate::sign`]); anything else is refused with
+    /// [`Error::Signature`]. Off by default: any component loads.
+    pub fn trusted_keys(mut self, keys: TrustedKeys) -> Self {
+        self.trusted = Some(keys);
         self
     }
 
@@ -198,6 +209,7 @@ impl EngineBuilder {
                 stop,
                 epoch,
                 telemetry: self.telemetry,
+                trusted: self.trusted,
                 _ticker: ticker,
             }),
         })
@@ -221,6 +233,7 @@ struct Inner {
     stop: Arc<AtomicBool>,
     epoch: Arc<AtomicU64>,
     telemetry: Option<Providers>,
+    trusted: Option<TrustedKeys>,
     _ticker: thread::JoinHandle<()>,
 }
 
@@ -317,6 +330,15 @@ impl Engine {
 
     fn load_named(&self, label: &str, bytes: &[u8]) -> Result<Model> {
         check_header(bytes)?;
+        // Before anything reads the bytes further: a refused component is
+        // never compiled, not even from the cache.
+        let signer = match &self.inner.trusted {
+            Some(keys) => Some(keys.verify(bytes).map_err(|reason| Error::Signature {
+                model: label.to_string(),
+                reason,
+            })?),
+            None => None,
+        };
         let digest: [u8; 32] = Sha256::digest(bytes).into();
         let (component, source) = self.compile(label, bytes, &digest)?;
         Model::new(
@@ -328,6 +350,7 @@ impl Engine {
             source,
             crate::compile::read_source(bytes),
             crate::expect::read(bytes)?,
+            signer,
             self.inner.log.clone(),
         )
     }

@@ -62,6 +62,14 @@ pub enum Error {
     /// message names the node and operator).
     #[error("invalid ONNX model: {0}")]
     InvalidOnnx(String),
+    /// The engine requires a trusted signature and the component lacks one.
+    #[error("model `{model}` refused: {reason}")]
+    Signature {
+        /// The model (its file name).
+        model: String,
+        /// Why.
+        reason: crate::sign::SignatureError,
+    },
     /// An expectations file could not be read or does not fit the model.
     #[error("expectations: {0}")]
     Expectations(String),
@@ -195,6 +203,7 @@ impl Error {
             Error::InvalidOnnx(_) => "invalid_onnx",
             Error::Training(_) => "invalid_training_data",
             Error::Expectations(_) => "invalid_expectations",
+            Error::Signature { .. } => "signature",
             Error::NotAComponent(_)
             | Error::WrongVersion { .. }
             | Error::WrongWorld { .. }

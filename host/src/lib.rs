@@ -60,6 +60,7 @@ pub mod onnx;
 pub mod predlog;
 pub mod profile;
 pub mod serve;
+pub mod sign;
 pub mod telemetry;
 pub mod training;
 

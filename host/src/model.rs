@@ -86,6 +86,8 @@ struct Inner {
     source: Option<crate::compile::Source>,
     /// The owner's expectations, bound to the schema.
     rules: Option<Arc<Rules>>,
+    /// Who signed it, when the engine requires a trusted signature.
+    signer: Option<crate::sign::Signer>,
     pre: bindings::ModelPre<StoreState>,
     idle: Mutex<Vec<Instance>>,
     max_idle: usize,
@@ -194,6 +196,7 @@ impl Model {
         code_source: CodeSource,
         source: Option<crate::compile::Source>,
         expectations: Option<Expectations>,
+        signer: Option<crate::sign::Signer>,
         log: LogSink,
     ) -> Result<Model> {
         let imports = check_imports_and_exports(&engine, &component)?;
@@ -247,6 +250,7 @@ impl Model {
                 code_source,
                 source,
                 rules,
+                signer,
                 pre,
                 idle: Mutex::new(vec![instance]),
                 max_idle,
@@ -292,6 +296,12 @@ impl Model {
     /// component carries expectations (`glassbox compile --expect`).
     pub fn expectations(&self) -> Option<&Expectations> {
         self.inner.rules.as_ref().map(|r| &r.expectations)
+    }
+
+    /// The trusted key that signed the component, when the engine
+    /// requires one ([`crate::EngineBuilder::trusted_keys`]).
+    pub fn signer(&self) -> Option<&crate::sign::Signer> {
+        self.inner.signer.as_ref()
     }
 
     /// The expectations bound to the schema, for the monitor.

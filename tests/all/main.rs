@@ -31,5 +31,7 @@ mod telemetry;
 mod monitor;
 // The dashboard, as a person sees it in a real browser.
 mod dashboard;
+// Signed components.
+mod signing;
 
 mod util;

@@ -46,6 +46,8 @@ use super::ServeError;
 /// window_rows = 10000
 /// window_seconds = 3600
 ///
+/// trusted_keys = ["/etc/glassbox/models.pub"]   # load only what these keys signed
+///
 /// [prediction_log]                  # see `glassbox::predlog::PredictionLogConfig`
 /// dir = "/var/lib/glassbox/predictions"   # no log without it
 /// sample_rate = 1.0
@@ -79,6 +81,9 @@ pub struct Config {
     pub monitor: MonitorConfig,
     /// The sampled log of inputs and answers (off unless `dir` is set).
     pub prediction_log: PredictionLogConfig,
+    /// Public keys (PEM files): when any is given, only components signed
+    /// by one of them, unchanged since, are loaded (see [`crate::sign`]).
+    pub trusted_keys: Vec<PathBuf>,
 }
 
 impl Default for Config {
@@ -94,6 +99,7 @@ impl Default for Config {
             telemetry: TelemetryConfig::default(),
             monitor: MonitorConfig::default(),
             prediction_log: PredictionLogConfig::default(),
+            trusted_keys: Vec::new(),
         }
     }
 }
@@ -151,7 +157,7 @@ impl Default for ServeLimits {
 
 /// The environment variables [`Config::apply_env`] reads, with the key each
 /// overrides. `GLASSBOX_MODELS` is a path list (`:`-separated on Unix).
-pub const ENV_VARS: [(&str, &str); 10] = [
+pub const ENV_VARS: [(&str, &str); 11] = [
     ("GLASSBOX_LISTEN", "listen"),
     ("GLASSBOX_MODELS", "models"),
     ("GLASSBOX_WATCH_INTERVAL_MS", "watch_interval_ms"),
@@ -165,6 +171,7 @@ pub const ENV_VARS: [(&str, &str); 10] = [
     ("GLASSBOX_DEADLINE_MS", "model_limits.deadline_ms"),
     ("GLASSBOX_MONITOR", "monitor.enabled"),
     ("GLASSBOX_PREDICTION_LOG", "prediction_log.dir"),
+    ("GLASSBOX_TRUSTED_KEYS", "trusted_keys"),
 ];
 
 impl Config {
@@ -227,6 +234,9 @@ impl Config {
         }
         if let Some(v) = get("GLASSBOX_PREDICTION_LOG") {
             self.prediction_log.dir = Some(v.into());
+        }
+        if let Some(v) = get("GLASSBOX_TRUSTED_KEYS") {
+            self.trusted_keys = std::env::split_paths(&v).collect();
         }
         Ok(())
     }

@@ -141,6 +141,25 @@ impl Server {
         if let Some(dir) = &config.cache_dir {
             builder = builder.cache_dir(dir);
         }
+        if !config.trusted_keys.is_empty() {
+            let mut keys = Vec::new();
+            for path in &config.trusted_keys {
+                let bytes = std::fs::read(path).map_err(|e| {
+                    ServeError::Config(format!("trusted key {}: {e}", path.display()))
+                })?;
+                crate::sign::TrustedKeys::from_bytes([bytes.as_slice()]).map_err(|e| {
+                    ServeError::Config(format!("trusted key {}: {e}", path.display()))
+                })?;
+                keys.push(bytes);
+            }
+            let keys = crate::sign::TrustedKeys::from_bytes(keys.iter().map(Vec::as_slice))
+                .map_err(|e| ServeError::Config(format!("trusted_keys: {e}")))?;
+            tracing::info!(
+                "loading only components signed by key {}",
+                keys.key_ids().join(", ")
+            );
+            builder = builder.trusted_keys(keys);
+        }
         let engine = builder.build().map_err(ServeError::Engine)?;
         let service = Service::with_telemetry(engine, config.limits.clone(), Some(telemetry));
         service.registry().set_monitoring(config.monitor.clone());

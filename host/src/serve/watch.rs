@@ -30,6 +30,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, SystemTime};
 
 use crate::Engine;
+use crate::telemetry::names;
 
 use super::registry::{Origin, Registry};
 
@@ -50,6 +51,7 @@ pub struct Watcher {
     engine: Engine,
     registry: Arc<Registry>,
     known: HashMap<PathBuf, Known>,
+    refusals: opentelemetry::metrics::Counter<u64>,
 }
 
 /// Stops a spawned watcher when dropped.
@@ -73,6 +75,7 @@ impl Watcher {
     pub fn new(dir: impl Into<PathBuf>, engine: Engine, registry: Arc<Registry>) -> Watcher {
         Watcher {
             dir: dir.into(),
+            refusals: crate::telemetry::refusals_counter(engine.telemetry()),
             engine,
             registry,
             known: HashMap::new(),
@@ -153,6 +156,16 @@ impl Watcher {
                     report.loaded.push(path);
                 }
                 Err(e) => {
+                    self.refusals.add(
+                        1,
+                        &[
+                            opentelemetry::KeyValue::new(names::REFUSAL_REASON, e.outcome()),
+                            opentelemetry::KeyValue::new(
+                                names::MODEL_FILE,
+                                path.display().to_string(),
+                            ),
+                        ],
+                    );
                     match &previous {
                         Some((name, version)) => tracing::error!(
                             "{}: refused ({e}); {name} {version} keeps serving",

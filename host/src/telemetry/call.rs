@@ -246,3 +246,16 @@ fn violation_attributes(v: &Violation) -> Vec<KeyValue> {
         KeyValue::new(names::VIOLATION_GOT, v.got.clone()),
     ]
 }
+
+/// The counter of component files a server refused ([`names::MODEL_REFUSALS`]),
+/// in `providers` or the global ones.
+pub(crate) fn refusals(providers: Option<&Providers>) -> Counter<u64> {
+    let meter = match providers {
+        None => global::meter_with_scope(scope()),
+        Some(p) => p.meter.meter_with_scope(scope()),
+    };
+    meter
+        .u64_counter(names::MODEL_REFUSALS)
+        .with_description("Component files refused at load, by reason and file")
+        .build()
+}

@@ -42,7 +42,7 @@
 mod call;
 mod install;
 
-pub(crate) use call::{CallRecord, GuestUse, ModelTelemetry};
+pub(crate) use call::{CallRecord, GuestUse, ModelTelemetry, refusals as refusals_counter};
 pub(crate) use install::Providers;
 pub use install::{Protocol, Telemetry, TelemetryConfig, TelemetryError};
 
@@ -74,6 +74,13 @@ pub mod names {
     pub const HEALTH: &str = "glassbox.health";
     /// Gauge: share of the window's rows breaking a soft expectation, by field.
     pub const EXPECTATION_RATE: &str = "glassbox.expectation.violation_rate";
+    /// Counter: component files a server refused to load, by reason
+    /// (`glassbox.refusal.reason`: `signature`, `load_error`, …) and file.
+    pub const MODEL_REFUSALS: &str = "glassbox.model.refusals";
+    /// Why a file was refused: [`crate::Error::outcome`] of the error.
+    pub const REFUSAL_REASON: &str = "glassbox.refusal.reason";
+    /// The refused file.
+    pub const MODEL_FILE: &str = "glassbox.model.file";
     /// Span recording a change of a model's health.
     pub const HEALTH_SPAN: &str = "glassbox.health.check";
     /// Its event: the change, with the attributes below.
