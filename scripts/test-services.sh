@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real services for the integration tests that talk to an OpenTelemetry
-# collector, to Prometheus and to a browser (ChromeDriver driving headless
-# Chromium). All listen on loopback only.
+# collector, to Prometheus, to a browser (ChromeDriver driving headless
+# Chromium) and to an OCI registry. All listen on loopback only.
 #
 #   scripts/test-services.sh start   # install what is missing, (re)start both
 #   scripts/test-services.sh stop    # stop what `start` started
@@ -20,6 +20,8 @@
 #   GLASSBOX_TEST_PROMETHEUS_TARGETS   directory watched by the `glassbox` scrape job
 #   GLASSBOX_TEST_WEBDRIVER            ChromeDriver's WebDriver endpoint (http://127.0.0.1:P)
 #   GLASSBOX_TEST_CHROMIUM             the Chromium binary it should start
+#   GLASSBOX_TEST_REGISTRY             an OCI registry, plain HTTP (127.0.0.1:P)
+#   GLASSBOX_TEST_PYTHON               a Python with the `oras` SDK installed
 #
 # Things a test needs to know about these two:
 # - rotel always gzips what it exports, whatever --otlp-exporter-compression
@@ -36,8 +38,9 @@
 #   rename it, so Prometheus never reads half a file.
 #
 # Installs: rotel (PyPI wheel that carries the rotel-agent binary) into a venv
-# under target/test-services/, and Debian's prometheus, chromium and
-# chromium-driver packages with apt-get (needs root; CI runs as root).
+# under target/test-services/ (with the oras SDK, for registry interop), and
+# Debian's prometheus, chromium, chromium-driver and docker-registry (the CNCF
+# distribution server) packages with apt-get (needs root; CI runs as root).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo_root="$(pwd)"
@@ -51,6 +54,7 @@ env_file="$state/env"
 # Pinned: rotel is alpha and its flags have changed between releases. The
 # wheel 0.0.1a15 carries rotel-agent 0.0.1-alpha10.
 rotel_version="0.0.1a15"
+oras_version="0.2.38"
 
 log() { printf 'test-services: %s\n' "$*" >&2; }
 
@@ -99,11 +103,13 @@ rotel_glob="$venv/lib/python*/site-packages/rotel/rotel-agent*"
 prometheus_glob="/usr/bin/prometheus*"
 # /usr/bin/chromedriver is a link to the real binary.
 chromedriver_glob="/usr/lib/chromium/chromedriver*"
+registry_glob="/usr/bin/docker-registry*"
 
 stop_all() {
     stop_one rotel "$rotel_glob"
     stop_one prometheus "$prometheus_glob"
     stop_one chromedriver "$chromedriver_glob"
+    stop_one registry "$registry_glob"
     rm -f "$env_file"
 }
 
@@ -119,15 +125,21 @@ install_rotel() {
         have="$("$venv/bin/python" -c \
             'import importlib.metadata as m; print(m.version("rotel"))' 2>/dev/null || true)"
     fi
-    if [[ "$have" == "$rotel_version" ]] && [[ -x "$(rotel_bin)" ]]; then
+    local have_oras=""
+    if [[ -x "$venv/bin/python" ]]; then
+        have_oras="$("$venv/bin/python" -c \
+            'import importlib.metadata as m; print(m.version("oras"))' 2>/dev/null || true)"
+    fi
+    if [[ "$have" == "$rotel_version" ]] && [[ -x "$(rotel_bin)" ]] &&
+        [[ "$have_oras" == "$oras_version" ]]; then
         return 0
     fi
-    log "installing rotel==$rotel_version into $venv"
+    log "installing rotel==$rotel_version and oras==$oras_version into $venv"
     if [[ ! -x "$venv/bin/python" ]]; then
         "${PYTHON:-python3}" -m venv "$venv"
     fi
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-        "rotel==$rotel_version" >&2
+        "rotel==$rotel_version" "oras==$oras_version" >&2
 }
 
 install_apt_packages() {
@@ -135,6 +147,7 @@ install_apt_packages() {
     [[ -x /usr/bin/prometheus ]] || missing+=(prometheus)
     [[ -x /usr/bin/chromium ]] || missing+=(chromium)
     [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
+    [[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
     command -v curl >/dev/null || missing+=(curl)
     ((${#missing[@]})) || return 0
     if [[ "$(id -u)" != 0 ]]; then
@@ -228,6 +241,32 @@ start_chromedriver() {
     wait_ready chromedriver "$chromedriver_glob" chromedriver_ready
 }
 
+registry_ready() {
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$registry_port/v2/")" == 200 ]]
+}
+
+# A fresh, empty registry with no authentication, storing under target/.
+start_registry() {
+    rm -rf "$state/registry"
+    mkdir -p "$state/registry/data"
+    cat >"$state/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $state/registry/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$registry_port
+EOF
+    /usr/bin/docker-registry serve "$state/registry/config.yml" \
+        </dev/null >"$state/registry.log" 2>&1 &
+    echo $! >"$state/registry.pid"
+    wait_ready registry "$registry_glob" registry_ready
+}
+
 start_rotel() {
     local bin
     bin="$(rotel_bin)"
@@ -279,8 +318,8 @@ cmd_start() {
     install_rotel
 
     local ports
-    ports="$(pick_ports 5)"
-    read -r grpc_port http_port sink_port prom_port driver_port <<<"$ports"
+    ports="$(pick_ports 6)"
+    read -r grpc_port http_port sink_port prom_port driver_port registry_port <<<"$ports"
 
     start_rotel
     log "rotel ready (OTLP gRPC :$grpc_port, HTTP :$http_port, exporting to :$sink_port)"
@@ -288,6 +327,8 @@ cmd_start() {
     log "prometheus ready on :$prom_port"
     start_chromedriver
     log "chromedriver ready on :$driver_port"
+    start_registry
+    log "registry ready on :$registry_port"
 
     cat >"$env_file.tmp" <<EOF
 export GLASSBOX_TEST_OTLP_GRPC=http://127.0.0.1:$grpc_port
@@ -297,6 +338,8 @@ export GLASSBOX_TEST_PROMETHEUS=http://127.0.0.1:$prom_port
 export GLASSBOX_TEST_PROMETHEUS_TARGETS=$(printf '%q' "$targets_dir")
 export GLASSBOX_TEST_WEBDRIVER=http://127.0.0.1:$driver_port
 export GLASSBOX_TEST_CHROMIUM=/usr/bin/chromium
+export GLASSBOX_TEST_REGISTRY=127.0.0.1:$registry_port
+export GLASSBOX_TEST_PYTHON=$(printf '%q' "$venv/bin/python")
 EOF
     mv "$env_file.tmp" "$env_file"
     cat "$env_file"

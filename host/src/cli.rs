@@ -125,6 +125,30 @@ enum Command {
     },
     /// List the bundled example models.
     Examples,
+    /// Push a component to an OCI registry as a Wasm OCI artifact.
+    ///
+    /// Credentials: GLASSBOX_REGISTRY_USERNAME/PASSWORD, else the Docker
+    /// config file's entry for the registry, else anonymous.
+    Push {
+        /// The component.
+        model: PathBuf,
+        /// Where: REGISTRY/REPOSITORY:TAG.
+        reference: String,
+        /// Plain HTTP (a loopback test registry).
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Pull a component from an OCI registry (checked against its digest).
+    Pull {
+        /// What: REGISTRY/REPOSITORY:TAG or @sha256:….
+        reference: String,
+        /// Where to write the component.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Plain HTTP (a loopback test registry).
+        #[arg(long)]
+        insecure: bool,
+    },
     /// Make an Ed25519 key pair for signing models: PREFIX.key (secret,
     /// PEM, mode 0600) and PREFIX.pub (public, PEM).
     Keygen {
@@ -181,9 +205,10 @@ enum Command {
 /// `glassbox serve`'s flags.
 #[derive(Args)]
 struct ServeArgs {
-    /// Model sources: .wasm components and directories (watched).
+    /// Model sources: .wasm components, directories (watched) and
+    /// oci://REGISTRY/REPO:TAG images (pulled at start, cached by digest).
     /// [default: the bundled example models]
-    #[arg(value_name = "MODEL.wasm | DIR")]
+    #[arg(value_name = "MODEL.wasm | DIR | oci://REF")]
     sources: Vec<PathBuf>,
     /// Address to listen on; port 0 picks a free port. [default: 127.0.0.1:8080]
     #[arg(long, value_name = "ADDR")]
@@ -204,6 +229,10 @@ struct ServeArgs {
     /// Compile every time; read and write no cache.
     #[arg(long)]
     no_cache: bool,
+    /// Talk plain HTTP to this registry (HOST:PORT; repeatable), for
+    /// loopback test registries in oci:// sources.
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    insecure_registries: Vec<String>,
     /// Load only components signed by this public key (repeatable; adds
     /// to the config file's trusted_keys).
     #[arg(long = "trusted-key", value_name = "PUB")]
@@ -267,6 +296,16 @@ pub fn run() -> Result<ExitCode> {
             engine,
         } => inspect(&engine.engine()?, &model, json, &keys),
         Command::Keygen { out, force } => keygen(&out, force),
+        Command::Push {
+            model,
+            reference,
+            insecure,
+        } => push(&model, &reference, insecure),
+        Command::Pull {
+            reference,
+            output,
+            insecure,
+        } => pull(&reference, &output, insecure),
         Command::Sign { key, model, output } => sign(&key, &model, output.as_deref()),
         Command::Verify { keys, models } => verify(&keys, &models),
         Command::Score {
@@ -563,6 +602,56 @@ fn read_keys(paths: &[PathBuf]) -> Result<glassbox::sign::TrustedKeys> {
     Ok(glassbox::sign::TrustedKeys::from_bytes(
         texts.iter().map(Vec::as_slice),
     )?)
+}
+
+/// A small runtime for the registry commands' network calls.
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> Result<T> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(f))
+}
+
+fn push(model: &Path, reference: &str, insecure: bool) -> Result<ExitCode> {
+    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    // Only what a host would load goes out.
+    glassbox::Engine::new()?
+        .load(&bytes)
+        .with_context(|| format!("{} is not a loadable model", model.display()))?;
+    let options = glassbox::oci::OciOptions {
+        insecure,
+        title: model.file_name().map(|n| n.to_string_lossy().into_owned()),
+    };
+    let pushed = block_on(glassbox::oci::push(&bytes, reference, &options))??;
+    eprintln!(
+        "pushed {} ({} bytes, {}) to {}",
+        model.display(),
+        bytes.len(),
+        pushed.layer_digest,
+        pushed.manifest_url
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pull(reference: &str, output: &Path, insecure: bool) -> Result<ExitCode> {
+    let options = glassbox::oci::OciOptions {
+        insecure,
+        ..Default::default()
+    };
+    let pulled = block_on(glassbox::oci::pull(reference, &options))??;
+    let tmp = output.with_extension("wasm.pulling");
+    std::fs::write(&tmp, &pulled.component)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, output).with_context(|| format!("writing {}", output.display()))?;
+    eprintln!(
+        "pulled {reference} ({}, manifest {}) to {} ({} bytes)",
+        pulled.layer_digest,
+        pulled.manifest_digest,
+        output.display(),
+        pulled.component.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn keygen(prefix: &Path, force: bool) -> Result<ExitCode> {
@@ -911,6 +1000,9 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     config
         .trusted_keys
         .extend(args.trusted_keys.iter().cloned());
+    config
+        .insecure_registries
+        .extend(args.insecure_registries.iter().cloned());
     if let Some(dir) = &args.prediction_log {
         config.prediction_log.dir = Some(dir.clone());
     }

@@ -56,6 +56,7 @@ pub mod expect;
 mod limits;
 pub mod model;
 pub mod monitor;
+pub mod oci;
 pub mod onnx;
 pub mod predlog;
 pub mod profile;

@@ -431,7 +431,7 @@ struct Logline {
 }
 
 /// `2026-12-02T20:14:18.123456Z`.
-fn rfc3339(t: SystemTime) -> String {
+pub(crate) fn rfc3339(t: SystemTime) -> String {
     let d = t
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or(Duration::ZERO);

@@ -33,5 +33,7 @@ mod monitor;
 mod dashboard;
 // Signed components.
 mod signing;
+// Models in a real OCI registry.
+mod registry;
 
 mod util;

@@ -19,7 +19,7 @@ use super::ServeError;
 ///
 /// ```toml
 /// listen = "127.0.0.1:8080"
-/// models = ["/srv/models"]          # .wasm files and directories (watched)
+/// models = ["/srv/models", "oci://registry.example/models/churn:1.2"]
 /// watch_interval_ms = 1000
 /// shutdown_timeout_ms = 30000
 ///
@@ -84,6 +84,12 @@ pub struct Config {
     /// Public keys (PEM files): when any is given, only components signed
     /// by one of them, unchanged since, are loaded (see [`crate::sign`]).
     pub trusted_keys: Vec<PathBuf>,
+    /// Registries (`HOST:PORT`) of `oci://` sources reached over plain
+    /// HTTP rather than HTTPS: loopback test registries.
+    pub insecure_registries: Vec<String>,
+    /// Where `oci://` sources are cached by digest. Default: `oci/` in
+    /// `cache_dir`, else in the system's temporary directory.
+    pub registry_cache: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -100,6 +106,8 @@ impl Default for Config {
             monitor: MonitorConfig::default(),
             prediction_log: PredictionLogConfig::default(),
             trusted_keys: Vec::new(),
+            insecure_registries: Vec::new(),
+            registry_cache: None,
         }
     }
 }

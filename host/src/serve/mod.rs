@@ -180,10 +180,21 @@ impl Server {
         let loading = service.clone();
         let sources = config.models.clone();
         let interval = Duration::from_millis(config.watch_interval_ms);
+        let oci = OciSources {
+            insecure: config.insecure_registries.clone(),
+            cache: crate::oci::Cache::new(config.registry_cache.clone().unwrap_or_else(|| {
+                config
+                    .cache_dir
+                    .clone()
+                    .unwrap_or_else(|| std::env::temp_dir().join("glassbox"))
+                    .join("oci")
+            })),
+        };
         // Loading compiles: blocking work, off the async workers.
-        let watchers = tokio::task::spawn_blocking(move || load(&loading, &sources, interval))
-            .await
-            .map_err(|e| ServeError::Serve(std::io::Error::other(e)))??;
+        let watchers =
+            tokio::task::spawn_blocking(move || load(&loading, &sources, interval, &oci))
+                .await
+                .map_err(|e| ServeError::Serve(std::io::Error::other(e)))??;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServeError::Bind {
@@ -512,10 +523,58 @@ pub async fn shutdown_signal() {
 }
 
 /// Loads the sources into the service; returns the directory watchers.
+/// Where `oci://` sources come from and go to.
+struct OciSources {
+    insecure: Vec<String>,
+    cache: crate::oci::Cache,
+}
+
+/// Pulls `reference` into the cache, or, when the registry cannot be
+/// reached, falls back on the digest it last resolved to. Returns the
+/// component's file and digest.
+fn fetch(reference: &str, oci: &OciSources) -> Result<(PathBuf, String), ServeError> {
+    let host = reference
+        .trim_start_matches("oci://")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let options = crate::oci::OciOptions {
+        insecure: oci.insecure.iter().any(|h| h == host),
+        ..Default::default()
+    };
+    // Called on a blocking thread of the server's runtime.
+    let pulled = tokio::runtime::Handle::current().block_on(crate::oci::pull(reference, &options));
+    match pulled {
+        Ok(pulled) => {
+            let file = oci
+                .cache
+                .store(reference, &pulled)
+                .map_err(|source| ServeError::Io {
+                    path: reference.into(),
+                    source,
+                })?;
+            tracing::info!("{reference}: pulled {}", pulled.layer_digest);
+            Ok((file, pulled.layer_digest))
+        }
+        Err(e) => match oci.cache.lookup(reference) {
+            Some((file, digest)) => {
+                tracing::warn!(
+                    "{reference}: {e}; serving the cached component it last resolved to, {digest}"
+                );
+                Ok((file, digest))
+            }
+            None => Err(ServeError::Config(format!(
+                "{e} (and no cached copy of {reference})"
+            ))),
+        },
+    }
+}
+
 fn load(
     service: &Service,
     sources: &[PathBuf],
     interval: Duration,
+    oci: &OciSources,
 ) -> Result<Vec<watch::WatchGuard>, ServeError> {
     use registry::Origin;
     let registry = service.registry();
@@ -540,7 +599,26 @@ fn load(
     }
     let mut watchers = Vec::new();
     for path in sources {
-        if path.is_dir() {
+        if let Some(reference) = path.to_str().filter(|p| p.starts_with("oci://")) {
+            let (file, digest) = fetch(reference, oci)?;
+            let model = service
+                .engine()
+                .load_file(&file)
+                .map_err(|source| ServeError::Load {
+                    path: path.clone(),
+                    source,
+                })?;
+            tracing::info!(
+                "{reference}: loaded {} {} ({digest})",
+                model.name(),
+                model.info().version
+            );
+            let origin = Origin::Registry {
+                reference: reference.to_string(),
+                digest,
+            };
+            registry.deploy(model, origin, None);
+        } else if path.is_dir() {
             let mut watcher =
                 watch::Watcher::new(path.clone(), service.engine().clone(), registry.clone());
             watcher.scan().map_err(|source| ServeError::Io {

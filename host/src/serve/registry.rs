@@ -35,6 +35,13 @@ pub enum Origin {
     Watched(PathBuf),
     /// Handed over by the embedding program.
     Embedded,
+    /// Pulled from an OCI registry (`oci://…`), with the component's digest.
+    Registry {
+        /// The reference.
+        reference: String,
+        /// The component's digest.
+        digest: String,
+    },
 }
 
 /// One model version being served, with its back-pressure.
