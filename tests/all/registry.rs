@@ -296,3 +296,39 @@ fn get_json(url: &str) -> serde_json::Value {
                 .unwrap()
         })
 }
+
+/// The serve.toml inside the Kubernetes example's ConfigMaps is a config
+/// `glassbox serve` accepts (the manifests themselves are checked against
+/// the Kubernetes schemas by `.ci/run`).
+#[test]
+fn the_kubernetes_example_configs_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/kubernetes");
+    let mut found = 0;
+    for name in ["glassbox.yaml", "canary.yaml"] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        let mut lines = text.lines();
+        while let Some(line) = lines.next() {
+            if line.trim() != "serve.toml: |" {
+                continue;
+            }
+            let indent = line.len() - line.trim_start().len() + 2;
+            let block: Vec<&str> = lines
+                .by_ref()
+                .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() >= indent)
+                .map(|l| l.get(indent..).unwrap_or(""))
+                .collect();
+            let config = glassbox::serve::Config::from_toml(&block.join("\n"))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(
+                config
+                    .models
+                    .iter()
+                    .all(|m| m.to_str().unwrap().starts_with("oci://")),
+                "{name}"
+            );
+            assert_eq!(config.trusted_keys.len(), 1, "{name}");
+            found += 1;
+        }
+    }
+    assert_eq!(found, 2);
+}
