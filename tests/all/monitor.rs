@@ -136,24 +136,18 @@ async fn the_server_reports_drift_at_the_monitor_route() {
 /// Drift and health reach `/metrics`, for Prometheus to alert on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_and_health_are_metrics() {
-    use glassbox::serve::{Config, Server};
+    use glassbox::serve::Config;
 
     let dir = std::env::temp_dir().join(format!("glassbox-monitor-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bc_gbc.wasm");
     std::fs::write(&file, compiled(SKLEARN, "bc_gbc")).unwrap();
-    let server = Server::bind(Config {
-        listen: ([127, 0, 0, 1], 0).into(),
+    let server = crate::util::TestServer::start(Config {
         models: vec![file],
         ..Config::default()
     })
-    .await
-    .unwrap();
-    let base = format!("http://{}", server.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    .await;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let drifted = jsonl(&format!("{SKLEARN}/bc_gbc.drifted.jsonl"));
     for chunk in drifted.chunks(25) {
@@ -194,8 +188,7 @@ async fn drift_and_health_are_metrics() {
         ) < 0.1
     );
     assert_eq!(value("glassbox_health{", &[model]), 2.0);
-    stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    server.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -359,9 +352,8 @@ async fn serve_and_log(
     rows: &[serde_json::Value],
 ) -> (serde_json::Value, usize) {
     use glassbox::predlog::PredictionLogConfig;
-    use glassbox::serve::{Config, Server};
-    let server = Server::bind(Config {
-        listen: ([127, 0, 0, 1], 0).into(),
+    use glassbox::serve::Config;
+    let server = crate::util::TestServer::start(Config {
         models: vec![component.to_path_buf()],
         prediction_log: PredictionLogConfig {
             dir: Some(log.to_path_buf()),
@@ -370,13 +362,8 @@ async fn serve_and_log(
         },
         ..Config::default()
     })
-    .await
-    .unwrap();
-    let base = format!("http://{}", server.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    .await;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let mut accepted = 0;
     for chunk in rows.chunks(10) {
@@ -397,8 +384,7 @@ async fn serve_and_log(
         .json()
         .await
         .unwrap();
-    stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    server.shutdown().await.unwrap();
     (live["monitor"].clone(), accepted)
 }
 

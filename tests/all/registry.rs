@@ -200,9 +200,8 @@ impl Drop for Proxy {
 }
 
 async fn serve_once(reference: &str, host: &str, cache: &Path) -> Result<String, String> {
-    use glassbox::serve::{Config, Server};
-    let server = Server::bind(Config {
-        listen: ([127, 0, 0, 1], 0).into(),
+    use glassbox::serve::Config;
+    let server = crate::util::TestServer::try_start(Config {
         models: vec![reference.into()],
         insecure_registries: vec![host.to_string()],
         registry_cache: Some(cache.to_path_buf()),
@@ -210,11 +209,7 @@ async fn serve_once(reference: &str, host: &str, cache: &Path) -> Result<String,
     })
     .await
     .map_err(|e| e.to_string())?;
-    let base = format!("http://{}", server.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let base = server.base.clone();
     let answer = reqwest::Client::new()
         .post(format!("{base}/v1/models/friedman-tree:predict"))
         .json(&serde_json::json!({"instances": [{
@@ -226,8 +221,7 @@ async fn serve_once(reference: &str, host: &str, cache: &Path) -> Result<String,
         .text()
         .await
         .unwrap();
-    stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    server.shutdown().await.unwrap();
     Ok(answer)
 }
 

@@ -3,13 +3,12 @@
 //! shutdown, and the binary started as users start it.
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use glassbox::compile::{CompileOptions, compile};
-use glassbox::serve::{Config, ServeError, ServeLimits, Server, Service};
+use glassbox::serve::{Config, ServeLimits, Service};
 use glassbox::training::TrainingData;
 use glassbox::{Limits, examples};
 use glassbox_fixtures as fx;
@@ -18,37 +17,9 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// A server on a free loopback port, stopped when dropped.
-struct TestServer {
-    base: String,
-    service: Service,
-    client: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), ServeError>>>,
-}
+use crate::util::TestServer;
 
 impl TestServer {
-    async fn start(config: Config) -> TestServer {
-        let config = Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            ..config
-        };
-        let server = Server::bind(config).await.expect("server starts");
-        let base = format!("http://{}", server.local_addr());
-        let service = server.service().clone();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        TestServer {
-            base,
-            service,
-            client: reqwest::Client::new(),
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
     /// Starts a v1 call of the `loops-forever` fixture in the background:
     /// it holds its model's slot until the deadline.
     fn spawn_looping_call(&self) -> JoinHandle<reqwest::Result<reqwest::Response>> {
@@ -57,47 +28,6 @@ impl TestServer {
             .post(format!("{}/v1/models/loops-forever:predict", self.base))
             .body(json!({"instances": [{"x": 1}]}).to_string());
         tokio::spawn(request.send())
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("GET answered");
-        let status = r.status();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        let r = self.post_raw(path, body.to_string()).await;
-        let status = r.status();
-        (status, r.json().await.expect("a JSON body"))
-    }
-
-    async fn post_raw(&self, path: &str, body: String) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .expect("POST answered")
-    }
-
-    /// Stops accepting, drains, and returns what `run` returned.
-    async fn shutdown(mut self) -> Result<(), ServeError> {
-        let _ = self.stop.take().expect("running").send(());
-        self.task.take().expect("running").await.expect("no panic")
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(task) = &self.task {
-            task.abort();
-        }
     }
 }
 

@@ -154,7 +154,7 @@ fn the_cli_signs_verifies_and_shows_the_signer() {
 /// log line and a metric, and the signed version keeps serving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_keeps_the_signed_version_when_a_tampered_one_arrives() {
-    use glassbox::serve::{Config, Server};
+    use glassbox::serve::Config;
     let dir = std::env::temp_dir().join(format!("glassbox-sign-serve-{}", std::process::id()));
     let models = dir.join("models");
     std::fs::create_dir_all(&models).unwrap();
@@ -162,20 +162,14 @@ async fn the_server_keeps_the_signed_version_when_a_tampered_one_arrives() {
     std::fs::write(dir.join("team.pub"), &public).unwrap();
     let signed = sign::sign(examples::FRIEDMAN_TREE.component, &secret).unwrap();
     std::fs::write(models.join("friedman.wasm"), &signed).unwrap();
-    let server = Server::bind(Config {
-        listen: ([127, 0, 0, 1], 0).into(),
+    let server = crate::util::TestServer::start(Config {
         models: vec![models.clone()],
         watch_interval_ms: 50,
         trusted_keys: vec![dir.join("team.pub")],
         ..Config::default()
     })
-    .await
-    .unwrap();
-    let base = format!("http://{}", server.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    .await;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let ready = client
         .get(format!("{base}/v2/models/friedman-tree/ready"))
@@ -228,7 +222,6 @@ async fn the_server_keeps_the_signed_version_when_a_tampered_one_arrives() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    server.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,8 +1,14 @@
 //! Helpers shared by the test modules.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use glassbox::serve::{Config, ServeError, Server, Service};
 use glassbox::{Engine, Limits, Model, Row};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// An engine with a short deadline and a small memory cap, so hostile
 /// fixtures fail fast.
@@ -38,4 +44,82 @@ pub fn jsonl(path: &str) -> Vec<serde_json::Value> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).expect("valid JSON line"))
         .collect()
+}
+
+/// A server on a free loopback port, stopped when dropped.
+pub struct TestServer {
+    pub base: String,
+    pub service: Service,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), ServeError>>>,
+}
+
+impl TestServer {
+    pub async fn start(config: Config) -> TestServer {
+        Self::try_start(config).await.expect("server starts")
+    }
+
+    /// [`TestServer::start`], or the error `Server::bind` gave.
+    pub async fn try_start(config: Config) -> Result<TestServer, ServeError> {
+        let config = Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..config
+        };
+        let server = Server::bind(config).await?;
+        let base = format!("http://{}", server.local_addr());
+        let service = server.service().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Ok(TestServer {
+            base,
+            service,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET answered");
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let r = self.post_raw(path, body.to_string()).await;
+        let status = r.status();
+        (status, r.json().await.expect("a JSON body"))
+    }
+
+    pub async fn post_raw(&self, path: &str, body: String) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("POST answered")
+    }
+
+    /// Stops accepting, drains, and returns what `run` returned.
+    pub async fn shutdown(mut self) -> Result<(), ServeError> {
+        let _ = self.stop.take().expect("running").send(());
+        self.task.take().expect("running").await.expect("no panic")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
 }
