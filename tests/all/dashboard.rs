@@ -15,23 +15,11 @@ use crate::util::{engine, jsonl};
 /// ChromeDriver's address and the browser to start, or `None` (with a
 /// note) when they are not there and not required.
 fn webdriver() -> Option<(String, String)> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let required = var("GLASSBOX_REQUIRE_SERVICES").is_some_and(|v| v == "1");
-    match (
-        var("GLASSBOX_TEST_WEBDRIVER"),
-        var("GLASSBOX_TEST_CHROMIUM"),
-    ) {
-        (Some(driver), Some(chromium)) => Some((driver, chromium)),
-        _ => {
-            assert!(
-                !required,
-                "GLASSBOX_REQUIRE_SERVICES=1 but GLASSBOX_TEST_WEBDRIVER is not set: \
-                 run `eval \"$(scripts/test-services.sh start)\"` first"
-            );
-            eprintln!("skipped: no WebDriver (run `eval \"$(scripts/test-services.sh start)\"`)");
-            None
-        }
-    }
+    let [x, y] = crate::util::service_vars(
+        "WebDriver",
+        ["GLASSBOX_TEST_WEBDRIVER", "GLASSBOX_TEST_CHROMIUM"],
+    )?;
+    Some((x, y))
 }
 
 async fn browser(driver: &str, chromium: &str) -> Client {

@@ -11,20 +11,11 @@ use glassbox::examples;
 /// The registry (`HOST:PORT`) and a Python with `oras`, or `None` (with a
 /// note) when they are not running and not required.
 fn registry() -> Option<(String, String)> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let required = var("GLASSBOX_REQUIRE_SERVICES").is_some_and(|v| v == "1");
-    match (var("GLASSBOX_TEST_REGISTRY"), var("GLASSBOX_TEST_PYTHON")) {
-        (Some(r), Some(p)) => Some((r, p)),
-        _ => {
-            assert!(
-                !required,
-                "GLASSBOX_REQUIRE_SERVICES=1 but GLASSBOX_TEST_REGISTRY is not set: \
-                 run `eval \"$(scripts/test-services.sh start)\"` first"
-            );
-            eprintln!("skipped: no registry (run `eval \"$(scripts/test-services.sh start)\"`)");
-            None
-        }
-    }
+    let [x, y] = crate::util::service_vars(
+        "registry",
+        ["GLASSBOX_TEST_REGISTRY", "GLASSBOX_TEST_PYTHON"],
+    )?;
+    Some((x, y))
 }
 
 fn glassbox(args: &[&str]) -> String {

@@ -123,3 +123,23 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// The values of the test-service variables `keys` (set by
+/// `scripts/test-services.sh start`), or `None` with a note when one is
+/// missing; with `GLASSBOX_REQUIRE_SERVICES=1` a missing one fails the test.
+pub fn service_vars<const N: usize>(what: &str, keys: [&str; N]) -> Option<[String; N]> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let required = var("GLASSBOX_REQUIRE_SERVICES").is_some_and(|v| v == "1");
+    let values = keys.map(var);
+    if let Some(i) = values.iter().position(Option::is_none) {
+        assert!(
+            !required,
+            "GLASSBOX_REQUIRE_SERVICES=1 but {} is not set: \
+             run `eval \"$(scripts/test-services.sh start)\"` first",
+            keys[i]
+        );
+        eprintln!("skipped: no {what} (run `eval \"$(scripts/test-services.sh start)\"`)");
+        return None;
+    }
+    Some(values.map(Option::unwrap))
+}
