@@ -1,33 +1,57 @@
 #!/usr/bin/env bash
-# Compiled scikit-learn pipelines, side by side with onnxruntime, in one run
-# on this machine.
+# The benchmark suite: glassbox beside scikit-learn and onnxruntime on the
+# eight reference pipelines, in one run on this machine.
 #
-#   scripts/bench.sh            # full run (a few minutes)
-#   scripts/bench.sh --quick    # fewer iterations (about a minute after builds)
+#   scripts/bench.sh            # full run (about 10 minutes after the builds);
+#                               # rewrites the suite's section of docs/BENCHMARKS.md
+#   scripts/bench.sh --quick    # fewer iterations (about 3 minutes after the builds);
+#                               # the report goes to target/bench/report.md only
 #
-# 1. makes (or reuses) the pinned Python environment (scripts/pyenv.sh) with
-#    scikit-learn, skl2onnx and onnxruntime;
-# 2. measures onnxruntime (1 thread) on the eight reference pipelines
-#    (scripts/bench_peers.py);
-# 3. builds glassbox in release mode and measures the same pipelines compiled
-#    to components, through the library API, and natively
-#    (host/benches/compiled.rs);
-# 4. prints one table with the ratios and writes it to
-#    target/bench/report.md, with the machine's description.
+# 1. makes (or reuses) the pinned Python environment (scripts/pyenv.sh):
+#    scikit-learn, skl2onnx, onnxruntime at the reference data's versions;
+# 2. measures onnxruntime (1 thread) and scikit-learn (pipelines of the same
+#    steps) on each model (scripts/bench_peers.py);
+# 3. builds glassbox in release mode and compiles the eight pipelines with
+#    `glassbox compile`;
+# 4. measures them through the library API, and the same plan natively
+#    (host/benches/compiled.rs): one row per call, 10,000-row batches,
+#    instantiation;
+# 5. starts `glassbox serve` with all of them: start-up to first answer with
+#    an empty and a warm code cache, resident memory, and single-row
+#    requests per second with wrk (scripts/bench_serve.py);
+# 6. prints the tables with ratios (scripts/bench_report.py).
+#
+# Needs wrk (apt-get install -y wrk) and python3 with venv.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 quick=()
-if [[ "${1:-}" == "--quick" ]]; then quick=(--quick); fi
-mkdir -p target/bench
+mode=full
+if [[ "${1:-}" == "--quick" ]]; then quick=(--quick); mode=quick; fi
+command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk" >&2; exit 1; }
+out=target/bench
+mkdir -p "$out/models"
 
 echo "== Python environment" >&2
 PY="$(scripts/pyenv.sh | tail -n1)"
 
-echo "== onnxruntime" >&2
-"$PY" scripts/bench_peers.py "${quick[@]}" --json target/bench/onnxruntime.json >&2
+echo "== onnxruntime and scikit-learn" >&2
+"$PY" scripts/bench_peers.py "${quick[@]}" --json "$out/peers.json" >&2
 
-echo "== glassbox (release build, then the benchmark)" >&2
-cargo bench -p glassbox --bench compiled -- "${quick[@]}" --json "$PWD/target/bench/glassbox.json"
+echo "== glassbox: release build, and the eight pipelines compiled" >&2
+cargo build --release -p glassbox >&2
+glassbox="${CARGO_TARGET_DIR:-target}/release/glassbox"
+data=tests/data/sklearn
+for onnx in "$data"/*.onnx; do
+    name="$(basename "$onnx" .onnx)"
+    "$glassbox" compile "$onnx" --train "$data/$name.train.jsonl" -o "$out/models/$name.wasm" >/dev/null
+done
 
-"$PY" scripts/bench_report.py target/bench/glassbox.json target/bench/onnxruntime.json \
-    | tee target/bench/report.md
+echo "== glassbox through the library API, and natively" >&2
+cargo bench -p glassbox --bench compiled -- "${quick[@]}" --json "$PWD/$out/glassbox.json"
+
+echo "== glassbox serve" >&2
+"$PY" scripts/bench_serve.py "$glassbox" "$out/models" "${quick[@]}" --json "$out/serve.json"
+
+docs=()
+[[ $mode == full ]] && docs=(--docs docs/BENCHMARKS.md)
+"$PY" scripts/bench_report.py "$out" --mode "$mode" "${docs[@]}" | tee "$out/report.md"

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Benchmark onnxruntime on the reference scikit-learn models.
+"""Benchmark onnxruntime and scikit-learn on the reference models.
 
 For every tests/data/sklearn/NAME.onnx this measures onnxruntime on one
-thread (intra_op = inter_op = 1, sequential execution):
+thread (intra_op = inter_op = 1, sequential execution), and scikit-learn
+(n_jobs=1) on a pipeline of the same steps and hyperparameters:
 
 - one-row latency: median and p99 over many single-row calls, rows cycled
   from NAME.inputs.jsonl;
@@ -15,8 +16,19 @@ thread (intra_op = inter_op = 1, sequential execution):
   traffic that does not repeat.
 
 Input tensors are built before timing starts; only session.run is timed.
-scikit-learn itself is not measured: the ONNX files do not carry the fitted
-Python estimators, so there is nothing to call.
+
+scikit-learn: the ONNX files do not carry the fitted Python estimators, so
+the pipeline is rebuilt from the steps in NAME.meta.json (the same
+estimators, hyperparameters and seed, listed in SKLEARN below) and fitted on
+NAME.train.jsonl with onnxruntime's answers on those rows as the targets
+(friedman_dtree_reg and synth_rf_large: on their whole training sets, with
+their true targets, regenerated from the seeded scikit-learn generators).
+What is timed is what a Python service does per request: predict_proba (or
+predict for regressors) on a pandas DataFrame with the feature names, built
+before timing. The refit model has the same shape as the original but its
+own trees (churn_coltrans_rf's file holds 2,000 of its 3,800 training rows,
+so its forest is smaller), so the script prints how often it agrees with
+onnxruntime on the held-out rows and the node counts.
 
 Run with the pinned environment from the repository root:
 
@@ -35,8 +47,172 @@ import time
 
 import numpy as np
 import onnxruntime as ort
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LinearRegression, LogisticRegression, SGDClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+from sklearn.tree import DecisionTreeRegressor
 
 BATCH_ROWS = 10_000
+SEED = 12345
+
+
+def churn_pipeline():
+    num = ["age", "income", "tenure_months", "support_calls", "balance"]
+    cat = ["plan", "region", "device"]
+    pre = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(missing_values="", strategy="constant", fill_value="missing"),
+                    OneHotEncoder(handle_unknown="ignore"),
+                ),
+                cat,
+            ),
+        ]
+    )
+    rf = RandomForestClassifier(
+        n_estimators=100, max_depth=10, min_samples_leaf=2, max_features="sqrt", random_state=SEED, n_jobs=1
+    )
+    return Pipeline([("pre", pre), ("clf", rf)])
+
+
+# The steps of each reference pipeline, as NAME.meta.json lists them.
+SKLEARN = {
+    "digits_logreg": lambda: make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=3000)),
+    "digits_mlp": lambda: make_pipeline(
+        StandardScaler(),
+        MLPClassifier(hidden_layer_sizes=(128, 64), alpha=0.001, max_iter=400, random_state=SEED),
+    ),
+    "diabetes_linreg": lambda: make_pipeline(MinMaxScaler(), LinearRegression()),
+    "bc_impute_sgd": lambda: make_pipeline(
+        SimpleImputer(strategy="median"),
+        StandardScaler(),
+        SGDClassifier(loss="log_loss", alpha=0.001, max_iter=5000, tol=1e-6, random_state=SEED),
+    ),
+    "bc_gbc": lambda: GradientBoostingClassifier(n_estimators=150, max_depth=3, random_state=SEED),
+    "friedman_dtree_reg": lambda: DecisionTreeRegressor(max_depth=8, min_samples_leaf=5, random_state=SEED),
+    "synth_rf_large": lambda: RandomForestClassifier(
+        n_estimators=200, max_depth=12, min_samples_leaf=5, max_features="sqrt", random_state=SEED, n_jobs=1
+    ),
+    "churn_coltrans_rf": churn_pipeline,
+}
+
+
+def regenerated(name, meta, heldout_rows):
+    """The full training set, with its true targets, for the reference
+    models whose data a seeded scikit-learn generator makes (the training
+    files hold 2,000 of their rows): the generator's rows minus the held-out
+    ones, in the generator's order. None for the others."""
+    from sklearn.datasets import make_classification, make_friedman1
+
+    if name == "synth_rf_large":
+        X, y = make_classification(
+            n_samples=6000, n_features=40, n_informative=20, n_redundant=5, flip_y=0.02, random_state=SEED
+        )
+    elif name == "friedman_dtree_reg":
+        X, y = make_friedman1(n_samples=3000, n_features=10, noise=1.0, random_state=SEED)
+        X = X.round(4)
+    else:
+        return None
+    names = feature_names(meta)
+    held = np.array([[r[n] for n in names] for r in heldout_rows])
+    # A held-out row matches a generated one to the file's rounding.
+    dist = np.abs(X[:, None, :] - held[None, :, :]).max(axis=2)
+    keep = dist.min(axis=1) > 1e-3
+    if len(X) - keep.sum() != len(heldout_rows) or keep.sum() != meta["n_train"]:
+        return None
+    train = [dict(zip(names, map(float, x))) for x in X[keep]]
+    return train, y[keep]
+
+
+def frame(meta, rows):
+    """The rows as a DataFrame in feature order: NaN for a missing number,
+    "" for a missing category (the pipelines' missing marker)."""
+    cols = {}
+    for f in meta["features"]:
+        n = f["name"]
+        if f["type"] == "string":
+            cols[n] = ["" if r.get(n) is None else str(r[n]) for r in rows]
+        else:
+            cols[n] = np.array([np.nan if r.get(n) is None else r[n] for r in rows], dtype=np.float64)
+    return pd.DataFrame(cols)
+
+
+def node_count(est):
+    if hasattr(est, "tree_"):
+        return est.tree_.node_count
+    if hasattr(est, "estimators_"):
+        ests = np.ravel(est.estimators_)
+        return sum(e.tree_.node_count for e in ests)
+    if hasattr(est, "steps"):
+        return node_count(est.steps[-1][1])
+    return None
+
+
+def onnx_nodes(path):
+    """Tree nodes in the ONNX file (0 for models without trees)."""
+    import onnx
+
+    total = 0
+    for node in onnx.load(path).graph.node:
+        for a in node.attribute:
+            if a.name == "nodes_nodeids":
+                total += len(a.ints)
+    return total
+
+
+def sklearn_model(name, meta, sess, train_rows, heldout_rows):
+    """Fits the pipeline of `name` on the training rows, with onnxruntime's
+    answers as targets; returns (pipeline, predict function, agreement)."""
+    full = regenerated(name, meta, heldout_rows)
+    if full is not None:
+        train_rows, y = full
+    else:
+        y = np.ravel(sess.run(None, build_feed(sess, meta, train_rows))[0])
+    pipe = SKLEARN[name]()
+    X = frame(meta, train_rows)
+    if meta["task"] == "regression":
+        pipe.fit(X, y)
+        predict = pipe.predict
+    else:
+        pipe.fit(X, y)
+        predict = pipe.predict_proba
+    held = frame(meta, heldout_rows)
+    ort_held = np.ravel(sess.run(None, build_feed(sess, meta, heldout_rows))[0])
+    mine = pipe.predict(held)
+    if meta["task"] == "regression":
+        scale = np.std(ort_held) or 1.0
+        agreement = 1.0 - float(np.mean(np.abs(mine - ort_held))) / float(scale)
+    else:
+        agreement = float(np.mean(mine == ort_held))
+    return pipe, predict, agreement
+
+
+def bench_sklearn(predict, one_rows, batch_frame, iterations, runs):
+    for i in range(min(20, iterations)):
+        predict(one_rows[i % len(one_rows)])
+    times = []
+    clock = time.perf_counter_ns
+    for i in range(iterations):
+        x = one_rows[i % len(one_rows)]
+        t0 = clock()
+        predict(x)
+        times.append(clock() - t0)
+    times.sort()
+    predict(batch_frame)
+    batch = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        predict(batch_frame)
+        batch.append(time.perf_counter() - t0)
+    return statistics.median(times) / 1e3, percentile(times, 99) / 1e3, BATCH_ROWS / statistics.median(batch)
 
 
 def load_jsonl(path):
@@ -141,8 +317,10 @@ def main():
 
     if args.quick:
         one_row_iters, one_row_warmup, batch_runs, batch_warmup = 2_000, 100, 5, 1
+        sk_iters, sk_runs = 100, 2
     else:
         one_row_iters, one_row_warmup, batch_runs, batch_warmup = 20_000, 500, 15, 2
+        sk_iters, sk_runs = 500, 5
 
     paths = sorted(glob.glob(os.path.join(args.data, "*.onnx")))
     if args.models:
@@ -157,7 +335,13 @@ def main():
         f"({one_row_iters} one-row calls, {batch_runs} x {BATCH_ROWS}-row batches)",
         file=sys.stderr,
     )
-    print("scikit-learn: skipped (the ONNX files carry no fitted estimator to call)", file=sys.stderr)
+    import sklearn
+
+    print(
+        f"scikit-learn {sklearn.__version__}, pandas {pd.__version__}: pipelines refitted from the "
+        f"meta files' steps ({sk_iters} one-row calls, {sk_runs} batches)",
+        file=sys.stderr,
+    )
 
     results = {}
     started = time.perf_counter()
@@ -175,26 +359,52 @@ def main():
 
         median_us, p99_us = bench_one_row(sess, one_row_feeds, one_row_iters, one_row_warmup)
         rows_per_s = bench_batch(sess, batch_feed, batch_runs, batch_warmup)
+
+        train_rows = load_jsonl(os.path.join(args.data, f"{name}.train.jsonl"))
+        pipe, predict, agreement = sklearn_model(name, meta, sess, train_rows, rows)
+        sk_one = [frame(meta, [r]) for r in rows]
+        sk_median, sk_p99, sk_rows = bench_sklearn(predict, sk_one, frame(meta, tiled), sk_iters, sk_runs)
         results[name] = {
             "onnxruntime": {
                 "one_row_median_us": round(median_us, 2),
                 "one_row_p99_us": round(p99_us, 2),
                 "batch_rows_per_s": round(rows_per_s, 1),
-            }
+            },
+            "sklearn": {
+                "one_row_median_us": round(sk_median, 2),
+                "one_row_p99_us": round(sk_p99, 2),
+                "batch_rows_per_s": round(sk_rows, 1),
+                "agreement_with_onnxruntime": round(agreement, 4),
+                "tree_nodes": node_count(pipe) and int(node_count(pipe)),
+                "onnx_tree_nodes": onnx_nodes(path),
+            },
         }
         print(f"  {name}: done ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
 
-    header = f"{'model':<22} {'1-row median us':>16} {'1-row p99 us':>13} {'10k batch rows/s':>17}"
+    header = (
+        f"{'model':<20} {'ort 1-row us':>13} {'p99':>7} {'ort rows/s':>12} "
+        f"{'sklearn 1-row us':>17} {'p99':>8} {'sklearn rows/s':>15} {'agree':>6} {'nodes (onnx)':>16}"
+    )
     print(header)
     print("-" * len(header))
     for name, r in results.items():
-        o = r["onnxruntime"]
+        if name.startswith("_"):
+            continue
+        o, k = r["onnxruntime"], r["sklearn"]
+        nodes = f"{k['tree_nodes']} ({k['onnx_tree_nodes']})" if k["tree_nodes"] else "-"
         print(
-            f"{name:<22} {o['one_row_median_us']:>16.1f} {o['one_row_p99_us']:>13.1f} "
-            f"{o['batch_rows_per_s']:>17,.0f}"
+            f"{name:<20} {o['one_row_median_us']:>13.1f} {o['one_row_p99_us']:>7.1f} "
+            f"{o['batch_rows_per_s']:>12,.0f} {k['one_row_median_us']:>17.1f} {k['one_row_p99_us']:>8.1f} "
+            f"{k['batch_rows_per_s']:>15,.0f} {k['agreement_with_onnxruntime']:>6.3f} {nodes:>16}"
         )
-    print("(onnxruntime only; scikit-learn not measurable from the ONNX files)")
 
+    results["_versions"] = {
+        "Python": platform.python_version(),
+        "onnxruntime": ort.__version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as f:
