@@ -25,6 +25,11 @@ impl<'a> Batch<'a> {
         self.raw.rows as usize
     }
 
+    /// The flat lists the host sent.
+    pub(crate) fn raw(&self) -> &'a RawBatch {
+        self.raw
+    }
+
     /// The model's input schema.
     pub fn fields(&self) -> &'a [Field] {
         self.fields

@@ -2,7 +2,7 @@
 //! plan run natively (the limit a wasm sandbox can approach).
 //!
 //! `cargo bench -p glassbox --bench compiled -- [--quick] [--json FILE]
-//! [--only NAME [--dir DIR]] [--profile wasm|wasm1|native]`
+//! [--only NAME [--dir DIR]] [--profile wasm|wasm1|native|native1] [--no-deadline]`
 //! compiles each reference pipeline in tests/data/sklearn, then measures per
 //! model: instantiation of a fresh instance, one row per call (median and
 //! p99 over many calls, rows cycled from the held-out inputs) and 10,000
@@ -84,7 +84,12 @@ fn main() {
             instantiations: 500,
         }
     };
-    let engine = Engine::new().expect("engine");
+    // `--no-deadline`: an engine without epoch checks in the guest's code,
+    // to see what enforcing the deadline costs (not what users run).
+    let engine = Engine::builder()
+        .interruptible(!args.iter().any(|a| a == "--no-deadline"))
+        .build()
+        .expect("engine");
     let mut report = serde_json::Map::new();
     eprintln!(
         "{:<20} {:>9} {:>9} {:>11} {:>11} {:>9} {:>11} {:>9}",
@@ -191,11 +196,20 @@ fn main() {
                             .score(&glassbox_guest::Batch::new(&native_big, &fields))
                             .unwrap(),
                     )),
-                    other => panic!("--profile wasm, wasm1 or native, not `{other}`"),
+                    "native1" => {
+                        for one in &native_singles {
+                            drop(black_box(
+                                program
+                                    .score(&glassbox_guest::Batch::new(one, &fields))
+                                    .unwrap(),
+                            ));
+                        }
+                    }
+                    other => panic!("--profile wasm, wasm1, native or native1, not `{other}`"),
                 }
                 calls += 1;
             }
-            let per_call = if side == "wasm1" {
+            let per_call = if side.ends_with('1') {
                 singles.len()
             } else {
                 BATCH

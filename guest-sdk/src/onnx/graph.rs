@@ -346,13 +346,23 @@ impl Graph {
         let constant = |s: usize| self.constant_at[s].map(|i| &self.constants[i as usize].1);
         for step in &self.steps {
             let outs = {
-                let args: Vec<Option<&Value>> = step
-                    .inputs
-                    .iter()
-                    .map(|s| s.and_then(|s| slots[s].as_ref().or_else(|| constant(s))))
-                    .collect();
+                let arg =
+                    |s: &Option<usize>| s.and_then(|s| slots[s].as_ref().or_else(|| constant(s)));
+                // Up to eight arguments on the stack: an allocation per node
+                // is a measurable share of a one-row call in wasm.
+                let mut few = [None; 8];
+                let many: Vec<Option<&Value>>;
+                let args = if step.inputs.len() <= few.len() {
+                    for (a, s) in few.iter_mut().zip(&step.inputs) {
+                        *a = arg(s);
+                    }
+                    &few[..step.inputs.len()]
+                } else {
+                    many = step.inputs.iter().map(arg).collect();
+                    &many[..]
+                };
                 step.kernel
-                    .run(&args)
+                    .run(args)
                     .map_err(|e| format!("node {}: {e}", step.label))?
             };
             for (slot, v) in step.outputs.iter().zip(outs) {

@@ -239,15 +239,33 @@ impl Program {
             Feed::Matrix {
                 elem: ElemType::F32,
             } => {
-                // The common case, straight into float32 rows.
+                // The common case, straight into float32 rows. Every field
+                // is numeric here (checked when binding), so the flat list
+                // is the columns in schema order, and a missing value's
+                // index in it is `column × rows + row`. Read that way rather
+                // than through per-column views: on a one-row call the views
+                // (a range search in the missing list per column) cost more
+                // than the transposition.
                 let f = self.fields.len();
-                // Every field is numeric here (checked when binding).
-                let cols = batch.numeric_columns()?;
-                let values: Vec<&[f64]> = cols.iter().map(|c| c.values()).collect();
-                let mut m = rows_f32(&values, rows);
-                for (c, col) in cols.iter().enumerate() {
-                    for r in col.missing_rows() {
-                        m[r * f + c] = f32::NAN;
+                let raw = batch.raw();
+                if raw.numeric.len() != rows * f {
+                    return Err(ModelError::internal(
+                        "numeric values do not match the schema",
+                    ));
+                }
+                let mut m = match rows {
+                    0 => Vec::new(),
+                    // One row: the flat list is the row.
+                    1 => raw.numeric.iter().map(|&v| v as f32).collect(),
+                    _ => {
+                        let values: Vec<&[f64]> = raw.numeric.chunks_exact(rows).collect();
+                        rows_f32(&values, rows)
+                    }
+                };
+                for &i in &raw.numeric_missing {
+                    let (c, r) = (i as usize / rows, i as usize % rows);
+                    if let Some(v) = m.get_mut(r * f + c) {
+                        *v = f32::NAN;
                     }
                 }
                 Ok(vec![Tensor::f32(vec![rows, f], m).into()])
@@ -415,6 +433,7 @@ impl Program {
 fn rows_f32(columns: &[&[f64]], rows: usize) -> Vec<f32> {
     const BLOCK: usize = 32;
     let f = columns.len();
+
     let mut m = vec![0f32; rows * f];
     for (b, block) in m.chunks_mut(BLOCK * f.max(1)).enumerate() {
         let r0 = b * BLOCK;

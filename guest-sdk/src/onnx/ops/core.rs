@@ -275,10 +275,12 @@ impl Ix {
 }
 
 /// The first `m` values of `v` repeated to at least 256 values (a whole
-/// number of repeats).
-fn tiled<T: Copy>(v: &[T], m: usize) -> std::borrow::Cow<'_, [T]> {
+/// number of repeats), for a matrix of `n` values; not repeated when the
+/// matrix is no longer than that (building the repeats cost a one-row call
+/// a third of its time).
+fn tiled<T: Copy>(v: &[T], m: usize, n: usize) -> std::borrow::Cow<'_, [T]> {
     let times = 256usize.div_ceil(m);
-    if times <= 1 {
+    if times <= 1 || n <= m * times {
         return std::borrow::Cow::Borrowed(&v[..m]);
     }
     std::borrow::Cow::Owned(v[..m].iter().copied().cycle().take(m * times).collect())
@@ -305,13 +307,13 @@ fn zip_with<A: Copy, B: Copy, O>(
         // values first, so that the inner loop is long enough to vectorise
         // (rows of ten were all loop overhead).
         (Ix::Same, Ix::Suffix(m)) if *m > 0 => {
-            let bt = tiled(b, *m);
+            let bt = tiled(b, *m, a.len());
             for chunk in a.chunks(bt.len()) {
                 v.extend(chunk.iter().zip(&bt[..]).map(|(&x, &y)| f(x, y)));
             }
         }
         (Ix::Suffix(m), Ix::Same) if *m > 0 => {
-            let at = tiled(a, *m);
+            let at = tiled(a, *m, b.len());
             for chunk in b.chunks(at.len()) {
                 v.extend(at.iter().zip(chunk).map(|(&x, &y)| f(x, y)));
             }

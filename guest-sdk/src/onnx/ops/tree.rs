@@ -425,8 +425,7 @@ impl Ensemble {
     }
 
     /// The leaves tree `root` sends eight consecutive float rows to, the
-    /// first starting at `xs[at]`: every row takes one step per round, and
-    /// rounds go on (four at a time) until all eight stand on leaves.
+    /// first starting at `xs[at]`.
     #[inline(always)]
     fn leaves8<const MODE: u32>(
         &self,
@@ -435,13 +434,27 @@ impl Ensemble {
         at: usize,
         cols: usize,
     ) -> [u32; LANES] {
+        self.lockstep::<MODE>([root; LANES], xs, |lane| at + lane * cols)
+    }
+
+    /// Eight walks in lockstep, lane `i` from node `node[i]` over the row
+    /// starting at `xs[row_at(i)]`: every lane takes one step per round,
+    /// and rounds go on (four at a time) until all eight stand on leaves.
+    /// A step is a select, not a jump, so a lane's path costs no branch
+    /// mispredictions, and the eight lanes' loads overlap.
+    #[inline(always)]
+    fn lockstep<const MODE: u32>(
+        &self,
+        mut node: [u32; LANES],
+        xs: &[f32],
+        row_at: impl Fn(usize) -> usize,
+    ) -> [u32; LANES] {
         let steps = &self.steps[..];
-        let mut node = [root; LANES];
         loop {
             for _ in 0..4 {
                 for (lane, n) in node.iter_mut().enumerate() {
                     let s = steps[*n as usize];
-                    let x = xs[at + lane * cols + (s.feature & 0x7fff_ffff) as usize];
+                    let x = xs[row_at(lane) + (s.feature & 0x7fff_ffff) as usize];
                     let yes = match MODE {
                         LEQ => x <= s.threshold,
                         LT => x < s.threshold,
@@ -456,6 +469,21 @@ impl Ensemble {
             if node.iter().all(|&n| steps[n as usize].yes == n) {
                 return node;
             }
+        }
+    }
+
+    /// The leaves of eight trees (`roots`) for the one row at `xs[at]`:
+    /// the lanes are trees rather than rows. For the rows a batch has
+    /// fewer than eight of (a one-row call has nothing else), where a
+    /// plain walk mispredicts about every other branch.
+    fn trees8_any(&self, mode: u32, roots: [u32; LANES], xs: &[f32], at: usize) -> [u32; LANES] {
+        match mode {
+            LEQ => self.lockstep::<LEQ>(roots, xs, |_| at),
+            LT => self.lockstep::<LT>(roots, xs, |_| at),
+            GTE => self.lockstep::<GTE>(roots, xs, |_| at),
+            GT => self.lockstep::<GT>(roots, xs, |_| at),
+            EQ => self.lockstep::<EQ>(roots, xs, |_| at),
+            _ => self.lockstep::<NEQ>(roots, xs, |_| at),
         }
     }
 
@@ -523,23 +551,44 @@ impl Ensemble {
         let lockstep = self.uniform.filter(|_| x64.is_none());
         for r0 in (0..rows).step_by(BLOCK) {
             let r1 = (r0 + BLOCK).min(rows);
+            // With lockstep walks, whole groups of eight rows go through
+            // each tree together, and the rows left over go through eight
+            // trees at a time below. Either way a row adds its trees up in
+            // tree order, so the sums do not depend on the batch's size.
+            let grouped = match lockstep {
+                Some(_) => r0 + (r1 - r0) / LANES * LANES,
+                None => r0,
+            };
             for &root in &self.roots {
-                let mut r = r0;
                 if let Some(mode) = lockstep {
-                    while r + LANES <= r1 {
+                    for r in (r0..grouped).step_by(LANES) {
                         let leaves = self.leaves8_any(mode, root, &xs, r * cols, cols);
                         for (lane, &leaf) in leaves.iter().enumerate() {
                             add(r + lane, self.nodes[leaf as usize]);
                         }
-                        r += LANES;
                     }
+                    continue;
                 }
-                for r in r..r1 {
+                for r in r0..r1 {
                     let leaf = match x64 {
                         Some(v) => self.leaf64(root, &v[r * cols..(r + 1) * cols]),
                         None => self.leaf(root, &xs[r * cols..(r + 1) * cols]),
                     };
                     add(r, leaf);
+                }
+            }
+            if let Some(mode) = lockstep {
+                for r in grouped..r1 {
+                    for trees in self.roots.chunks(LANES) {
+                        // A short last group repeats its first tree in the
+                        // spare lanes, whose leaves are not added.
+                        let mut roots = [trees[0]; LANES];
+                        roots[..trees.len()].copy_from_slice(trees);
+                        let leaves = self.trees8_any(mode, roots, &xs, r * cols);
+                        for &leaf in &leaves[..trees.len()] {
+                            add(r, self.nodes[leaf as usize]);
+                        }
+                    }
                 }
             }
         }
