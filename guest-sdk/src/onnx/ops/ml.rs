@@ -821,13 +821,19 @@ impl Weights {
             let mut r = 0;
             while r + 4 <= rows {
                 let xs = &x[r * features..(r + 4) * features];
+                let (x0, rest) = xs.split_at(features);
+                let (x1, rest) = rest.split_at(features);
+                let (x2, x3) = rest.split_at(features);
                 for t in 0..targets {
                     let w = &coef[t * features..(t + 1) * features];
                     let mut acc = [0f32; 4];
-                    for (f, &wf) in w.iter().enumerate() {
-                        for (i, a) in acc.iter_mut().enumerate() {
-                            *a += xs[i * features + f] * wf;
-                        }
+                    // Zipped, not indexed: no bounds check per value (which
+                    // took a third of this loop's time in wasm).
+                    for ((((&wf, &a), &b), &c), &d) in w.iter().zip(x0).zip(x1).zip(x2).zip(x3) {
+                        acc[0] += a * wf;
+                        acc[1] += b * wf;
+                        acc[2] += c * wf;
+                        acc[3] += d * wf;
                     }
                     for (i, a) in acc.iter().enumerate() {
                         out[(r + i) * targets + t] = a + intercepts[t];
