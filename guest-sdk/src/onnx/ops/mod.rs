@@ -103,9 +103,25 @@ impl PostTransform {
             PostTransform::None => {}
             PostTransform::Logistic => scores.iter_mut().for_each(|v| *v = logistic(*v)),
             PostTransform::Probit => scores.iter_mut().for_each(|v| *v = probit(*v)),
-            _ => scores
+            PostTransform::Softmax => {
+                // The same operations as `softmax_in_place` row by row, but
+                // the exponentials in one pass over the whole buffer, which
+                // vectorises (rows of ten did not, and the per-row loops'
+                // headers each carry a deadline check in wasm).
+                let width = width.max(1);
+                for row in scores.chunks_mut(width) {
+                    let max = row_max(row);
+                    row.iter_mut().for_each(|v| *v -= max);
+                }
+                scores.iter_mut().for_each(|v| *v = v.fexp());
+                for row in scores.chunks_mut(width) {
+                    let sum = row.iter().fold(0.0, |s, v| s + v);
+                    row.iter_mut().for_each(|v| *v /= sum);
+                }
+            }
+            PostTransform::SoftmaxZero => scores
                 .chunks_mut(width.max(1))
-                .for_each(|r| self.apply_row(r)),
+                .for_each(softmax_zero_in_place),
         }
     }
 
