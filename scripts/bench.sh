@@ -21,13 +21,21 @@
 #    requests per second with wrk (scripts/bench_serve.py);
 # 6. prints the tables with ratios (scripts/bench_report.py).
 #
-# Needs wrk (apt-get install -y wrk) and python3 with venv.
+# Needs python3 with venv, and wrk (Debian's package, installed here with
+# apt-get when missing and run as root).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 quick=()
 mode=full
 if [[ "${1:-}" == "--quick" ]]; then quick=(--quick); mode=quick; fi
-command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk" >&2; exit 1; }
+if ! command -v wrk >/dev/null; then
+    if [[ "$(id -u)" != 0 ]]; then
+        echo "wrk is not installed: apt-get install -y wrk" >&2
+        exit 1
+    fi
+    echo "== apt-get install wrk" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >&2
+fi
 out=target/bench
 mkdir -p "$out/models"
 
