@@ -600,7 +600,17 @@ impl Ensemble {
                     add(r, leaf);
                 }
             }
-            if let Some(mode) = lockstep {
+            // Eight lanes for fewer than four trees would mostly walk the
+            // padding: a single tree is faster walked plainly.
+            let lanes = lockstep.filter(|_| self.roots.len() >= 4);
+            if lockstep.is_some() && lanes.is_none() {
+                for &root in &self.roots {
+                    for r in grouped..r1 {
+                        add(r, self.leaf(root, &xs[r * cols..(r + 1) * cols]));
+                    }
+                }
+            }
+            if let Some(mode) = lanes {
                 for r in grouped..r1 {
                     for trees in self.roots.chunks(LANES) {
                         // A short last group repeats its first tree in the
@@ -648,9 +658,14 @@ impl Kernel for Classifier {
         let n = e.targets;
         let mut picks = Vec::with_capacity(rows);
         let mut out = Vec::with_capacity(rows * n.max(2));
+        // A row's scores and flags, in buffers reused from row to row
+        // rather than two allocations per row.
+        let (mut s, mut h) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for r in 0..rows {
-            let mut s = scores[r * n..(r + 1) * n].to_vec();
-            let mut h = has[r * n..(r + 1) * n].to_vec();
+            s.clear();
+            s.extend_from_slice(&scores[r * n..(r + 1) * n]);
+            h.clear();
+            h.extend_from_slice(&has[r * n..(r + 1) * n]);
             if n > 2 {
                 for (k, b) in e.base.iter().enumerate() {
                     s[k] += b;
@@ -665,7 +680,7 @@ impl Kernel for Classifier {
                 }
                 picks.push(best.unwrap_or(0));
                 e.post.apply_row(&mut s);
-                out.extend(s);
+                out.extend_from_slice(&s);
                 continue;
             }
             // Two labels: what onnxruntime does, case by case.
@@ -712,7 +727,7 @@ impl Kernel for Classifier {
             picks.push(usize::from(positive));
             if !one {
                 e.post.apply_row(&mut s);
-                out.extend(s);
+                out.extend_from_slice(&s);
                 continue;
             }
             let v = s[0];
