@@ -53,6 +53,9 @@ struct Ensemble {
     /// thresholds widened, as onnxruntime does.
     thresholds64: Option<Vec<f64>>,
     roots: Vec<u32>,
+    /// Per root, the branches on its longest path to a leaf: a lockstep
+    /// walk of a shallow tree takes exactly that many steps.
+    depths: Vec<u32>,
     /// Leaf weights: (target or class index, weight).
     weights: Vec<(u32, f32)>,
     targets: usize,
@@ -291,9 +294,12 @@ pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {
     }
     // Every tree must be finite: a walk from the root visits each node once.
     let mut visited = vec![false; n];
+    let mut depths = Vec::with_capacity(roots.len());
     for &r in &roots {
-        let mut stack = vec![r];
-        while let Some(i) = stack.pop() {
+        let mut stack = vec![(r, 0u32)];
+        let mut deepest = 0;
+        while let Some((i, depth)) = stack.pop() {
+            deepest = deepest.max(depth);
             if std::mem::replace(&mut visited[i as usize], true) {
                 return Err(format!(
                     "node {} of tree {} is reached twice: the tree has a cycle or shared subtree",
@@ -302,10 +308,11 @@ pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {
             }
             let node = nodes[i as usize];
             if node.meta >> 28 != LEAF {
-                stack.push(node.yes);
-                stack.push(node.no);
+                stack.push((node.yes, depth + 1));
+                stack.push((node.no, depth + 1));
             }
         }
+        depths.push(deepest);
     }
     let thresholds64 = values
         .iter()
@@ -354,6 +361,7 @@ pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {
         nodes,
         thresholds64,
         roots,
+        depths,
         weights,
         targets,
         features,
@@ -430,22 +438,26 @@ impl Ensemble {
     fn leaves8<const MODE: u32>(
         &self,
         root: u32,
+        depth: u32,
         xs: &[f32],
         at: usize,
         cols: usize,
     ) -> [u32; LANES] {
-        self.lockstep::<MODE>([root; LANES], xs, |lane| at + lane * cols)
+        self.lockstep::<MODE>([root; LANES], depth, xs, |lane| at + lane * cols)
     }
 
     /// Eight walks in lockstep, lane `i` from node `node[i]` over the row
     /// starting at `xs[row_at(i)]`: every lane takes one step per round,
-    /// and rounds go on (four at a time) until all eight stand on leaves.
+    /// and rounds go on (four at a time) until all eight stand on leaves,
+    /// or exactly `depth` rounds (the longest path) when that is at most
+    /// four: boosted stumps of depth 3 took a fourth round and a check.
     /// A step is a select, not a jump, so a lane's path costs no branch
     /// mispredictions, and the eight lanes' loads overlap.
     #[inline(always)]
     fn lockstep<const MODE: u32>(
         &self,
         mut node: [u32; LANES],
+        depth: u32,
         xs: &[f32],
         row_at: impl Fn(usize) -> usize,
     ) -> [u32; LANES] {
@@ -455,32 +467,40 @@ impl Ensemble {
         // this ensemble.
         debug_assert!((0..LANES).all(|lane| row_at(lane) + self.features <= xs.len()));
         debug_assert!(node.iter().all(|&n| (n as usize) < steps.len()));
+        let round = |node: &mut [u32; LANES]| {
+            for (lane, n) in node.iter_mut().enumerate() {
+                // SAFETY: `*n` is a root or a child index, and children
+                // were resolved to indices of `steps` when the ensemble
+                // was built (a leaf's are its own); a feature index is
+                // below `self.features` (which counts them), and the row
+                // holds that many values from `row_at(lane)` (see the
+                // assertion above; `scores` checks the length). The
+                // two bounds checks were a fifth of a step: batches in
+                // wasm went from 170 k to 222 k rows/s (synth_rf_large),
+                // 248 k to 298 k (churn), 31 M to 36 M (friedman).
+                let s = unsafe { *steps.get_unchecked(*n as usize) };
+                let x =
+                    unsafe { *xs.get_unchecked(row_at(lane) + (s.feature & 0x7fff_ffff) as usize) };
+                let yes = match MODE {
+                    LEQ => x <= s.threshold,
+                    LT => x < s.threshold,
+                    GTE => x >= s.threshold,
+                    GT => x > s.threshold,
+                    EQ => x == s.threshold,
+                    _ => x != s.threshold,
+                } | (s.feature >> 31 != 0 && x.is_nan());
+                *n = if yes { s.yes } else { s.no };
+            }
+        };
+        if depth <= 4 {
+            for _ in 0..depth {
+                round(&mut node);
+            }
+            return node;
+        }
         loop {
             for _ in 0..4 {
-                for (lane, n) in node.iter_mut().enumerate() {
-                    // SAFETY: `*n` is a root or a child index, and children
-                    // were resolved to indices of `steps` when the ensemble
-                    // was built (a leaf's are its own); a feature index is
-                    // below `self.features` (which counts them), and the row
-                    // holds that many values from `row_at(lane)` (see the
-                    // assertion above; `scores` checks the length). The
-                    // two bounds checks were a fifth of a step: batches in
-                    // wasm went from 170 k to 222 k rows/s (synth_rf_large),
-                    // 248 k to 298 k (churn), 31 M to 36 M (friedman).
-                    let s = unsafe { *steps.get_unchecked(*n as usize) };
-                    let x = unsafe {
-                        *xs.get_unchecked(row_at(lane) + (s.feature & 0x7fff_ffff) as usize)
-                    };
-                    let yes = match MODE {
-                        LEQ => x <= s.threshold,
-                        LT => x < s.threshold,
-                        GTE => x >= s.threshold,
-                        GT => x > s.threshold,
-                        EQ => x == s.threshold,
-                        _ => x != s.threshold,
-                    } | (s.feature >> 31 != 0 && x.is_nan());
-                    *n = if yes { s.yes } else { s.no };
-                }
+                round(&mut node);
             }
             if node.iter().all(|&n| steps[n as usize].yes == n) {
                 return node;
@@ -492,14 +512,21 @@ impl Ensemble {
     /// the lanes are trees rather than rows. For the rows a batch has
     /// fewer than eight of (a one-row call has nothing else), where a
     /// plain walk mispredicts about every other branch.
-    fn trees8_any(&self, mode: u32, roots: [u32; LANES], xs: &[f32], at: usize) -> [u32; LANES] {
+    fn trees8_any(
+        &self,
+        mode: u32,
+        roots: [u32; LANES],
+        depth: u32,
+        xs: &[f32],
+        at: usize,
+    ) -> [u32; LANES] {
         match mode {
-            LEQ => self.lockstep::<LEQ>(roots, xs, |_| at),
-            LT => self.lockstep::<LT>(roots, xs, |_| at),
-            GTE => self.lockstep::<GTE>(roots, xs, |_| at),
-            GT => self.lockstep::<GT>(roots, xs, |_| at),
-            EQ => self.lockstep::<EQ>(roots, xs, |_| at),
-            _ => self.lockstep::<NEQ>(roots, xs, |_| at),
+            LEQ => self.lockstep::<LEQ>(roots, depth, xs, |_| at),
+            LT => self.lockstep::<LT>(roots, depth, xs, |_| at),
+            GTE => self.lockstep::<GTE>(roots, depth, xs, |_| at),
+            GT => self.lockstep::<GT>(roots, depth, xs, |_| at),
+            EQ => self.lockstep::<EQ>(roots, depth, xs, |_| at),
+            _ => self.lockstep::<NEQ>(roots, depth, xs, |_| at),
         }
     }
 
@@ -508,17 +535,18 @@ impl Ensemble {
         &self,
         mode: u32,
         root: u32,
+        depth: u32,
         xs: &[f32],
         at: usize,
         cols: usize,
     ) -> [u32; LANES] {
         match mode {
-            LEQ => self.leaves8::<LEQ>(root, xs, at, cols),
-            LT => self.leaves8::<LT>(root, xs, at, cols),
-            GTE => self.leaves8::<GTE>(root, xs, at, cols),
-            GT => self.leaves8::<GT>(root, xs, at, cols),
-            EQ => self.leaves8::<EQ>(root, xs, at, cols),
-            _ => self.leaves8::<NEQ>(root, xs, at, cols),
+            LEQ => self.leaves8::<LEQ>(root, depth, xs, at, cols),
+            LT => self.leaves8::<LT>(root, depth, xs, at, cols),
+            GTE => self.leaves8::<GTE>(root, depth, xs, at, cols),
+            GT => self.leaves8::<GT>(root, depth, xs, at, cols),
+            EQ => self.leaves8::<EQ>(root, depth, xs, at, cols),
+            _ => self.leaves8::<NEQ>(root, depth, xs, at, cols),
         }
     }
 
@@ -582,10 +610,10 @@ impl Ensemble {
                 Some(_) => r0 + (r1 - r0) / LANES * LANES,
                 None => r0,
             };
-            for &root in &self.roots {
+            for (&root, &depth) in self.roots.iter().zip(&self.depths) {
                 if let Some(mode) = lockstep {
                     for r in (r0..grouped).step_by(LANES) {
-                        let leaves = self.leaves8_any(mode, root, &xs, r * cols, cols);
+                        let leaves = self.leaves8_any(mode, root, depth, &xs, r * cols, cols);
                         for (lane, &leaf) in leaves.iter().enumerate() {
                             add(r + lane, self.nodes[leaf as usize]);
                         }
@@ -612,12 +640,13 @@ impl Ensemble {
             }
             if let Some(mode) = lanes {
                 for r in grouped..r1 {
-                    for trees in self.roots.chunks(LANES) {
+                    for (trees, depths) in self.roots.chunks(LANES).zip(self.depths.chunks(LANES)) {
                         // A short last group repeats its first tree in the
                         // spare lanes, whose leaves are not added.
                         let mut roots = [trees[0]; LANES];
                         roots[..trees.len()].copy_from_slice(trees);
-                        let leaves = self.trees8_any(mode, roots, &xs, r * cols);
+                        let depth = depths.iter().copied().max().unwrap_or(0);
+                        let leaves = self.trees8_any(mode, roots, depth, &xs, r * cols);
                         for &leaf in &leaves[..trees.len()] {
                             add(r, self.nodes[leaf as usize]);
                         }
