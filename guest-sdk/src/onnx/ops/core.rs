@@ -691,6 +691,24 @@ pub(crate) fn gemm_f32(a: &[f32], b: &[f32], out: &mut [f32], m: usize, k: usize
 mod simd {
     use core::arch::wasm32::*;
 
+    /// Calls `step` for 0..k in order, two steps per loop iteration: the
+    /// host checks its deadline at every loop header, and in the GEMM's
+    /// inner loop, the hottest of a neural network, that check was a large
+    /// share of a step (with the unchecked loads of `a`: digits_mlp batches
+    /// 330 k -> 450 k rows/s; four steps measured no better).
+    #[inline(always)]
+    fn by_two(k: usize, mut step: impl FnMut(usize)) {
+        let mut p = 0;
+        while p + 2 <= k {
+            step(p);
+            step(p + 1);
+            p += 2;
+        }
+        if p < k {
+            step(p);
+        }
+    }
+
     /// A register-blocked float32 GEMM for wasm SIMD: tiles of 4 rows × 8
     /// columns of `out` are kept in eight vector registers while `k` runs,
     /// so each element of `b` is loaded once per four rows and each
@@ -723,20 +741,7 @@ mod simd {
                         acc[2 * r + 1] = f32x4_add(acc[2 * r + 1], f32x4_mul(av, b1));
                     }
                 };
-                // Two steps per iteration: the host checks its deadline at
-                // every loop header, and in this loop, the hottest of a
-                // neural network, that check was a large share of a step
-                // (with the unchecked loads of `a`: digits_mlp batches 330 k
-                // -> 450 k rows/s; four steps measured no better).
-                let mut p = 0;
-                while p + 2 <= k {
-                    step(&mut acc, p);
-                    step(&mut acc, p + 1);
-                    p += 2;
-                }
-                if p < k {
-                    step(&mut acc, p);
-                }
+                by_two(k, |p| step(&mut acc, p));
                 for r in 0..4 {
                     let o = &mut out[(i + r) * n + j..(i + r) * n + j + 8];
                     // SAFETY: `o` has 8 elements; wasm loads and stores need
@@ -813,15 +818,7 @@ mod simd {
                         }
                     }
                 };
-                let mut p = 0;
-                while p + 2 <= k {
-                    step(&mut acc, p);
-                    step(&mut acc, p + 1);
-                    p += 2;
-                }
-                if p < k {
-                    step(&mut acc, p);
-                }
+                by_two(k, |p| step(&mut acc, p));
                 let width = if wide { 8 } else { 4 };
                 let o = &mut out[r * n + j..r * n + j + width];
                 // SAFETY: `o` has `width` f32s; wasm loads and stores need
