@@ -278,7 +278,7 @@ impl Ix {
 /// number of repeats), for a matrix of `n` values; not repeated when the
 /// matrix is no longer than that (building the repeats cost a one-row call
 /// a third of its time).
-fn tiled<T: Copy>(v: &[T], m: usize, n: usize) -> std::borrow::Cow<'_, [T]> {
+pub(crate) fn tiled<T: Copy>(v: &[T], m: usize, n: usize) -> std::borrow::Cow<'_, [T]> {
     let times = 256usize.div_ceil(m);
     if times <= 1 || n <= m * times {
         return std::borrow::Cow::Borrowed(&v[..m]);

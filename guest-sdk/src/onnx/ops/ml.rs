@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::core::tiled;
 use super::{Labels, PostTransform, tensor};
 use crate::onnx::graph::{Attrs, Kernel};
 use crate::onnx::tensor::{Data, ElemType, Map, Tensor, Value};
@@ -485,9 +486,12 @@ impl Kernel for Imputer {
                 match &x.data {
                     Data::F32(v) => {
                         let mut out = Vec::with_capacity(v.len());
-                        for row in v.chunks(cols.max(1)) {
+                        // Whole rows of fill values, about 256 at a time
+                        // (as in Scaler).
+                        let fills = tiled(&fills, fills.len(), v.len());
+                        for rows in v.chunks(fills.len()) {
                             out.extend(
-                                row.iter().zip(&fills).map(|(&x, &f)| {
+                                rows.iter().zip(&fills[..]).map(|(&x, &f)| {
                                     if x == r || (nan && x.is_nan()) { f } else { x }
                                 }),
                             );
@@ -1047,8 +1051,13 @@ impl Kernel for Scaler {
         let (offset, scale) = (expand(&self.offset, 0.0), expand(&self.scale, 1.0));
         let mut out = floats(x)?.into_owned();
         if cols > 0 {
-            for row in out.chunks_exact_mut(cols) {
-                for ((v, o), s) in row.iter_mut().zip(&offset).zip(&scale) {
+            // The parameters repeated over whole rows to about 256 values,
+            // so that the loop is long (rows of 30 were mostly loop
+            // overhead, and a deadline check each in wasm).
+            let n = out.len();
+            let (offset, scale) = (tiled(&offset, cols, n), tiled(&scale, cols, n));
+            for chunk in out.chunks_mut(offset.len()) {
+                for ((v, o), s) in chunk.iter_mut().zip(&offset[..]).zip(&scale[..]) {
                     *v = (*v - o) * s;
                 }
             }
