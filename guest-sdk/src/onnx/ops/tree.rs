@@ -860,6 +860,76 @@ mod tests {
         assert_eq!(run(&*stump(1), &[f32::NAN, 2.0]), [10.0, 20.0]);
     }
 
+    /// `trees` copies of a chain of `depth` branches on x0: branch i sends
+    /// x0 <= i + 0.5 to a leaf of weight i + 1, else on; past the last, a
+    /// leaf of weight depth + 1. So x0 = v scores trees × (min(v, depth) + 1).
+    fn chains(trees: usize, depth: usize) -> Box<dyn Kernel> {
+        let (mut t, mut id, mut modes, mut values, mut yes, mut no) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut wt, mut wn, mut ww) = (vec![], vec![], vec![]);
+        for tree in 0..trees as i64 {
+            let d = depth as i64;
+            for i in 0..=2 * d {
+                t.push(tree);
+                id.push(i);
+                let branch = i < d;
+                modes.push(if branch { "BRANCH_LEQ" } else { "LEAF" });
+                values.push(if branch { i as f32 + 0.5 } else { 0.0 });
+                yes.push(if branch { d + i } else { 0 });
+                no.push(if !branch {
+                    0
+                } else if i + 1 < d {
+                    i + 1
+                } else {
+                    2 * d
+                });
+                if !branch {
+                    wt.push(tree);
+                    wn.push(i);
+                    ww.push((i - d + 1) as f32);
+                }
+            }
+        }
+        let node = NodeProto {
+            attribute: vec![
+                ints("nodes_treeids", &t),
+                ints("nodes_nodeids", &id),
+                ints("nodes_featureids", &vec![0; t.len()]),
+                strings("nodes_modes", &modes),
+                floats("nodes_values", &values),
+                ints("nodes_truenodeids", &yes),
+                ints("nodes_falsenodeids", &no),
+                ints("target_treeids", &wt),
+                ints("target_nodeids", &wn),
+                ints("target_ids", &vec![0; wt.len()]),
+                floats("target_weights", &ww),
+            ],
+            ..Default::default()
+        };
+        build(&Attrs::of(&node), false).unwrap()
+    }
+
+    /// Every walk reaches the right leaf: shallow trees (walked for exactly
+    /// their depth) and deep ones (checked for leaves every four rounds),
+    /// rows in groups of eight and the rows left over (eight trees at a
+    /// time when there are four or more, else one by one).
+    #[test]
+    fn lockstep_walks_reach_the_leaves_of_shallow_and_deep_trees() {
+        for (trees, depth) in [(5, 3), (5, 20), (1, 20), (9, 16), (9, 17)] {
+            let k = chains(trees, depth);
+            let x: Vec<f32> = (0..=depth as i32 + 1).map(|v| v as f32).collect();
+            let want: Vec<f32> = x
+                .iter()
+                .map(|&v| (trees * ((v as usize).min(depth) + 1)) as f32)
+                .collect();
+            assert_eq!(run(&*k, &x), want, "{trees} trees of depth {depth}");
+            for one in &x {
+                let got = run(&*k, std::slice::from_ref(one));
+                assert_eq!(got[0], (trees * ((*one as usize).min(depth) + 1)) as f32);
+            }
+        }
+    }
+
     #[test]
     fn a_child_that_does_not_exist_is_a_build_error() {
         let node = NodeProto {
