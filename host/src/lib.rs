@@ -63,6 +63,7 @@ pub mod profile;
 pub mod serve;
 pub mod sign;
 pub mod telemetry;
+mod tls;
 pub mod training;
 
 pub use batch::{Prediction, Row};

@@ -138,9 +138,7 @@ fn parse(reference: &str) -> Result<Reference, OciError> {
 }
 
 fn client(options: &OciOptions) -> Client {
-    // reqwest's rustls needs a process-wide crypto provider; installing
-    // one twice is harmless (the second attempt is refused).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install_crypto_provider();
     Client::new(ClientConfig {
         protocol: if options.insecure {
             ClientProtocol::Http

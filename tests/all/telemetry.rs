@@ -431,13 +431,28 @@ fn library_calls_are_traced_over_otlp_http() {
 
 /// `glassbox score` reads the standard variables and flushes before exit.
 #[test]
-fn the_score_command_is_traced() {
+fn the_score_command_is_traced_over_otlp_grpc() {
+    score_command_exports(Protocol::Grpc);
+}
+
+/// Over HTTP the exporter's TLS client needs a crypto provider, which a
+/// process without OCI sources used to lack: the command panicked.
+#[test]
+fn the_score_command_is_traced_over_otlp_http() {
+    score_command_exports(Protocol::HttpProtobuf);
+}
+
+fn score_command_exports(protocol: Protocol) {
     let Some(services) = services() else { return };
     let service = unique("cli");
+    let (endpoint, name) = match protocol {
+        Protocol::Grpc => (&services.otlp_grpc, "grpc"),
+        Protocol::HttpProtobuf => (&services.otlp_http, "http/protobuf"),
+    };
     let out = Command::new(env!("CARGO_BIN_EXE_glassbox"))
         .args(["score", "friedman-tree", "--no-cache"])
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &services.otlp_grpc)
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", name)
         .env("OTEL_SERVICE_NAME", &service)
         .output()
         .unwrap();

@@ -246,6 +246,11 @@ impl Telemetry {
         };
         let _entered = runtime.as_ref().map(|r| r.enter());
 
+        if protocol == Protocol::HttpProtobuf && (traces_on || metrics_on) {
+            // The HTTP exporters' client panics on its first request without
+            // one (and `glassbox serve` failed to start).
+            crate::tls::install_crypto_provider();
+        }
         let resource = resource(config);
         let drops = Arc::new(Drops::default());
         let tracer = if traces_on {
