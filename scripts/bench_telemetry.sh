@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What tracing costs `glassbox serve`: one-row requests per second with
+# What tracing costs `glassbox serve`: requests per second (one row each by default) with
 # traces off, and with every request traced (100 % sampling) and exported
 # over OTLP/gRPC to a real collector (rotel, discarding what it receives),
 # measured in alternating rounds of one run so that the machine's drift
@@ -8,6 +8,12 @@
 #   scripts/bench_telemetry.sh                 # 3 rounds of 15 s per side
 #   ROUNDS=5 DURATION=20s scripts/bench_telemetry.sh
 #   RATIOS="1 0.1" scripts/bench_telemetry.sh  # also a side sampling 10 % of traces
+#   PROTOCOL=http/protobuf scripts/bench_telemetry.sh
+#   ROWS=32 scripts/bench_telemetry.sh         # 32 rows per request (default 1)
+#
+# Besides requests per second it prints the CPU time the server and the
+# collector spent per request (from /proc), which the machine's drift
+# moves far less than throughput on a shared VM.
 #
 # Needs wrk (apt-get install -y wrk) and python3 (for rotel's wheel).
 # The collector runs on the same two cores as the server and wrk, as a
@@ -19,6 +25,8 @@ ROUNDS="${ROUNDS:-3}"
 CONNECTIONS="${CONNECTIONS:-32}"
 MODEL="${MODEL:-digits-logreg}"
 RATIOS="${RATIOS:-1}"
+PROTOCOL="${PROTOCOL:-grpc}"
+ROWS="${ROWS:-1}"
 
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk" >&2; exit 1; }
 
@@ -43,17 +51,30 @@ if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import rotel' 2>/de
     "$venv/bin/pip" install -q 'rotel==0.0.1a15'
 fi
 rotel="$("$venv/bin/python" -c 'import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), "rotel-agent"))')"
-otlp_port="$(free_port)"
-NO_COLOR=1 "$rotel" start --otlp-grpc-endpoint "127.0.0.1:$otlp_port" \
-    --otlp-http-endpoint "127.0.0.1:$(free_port)" --exporter blackhole >"$work/rotel.log" 2>&1 &
-pids+=($!)
+grpc_port="$(free_port)"
+http_port="$(free_port)"
+case "$PROTOCOL" in
+    grpc) otlp_port="$grpc_port" ;;
+    http/protobuf) otlp_port="$http_port" ;;
+    *) echo "PROTOCOL is grpc or http/protobuf, not $PROTOCOL" >&2; exit 1 ;;
+esac
+NO_COLOR=1 "$rotel" start --otlp-grpc-endpoint "127.0.0.1:$grpc_port" \
+    --otlp-http-endpoint "127.0.0.1:$http_port" --exporter blackhole >"$work/rotel.log" 2>&1 &
+collector=$!
+pids+=("$collector")
 
-# One sample row as OIP tensors.
-python3 - "$(head -n1 "examples/models/$MODEL/sample.jsonl")" "$work" <<'PY'
+# cpu_ticks PID: the user and system CPU time the process has used, in
+# clock ticks (fields 14 and 15 of /proc/PID/stat, all threads).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# ROWS rows per request as OIP tensors, cycling through the sample rows.
+python3 - "examples/models/$MODEL/sample.jsonl" "$ROWS" "$work" <<'PY'
 import json, sys
-row = json.loads(sys.argv[1])
-json.dump({"inputs": [{"name": k, "datatype": "FP64", "shape": [1], "data": [v]}
-                      for k, v in row.items()]}, open(f"{sys.argv[2]}/v2.json", "w"))
+sample = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+rows = [sample[i % len(sample)] for i in range(int(sys.argv[2]))]
+json.dump({"inputs": [{"name": k, "datatype": "FP64", "shape": [len(rows)],
+                       "data": [r[k] for r in rows]} for k in rows[0]]},
+          open(f"{sys.argv[3]}/v2.json", "w"))
 PY
 cat >"$work/v2.lua" <<LUA
 wrk.method = "POST"
@@ -62,14 +83,15 @@ wrk.body = io.open("$work/v2.json"):read("*a")
 LUA
 
 # round SIDE: starts a server (traces `off`, or on sampling the ratio SIDE of
-# traces), loads it, prints req/s p99.
+# traces), loads it, prints req/s, p99, server and collector CPU µs per
+# request, and non-2xx answers.
 round() {
     local side="$1" port
     port="$(free_port)"
     local -a env=(env -u OTEL_EXPORTER_OTLP_ENDPOINT -u OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
     if [[ "$side" != off ]]; then
         env+=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$otlp_port"
-              OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_TRACES_SAMPLER=traceidratio
+              OTEL_EXPORTER_OTLP_PROTOCOL="$PROTOCOL" OTEL_TRACES_SAMPLER=traceidratio
               OTEL_TRACES_SAMPLER_ARG="$side" OTEL_METRICS_EXPORTER=none)
     fi
     "${env[@]}" "$target/release/glassbox" serve --listen "127.0.0.1:$port" --no-cache \
@@ -81,7 +103,12 @@ round() {
     done
     local url="http://127.0.0.1:$port/v2/models/$MODEL/infer"
     wrk -t1 -c4 -d2s -s "$work/v2.lua" "$url" >/dev/null
+    local server_cpu collector_cpu
+    server_cpu="$(cpu_ticks "$server")"
+    collector_cpu="$(cpu_ticks "$collector")"
     wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/v2.lua" "$url" >"$work/out"
+    server_cpu=$(( $(cpu_ticks "$server") - server_cpu ))
+    collector_cpu=$(( $(cpu_ticks "$collector") - collector_cpu ))
     local traced=""
     [[ "$side" == 1 ]] && traced="$(curl -s -D - -o /dev/null -X POST -H 'Content-Type: application/json' \
         --data @"$work/v2.json" "$url" | grep -ci '^traceresponse:' || true)"
@@ -89,24 +116,32 @@ round() {
     if [[ "$side" == 1 && "$traced" != 1 ]]; then
         echo "the traced server answered without a traceresponse header" >&2; exit 1
     fi
-    printf '%s %s %s %s\n' "$side" \
+    # CPU per request in µs: ticks × 1e6 / (ticks per second × requests).
+    local requests hz
+    requests="$(awk '/requests in/ {print $1}' "$work/out")"
+    hz="$(getconf CLK_TCK)"
+    printf '%s %s %s %s %s %s\n' "$side" \
         "$(awk '/^Requests\/sec/ {print $2}' "$work/out")" \
         "$(awk '$1 == "99%" {print $2}' "$work/out")" \
+        "$(awk -v t="$server_cpu" -v hz="$hz" -v n="$requests" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')" \
+        "$(awk -v t="$collector_cpu" -v hz="$hz" -v n="$requests" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')" \
         "$(awk '/Non-2xx/ {print $NF}' "$work/out")"
 }
 
-echo "== $MODEL, one row per request (OIP v2), $CONNECTIONS connections, $ROUNDS rounds of $DURATION per side" >&2
+echo "== $MODEL, $ROWS row(s) per request (OIP v2), $CONNECTIONS connections, $ROUNDS rounds of $DURATION per side, OTLP over $PROTOCOL" >&2
 for _ in $(seq "$ROUNDS"); do
     round off
     for r in $RATIOS; do round "$r"; done
-done | tee "$work/results" | awk '{printf "traces %-5s %10s req/s  p99 %-8s%s\n", ($1 == "off" ? "off" : $1 * 100 "%"), $2, $3, ($4 ? "  non-2xx " $4 : "")}'
+done | tee "$work/results" | awk '{printf "traces %-5s %10s req/s  p99 %-8s  CPU per request: server %5s µs, collector %4s µs%s\n", ($1 == "off" ? "off" : $1 * 100 "%"), $2, $3, $4, $5, ($6 ? "  non-2xx " $6 : "")}'
 awk '
-    { sum[$1] += $2; n[$1]++ }
+    { sum[$1] += $2; cpu[$1] += $4; col[$1] += $5; n[$1]++ }
     END {
         off = sum["off"] / n["off"]
-        printf "mean, traces off: %.0f req/s\n", off
+        offcpu = cpu["off"] / n["off"]
+        printf "mean, traces off: %.0f req/s; server CPU %.1f µs per request\n", off, offcpu
         for (side in sum) if (side != "off")
-            printf "mean, traces on, sampling %g %%: %.0f req/s; traced / untraced = %.3f (%.1f %% lower)\n",
-                side * 100, sum[side] / n[side], sum[side] / n[side] / off, 100 * (1 - sum[side] / n[side] / off)
+            printf "mean, traces on, sampling %g %%: %.0f req/s; traced / untraced = %.3f (%.1f %% lower); server CPU %.1f µs per request (+%.1f µs, %.1f %% more), collector %.1f µs\n",
+                side * 100, sum[side] / n[side], sum[side] / n[side] / off, 100 * (1 - sum[side] / n[side] / off),
+                cpu[side] / n[side], cpu[side] / n[side] - offcpu, 100 * (cpu[side] / n[side] / offcpu - 1), col[side] / n[side]
     }' "$work/results"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
