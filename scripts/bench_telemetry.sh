@@ -10,6 +10,7 @@
 #   RATIOS="1 0.1" scripts/bench_telemetry.sh  # also a side sampling 10 % of traces
 #   PROTOCOL=http/protobuf scripts/bench_telemetry.sh
 #   ROWS=32 scripts/bench_telemetry.sh         # 32 rows per request (default 1)
+#   PIN=1 scripts/bench_telemetry.sh           # server on CPU 0, the rest on CPU 1
 #
 # Besides requests per second it prints the CPU time the server and the
 # collector spent per request (from /proc), which the machine's drift
@@ -27,6 +28,11 @@ MODEL="${MODEL:-digits-logreg}"
 RATIOS="${RATIOS:-1}"
 PROTOCOL="${PROTOCOL:-grpc}"
 ROWS="${ROWS:-1}"
+# PIN=1: the server on CPU 0, wrk and the collector on CPU 1, so that the
+# collector's work does not come out of the server's time.
+PIN="${PIN:-0}"
+server_cpus=() others=()
+if [[ "$PIN" == 1 ]]; then server_cpus=(taskset -c 0) others=(taskset -c 1); fi
 
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk" >&2; exit 1; }
 
@@ -58,7 +64,7 @@ case "$PROTOCOL" in
     http/protobuf) otlp_port="$http_port" ;;
     *) echo "PROTOCOL is grpc or http/protobuf, not $PROTOCOL" >&2; exit 1 ;;
 esac
-NO_COLOR=1 "$rotel" start --otlp-grpc-endpoint "127.0.0.1:$grpc_port" \
+NO_COLOR=1 "${others[@]}" "$rotel" start --otlp-grpc-endpoint "127.0.0.1:$grpc_port" \
     --otlp-http-endpoint "127.0.0.1:$http_port" --exporter blackhole >"$work/rotel.log" 2>&1 &
 collector=$!
 pids+=("$collector")
@@ -94,7 +100,7 @@ round() {
               OTEL_EXPORTER_OTLP_PROTOCOL="$PROTOCOL" OTEL_TRACES_SAMPLER=traceidratio
               OTEL_TRACES_SAMPLER_ARG="$side" OTEL_METRICS_EXPORTER=none)
     fi
-    "${env[@]}" "$target/release/glassbox" serve --listen "127.0.0.1:$port" --no-cache \
+    "${env[@]}" "${server_cpus[@]}" "$target/release/glassbox" serve --listen "127.0.0.1:$port" --no-cache \
         >"$work/banner" 2>"$work/serve.log" &
     local server=$!
     for _ in $(seq 100); do
@@ -106,7 +112,7 @@ round() {
     local server_cpu collector_cpu
     server_cpu="$(cpu_ticks "$server")"
     collector_cpu="$(cpu_ticks "$collector")"
-    wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/v2.lua" "$url" >"$work/out"
+    "${others[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/v2.lua" "$url" >"$work/out"
     server_cpu=$(( $(cpu_ticks "$server") - server_cpu ))
     collector_cpu=$(( $(cpu_ticks "$collector") - collector_cpu ))
     local traced=""
