@@ -72,6 +72,20 @@ pids+=("$collector")
 # cpu_ticks PID: the user and system CPU time the process has used, in
 # clock ticks (fields 14 and 15 of /proc/PID/stat, all threads).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# export_ticks PID: the same for the threads that only export telemetry:
+# the SDK's batch processor, the gRPC exporter's runtime and the HTTP
+# exporter's client (thread names, cut to 15 characters by the kernel).
+export_ticks() {
+    local total=0 task name
+    for task in /proc/"$1"/task/*; do
+        name="$(cat "$task/comm" 2>/dev/null)" || continue
+        case "$name" in
+            OpenTelemetry.*|glassbox-otlp*|reqwest-interna*)
+                total=$(( total + $(sed 's/.*) //' "$task/stat" | awk '{print $12 + $13}') )) ;;
+        esac
+    done
+    echo "$total"
+}
 
 # ROWS rows per request as OIP tensors, cycling through the sample rows.
 python3 - "examples/models/$MODEL/sample.jsonl" "$ROWS" "$work" <<'PY'
@@ -109,12 +123,14 @@ round() {
     done
     local url="http://127.0.0.1:$port/v2/models/$MODEL/infer"
     wrk -t1 -c4 -d2s -s "$work/v2.lua" "$url" >/dev/null
-    local server_cpu collector_cpu
+    local server_cpu collector_cpu export_cpu
     server_cpu="$(cpu_ticks "$server")"
     collector_cpu="$(cpu_ticks "$collector")"
+    export_cpu="$(export_ticks "$server")"
     "${others[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/v2.lua" "$url" >"$work/out"
     server_cpu=$(( $(cpu_ticks "$server") - server_cpu ))
     collector_cpu=$(( $(cpu_ticks "$collector") - collector_cpu ))
+    export_cpu=$(( $(export_ticks "$server") - export_cpu ))
     local traced=""
     [[ "$side" == 1 ]] && traced="$(curl -s -D - -o /dev/null -X POST -H 'Content-Type: application/json' \
         --data @"$work/v2.json" "$url" | grep -ci '^traceresponse:' || true)"
@@ -126,11 +142,11 @@ round() {
     local requests hz
     requests="$(awk '/requests in/ {print $1}' "$work/out")"
     hz="$(getconf CLK_TCK)"
-    printf '%s %s %s %s %s %s\n' "$side" \
+    per_request() { awk -v t="$1" -v hz="$hz" -v n="$requests" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}'; }
+    printf '%s %s %s %s %s %s %s\n' "$side" \
         "$(awk '/^Requests\/sec/ {print $2}' "$work/out")" \
         "$(awk '$1 == "99%" {print $2}' "$work/out")" \
-        "$(awk -v t="$server_cpu" -v hz="$hz" -v n="$requests" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')" \
-        "$(awk -v t="$collector_cpu" -v hz="$hz" -v n="$requests" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')" \
+        "$(per_request "$server_cpu")" "$(per_request "$collector_cpu")" "$(per_request "$export_cpu")" \
         "$(awk '/Non-2xx/ {print $NF}' "$work/out")"
 }
 
@@ -138,16 +154,17 @@ echo "== $MODEL, $ROWS row(s) per request (OIP v2), $CONNECTIONS connections, $R
 for _ in $(seq "$ROUNDS"); do
     round off
     for r in $RATIOS; do round "$r"; done
-done | tee "$work/results" | awk '{printf "traces %-5s %10s req/s  p99 %-8s  CPU per request: server %5s µs, collector %4s µs%s\n", ($1 == "off" ? "off" : $1 * 100 "%"), $2, $3, $4, $5, ($6 ? "  non-2xx " $6 : "")}'
+done | tee "$work/results" | awk '{printf "traces %-5s %10s req/s  p99 %-8s  CPU per request: server %5s µs (export threads %4s), collector %4s µs%s\n", ($1 == "off" ? "off" : $1 * 100 "%"), $2, $3, $4, $6, $5, ($7 ? "  non-2xx " $7 : "")}'
 awk '
-    { sum[$1] += $2; cpu[$1] += $4; col[$1] += $5; n[$1]++ }
+    { sum[$1] += $2; cpu[$1] += $4; col[$1] += $5; ext[$1] += $6; n[$1]++ }
     END {
         off = sum["off"] / n["off"]
         offcpu = cpu["off"] / n["off"]
         printf "mean, traces off: %.0f req/s; server CPU %.1f µs per request\n", off, offcpu
         for (side in sum) if (side != "off")
-            printf "mean, traces on, sampling %g %%: %.0f req/s; traced / untraced = %.3f (%.1f %% lower); server CPU %.1f µs per request (+%.1f µs, %.1f %% more), collector %.1f µs\n",
+            printf "mean, traces on, sampling %g %%: %.0f req/s; traced / untraced = %.3f (%.1f %% lower); server CPU %.1f µs per request (+%.1f µs, %.1f %% more; export threads %.1f µs), collector %.1f µs\n",
                 side * 100, sum[side] / n[side], sum[side] / n[side] / off, 100 * (1 - sum[side] / n[side] / off),
-                cpu[side] / n[side], cpu[side] / n[side] - offcpu, 100 * (cpu[side] / n[side] / offcpu - 1), col[side] / n[side]
+                cpu[side] / n[side], cpu[side] / n[side] - offcpu, 100 * (cpu[side] / n[side] / offcpu - 1),
+                ext[side] / n[side], col[side] / n[side]
     }' "$work/results"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
