@@ -12,7 +12,7 @@ fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest.parent().unwrap().to_path_buf();
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    rerun_if_guest_sources_change(&workspace, &["examples/models", "host/runner"]);
+    rerun_if_guest_sources_change(&workspace, &["examples/models", "host/runner", "onnx"]);
     let mut packages: Vec<String> = EXAMPLES
         .iter()
         .map(|e| format!("example-model-{e}"))

@@ -25,8 +25,9 @@ impl<'a> Batch<'a> {
         self.raw.rows as usize
     }
 
-    /// The flat lists the host sent.
-    pub(crate) fn raw(&self) -> &'a RawBatch {
+    /// The flat lists the host sent, for kernels that read them directly
+    /// (the ONNX engine's one-row path, for example).
+    pub fn raw(&self) -> &'a RawBatch {
         self.raw
     }
 

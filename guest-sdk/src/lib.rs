@@ -55,7 +55,6 @@ mod batch;
 pub mod bindings;
 #[doc(hidden)]
 pub mod export;
-pub mod onnx;
 pub mod ops;
 pub mod testing;
 mod types;

@@ -16,10 +16,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use glassbox::compile::training::TrainingData;
 use glassbox::compile::{CompileOptions, compile};
-use glassbox::training::TrainingData;
 use glassbox::{Batch, Engine, Row};
-use glassbox_guest::onnx::Program;
+use glassbox_onnx::Program;
 use serde_json::json;
 
 const MODELS: [&str; 8] = [
@@ -125,7 +125,7 @@ fn main() {
             .collect();
         let singles: Vec<Batch> = inputs
             .iter()
-            .map(|r| glassbox::batch::from_rows(&info, std::slice::from_ref(r)).unwrap())
+            .map(|r| glassbox::runtime::batch::from_rows(&info, std::slice::from_ref(r)).unwrap())
             .collect();
         // The batch: the training rows, then the held-out ones, repeated to
         // 10,000 (as scripts/bench_peers.py does). The held-out 200 alone
@@ -139,7 +139,7 @@ fn main() {
             .chain(inputs.iter().cloned())
             .collect();
         let tiled: Vec<Row> = (0..BATCH).map(|i| pool[i % pool.len()].clone()).collect();
-        let big = glassbox::batch::from_rows(&info, &tiled).unwrap();
+        let big = glassbox::runtime::batch::from_rows(&info, &tiled).unwrap();
 
         let one = per_call(plan.single_calls, |i| {
             black_box(model.score(&singles[i % singles.len()]).unwrap());

@@ -75,7 +75,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Live rows needed before any verdict.
-        #[arg(long, value_name = "N", default_value_t = glassbox::drift::Thresholds::default().min_rows)]
+        #[arg(long, value_name = "N", default_value_t = glassbox::monitor::drift::Thresholds::default().min_rows)]
         min_rows: u64,
         /// Exit with status 1 when the health is at this level or worse.
         #[arg(long, value_name = "warn|alert")]
@@ -383,11 +383,11 @@ fn compile(
         .map(|path| -> Result<_> {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            glassbox::expect::Expectations::from_toml(&text)
+            glassbox::artifact::expect::Expectations::from_toml(&text)
                 .with_context(|| format!("reading {}", path.display()))
         })
         .transpose()?;
-    let data = glassbox::training::TrainingData::read(train)?;
+    let data = glassbox::compile::training::TrainingData::read(train)?;
     let name = name.unwrap_or_else(|| {
         onnx.file_stem()
             .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned())
@@ -472,7 +472,7 @@ fn report(
     min_rows: u64,
     fail_on: Option<FailOn>,
 ) -> Result<ExitCode> {
-    use glassbox::drift::Level;
+    use glassbox::monitor::drift::Level;
     use glassbox::monitor::{Monitor, MonitorConfig};
     let model = load(engine, model_arg)?;
     let info = model.info();
@@ -489,7 +489,7 @@ fn report(
             info.name
         );
     };
-    let logged = glassbox::predlog::read(logs, info)?;
+    let logged = glassbox::monitor::predlog::read(logs, info)?;
     if logged.rows == 0 {
         bail!(
             "no logged rows of {} {} in {} ({} lines of other models or versions)",
@@ -591,15 +591,15 @@ fn load(engine: &Engine, model: &str) -> Result<Model> {
 }
 
 /// The trusted keys in `paths`, read and parsed, errors naming the file.
-fn read_keys(paths: &[PathBuf]) -> Result<glassbox::sign::TrustedKeys> {
+fn read_keys(paths: &[PathBuf]) -> Result<glassbox::artifact::sign::TrustedKeys> {
     let mut texts = Vec::new();
     for p in paths {
         let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-        glassbox::sign::TrustedKeys::from_bytes([bytes.as_slice()])
+        glassbox::artifact::sign::TrustedKeys::from_bytes([bytes.as_slice()])
             .with_context(|| format!("{}", p.display()))?;
         texts.push(bytes);
     }
-    Ok(glassbox::sign::TrustedKeys::from_bytes(
+    Ok(glassbox::artifact::sign::TrustedKeys::from_bytes(
         texts.iter().map(Vec::as_slice),
     )?)
 }
@@ -619,11 +619,11 @@ fn push(model: &Path, reference: &str, insecure: bool) -> Result<ExitCode> {
     glassbox::Engine::new()?
         .load(&bytes)
         .with_context(|| format!("{} is not a loadable model", model.display()))?;
-    let options = glassbox::oci::OciOptions {
+    let options = glassbox::ship::oci::OciOptions {
         insecure,
         title: model.file_name().map(|n| n.to_string_lossy().into_owned()),
     };
-    let pushed = block_on(glassbox::oci::push(&bytes, reference, &options))??;
+    let pushed = block_on(glassbox::ship::oci::push(&bytes, reference, &options))??;
     eprintln!(
         "pushed {} ({} bytes, {}) to {}",
         model.display(),
@@ -635,11 +635,11 @@ fn push(model: &Path, reference: &str, insecure: bool) -> Result<ExitCode> {
 }
 
 fn pull(reference: &str, output: &Path, insecure: bool) -> Result<ExitCode> {
-    let options = glassbox::oci::OciOptions {
+    let options = glassbox::ship::oci::OciOptions {
         insecure,
         ..Default::default()
     };
-    let pulled = block_on(glassbox::oci::pull(reference, &options))??;
+    let pulled = block_on(glassbox::ship::oci::pull(reference, &options))??;
     let tmp = output.with_extension("wasm.pulling");
     std::fs::write(&tmp, &pulled.component)
         .with_context(|| format!("writing {}", tmp.display()))?;
@@ -655,7 +655,7 @@ fn pull(reference: &str, output: &Path, insecure: bool) -> Result<ExitCode> {
 }
 
 fn keygen(prefix: &Path, force: bool) -> Result<ExitCode> {
-    let (secret, public) = glassbox::sign::keygen();
+    let (secret, public) = glassbox::artifact::sign::keygen();
     let with = |ext: &str| {
         let mut p = prefix.as_os_str().to_owned();
         p.push(ext);
@@ -684,7 +684,7 @@ fn keygen(prefix: &Path, force: bool) -> Result<ExitCode> {
         "wrote {} (secret: keep it to whoever signs) and {} (public: give it to the servers)\nkey id {}",
         key.display(),
         pub_.display(),
-        glassbox::sign::key_id_of(&public)?
+        glassbox::artifact::sign::key_id_of(&public)?
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -693,14 +693,14 @@ fn sign(key: &Path, model: &Path, output: Option<&Path>) -> Result<ExitCode> {
     let secret =
         std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?;
     let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
-    let signed = glassbox::sign::sign(&bytes, &secret)
+    let signed = glassbox::artifact::sign::sign(&bytes, &secret)
         .with_context(|| format!("signing {} with {}", model.display(), key.display()))?;
     let out = output.unwrap_or(model);
     // Beside the target, then renamed: a watching server never sees half a file.
     let tmp = out.with_extension("wasm.signing");
     std::fs::write(&tmp, &signed).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
-    let ids = glassbox::sign::signers(&signed)?;
+    let ids = glassbox::artifact::sign::signers(&signed)?;
     eprintln!("signed {} with key {}", out.display(), ids.join(", "));
     Ok(ExitCode::SUCCESS)
 }
@@ -734,7 +734,7 @@ fn inspect(engine: &Engine, name: &str, json: bool, keys: &[PathBuf]) -> Result<
         Some(e) if !Path::new(name).exists() => e.component.to_vec(),
         _ => std::fs::read(name).with_context(|| format!("reading {name}"))?,
     };
-    let signers = glassbox::sign::signers(&bytes).unwrap_or_default();
+    let signers = glassbox::artifact::sign::signers(&bytes).unwrap_or_default();
     let verdict = if keys.is_empty() {
         None
     } else {
@@ -925,7 +925,7 @@ fn score_chunk(model: &Model, first_row: usize, chunk: &[Line]) -> Vec<Result<Pr
         .collect();
     // Take out the rows that break the contract, each with all its problems.
     let rows: Vec<Row> = good.iter().map(|(_, r)| (*r).clone()).collect();
-    if let Err(violations) = glassbox::batch::from_rows(model.info(), &rows) {
+    if let Err(violations) = glassbox::runtime::batch::from_rows(model.info(), &rows) {
         // Refused rows are skipped, not scored, but they count in the
         // model's telemetry like any refused call.
         model.refuse(rows.len(), violations.clone());

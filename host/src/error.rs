@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::bindings::ModelError;
+use crate::contract::ModelError;
 
 /// One way a row breaks the model's input contract.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -68,7 +68,7 @@ pub enum Error {
         /// The model (its file name).
         model: String,
         /// Why.
-        reason: crate::sign::SignatureError,
+        reason: SignatureError,
     },
     /// An expectations file could not be read or does not fit the model.
     #[error("expectations: {0}")]
@@ -250,3 +250,26 @@ fn describe_model_error(e: &ModelError) -> String {
 
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a component's signature was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// The component carries no signature.
+    #[error("it is not signed, and a trusted key is required")]
+    Unsigned,
+    /// A trusted key signed it, but its bytes changed since.
+    #[error("its bytes changed after it was signed by key {key_id}")]
+    Tampered {
+        /// The signer's key id.
+        key_id: String,
+    },
+    /// Only keys that are not trusted signed it.
+    #[error("it is signed by key {}, which is not a trusted key", key_ids.join(", "))]
+    Untrusted {
+        /// The signers' key ids.
+        key_ids: Vec<String>,
+    },
+    /// The bytes are not a component, or the signature section is corrupt.
+    #[error("its signature cannot be read: {0}")]
+    Malformed(String),
+}

@@ -32,49 +32,48 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The pieces, in the order a call meets them:
-//! 1. [`Engine`] (built by [`EngineBuilder`]): wasmtime configured once, with
-//!    the pooling allocator, epoch-based deadlines and a compiled-code cache.
-//! 2. [`Model`]: a checked component plus a pool of instances; `Send + Sync`.
-//!    See the [`model`] module for the concurrency design.
-//! 3. [`batch`]: JSON rows to column-major [`Batch`]es and answers back to
-//!    [`Prediction`]s.
-//! 4. [`Error`]: one variant per way a load or a call can fail.
+//! The pieces, in the order a call meets them. Each folder of the crate is
+//! one of them; they depend on each other only downwards in this list.
+//! 1. [`artifact`]: what a component file carries, read from its bytes
+//!    alone: header, digest, signature, where it came from, what its owner
+//!    expects, and what it imports and exports.
+//! 2. [`runtime`]: the [`Engine`] (wasmtime configured once, with the
+//!    pooling allocator, epoch-based deadlines and a compiled-code cache),
+//!    the [`Model`] (a checked component plus a pool of instances; `Send +
+//!    Sync`), [`runtime::batch`] (JSON rows to column-major [`Batch`]es and
+//!    answers back to [`Prediction`]s) and the [`Limits`] of every call.
+//! 3. [`telemetry`]: the trace and metrics of every call.
+//! 4. [`monitor`]: live inputs and predictions against the training profile
+//!    (drift), and the prediction log.
+//! 5. [`serve`]: the HTTP server over all of the above.
+//!
+//! Beside the path of a call: [`compile`] turns an ONNX pipeline and its
+//! training data into a component, [`ship`] moves components through OCI
+//! registries, [`examples`] are the bundled models, and [`Error`] has one
+//! variant per way a load or a call can fail. The `glassbox:model` WIT
+//! contract's types, which all of them share, are re-exported here.
 
 #![warn(missing_docs)]
 
-pub mod batch;
-mod bindings;
+pub mod artifact;
 pub mod compile;
-mod componentize;
-mod describe;
-pub mod drift;
-mod engine;
+mod contract;
 mod error;
 pub mod examples;
-pub mod expect;
-mod limits;
-pub mod model;
 pub mod monitor;
-pub mod oci;
-pub mod onnx;
-pub mod predlog;
-pub mod profile;
+pub mod runtime;
 pub mod serve;
-pub mod sign;
+pub mod ship;
 pub mod telemetry;
-mod tls;
-pub mod training;
 
-pub use batch::{Prediction, Row};
-pub use bindings::{
+pub use compile::componentize::componentize;
+pub use contract::{
     Batch, CategoricalProfile, CategoryCount, ClassScores, FeatureKind, FeatureProfile, Field,
     Histogram, InputProblem, Level, ModelError, ModelInfo, NumericProfile, Outputs,
     PredictionProfile, Quantile, Scores, Task, TrainingProfile,
 };
-pub use componentize::componentize;
-pub use describe::describe;
-pub use engine::{CodeSource, DEFAULT_EPOCH_TICK, Engine, EngineBuilder};
-pub use error::{Error, Result, Violation};
-pub use limits::Limits;
-pub use model::{LogSink, Model};
+pub use error::{Error, Result, SignatureError, Violation};
+pub use runtime::batch::{Prediction, Row};
+pub use runtime::{
+    CodeSource, DEFAULT_EPOCH_TICK, Engine, EngineBuilder, Limits, LogSink, Model, describe,
+};

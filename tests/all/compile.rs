@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
+use glassbox::compile::training::TrainingData;
 use glassbox::compile::{CompileOptions, compile};
-use glassbox::training::TrainingData;
 use glassbox::{Prediction, Task};
 use glassbox_fixtures as fx;
 
@@ -265,7 +265,7 @@ fn the_component_carries_schema_profile_and_provenance() {
 
 #[test]
 fn unsupported_operators_are_refused_by_node_and_name() {
-    use glassbox_guest::onnx::proto::*;
+    use glassbox_onnx::proto::*;
     let model = ModelProto {
         opset_import: vec![OperatorSetIdProto {
             domain: Some(String::new()),

@@ -35,5 +35,7 @@ mod dashboard;
 mod signing;
 // Models in a real OCI registry.
 mod registry;
+// The map of host/src in CONTRIBUTING.md: which folder may import which.
+mod layout;
 
 mod util;

@@ -1,7 +1,7 @@
 //! Live profiles and drift against the training profile, on the refdata
 //! models with known shifts (tests/data/sklearn/README.md, "Drift").
 
-use glassbox::drift::Level;
+use glassbox::monitor::drift::Level;
 use glassbox::monitor::{Monitor, MonitorConfig, Report};
 
 use glassbox_fixtures::SKLEARN;
@@ -17,7 +17,7 @@ fn report(name: &str, file: &str) -> Report {
         .expect("a compiled model carries its training profile");
     let rows = rows(&jsonl(&format!("{SKLEARN}/{name}.{file}.jsonl")));
     for chunk in rows.chunks(37) {
-        let batch = glassbox::batch::from_rows(model.info(), chunk).unwrap();
+        let batch = glassbox::runtime::batch::from_rows(model.info(), chunk).unwrap();
         let scores = model.score(&batch).unwrap();
         monitor.observe(&batch, &scores);
     }
@@ -200,9 +200,9 @@ pub fn churn_with_expectations() -> glassbox::Model {
 
 /// The component of [`churn_with_expectations`].
 pub fn churn_with_expectations_component() -> Vec<u8> {
+    use glassbox::artifact::expect::Expectations;
+    use glassbox::compile::training::TrainingData;
     use glassbox::compile::{CompileOptions, compile};
-    use glassbox::expect::Expectations;
-    use glassbox::training::TrainingData;
     let onnx = std::fs::read(format!("{SKLEARN}/churn_coltrans_rf.onnx")).unwrap();
     let train = TrainingData::read(format!("{SKLEARN}/churn_coltrans_rf.train.jsonl")).unwrap();
     let expectations = Expectations::from_toml(
@@ -303,7 +303,7 @@ fn soft_expectations_are_counted_and_move_the_health() {
         "the held-out rows have a smart_tv or two"
     );
     let rows = rows(&values);
-    let batch = glassbox::batch::from_rows(model.info(), &rows).unwrap();
+    let batch = glassbox::runtime::batch::from_rows(model.info(), &rows).unwrap();
     let scores = model.score(&batch).unwrap();
     monitor.observe(&batch, &scores);
     let r = monitor.report();
@@ -351,7 +351,7 @@ async fn serve_and_log(
     name: &str,
     rows: &[serde_json::Value],
 ) -> (serde_json::Value, usize) {
-    use glassbox::predlog::PredictionLogConfig;
+    use glassbox::monitor::predlog::PredictionLogConfig;
     use glassbox::serve::Config;
     let server = crate::util::TestServer::start(Config {
         models: vec![component.to_path_buf()],

@@ -1,7 +1,7 @@
 //! Reading the reference pipelines' ONNX files.
 
-use glassbox::onnx::OnnxModel;
-use glassbox::onnx::proto::DataType;
+use glassbox::compile::onnx::OnnxModel;
+use glassbox::compile::onnx::proto::DataType;
 use glassbox_fixtures as fx;
 
 const MODELS: [&str; 8] = [
@@ -76,7 +76,7 @@ fn initializers_decode_to_their_declared_sizes() {
     assert!(!weights.is_empty());
     for t in weights {
         let n: i64 = t.dims.iter().product();
-        let tensor = glassbox_guest::onnx::tensor::Tensor::from_proto(t).unwrap();
+        let tensor = glassbox_onnx::tensor::Tensor::from_proto(t).unwrap();
         assert_eq!(tensor.len() as i64, n, "{:?}", t.name);
     }
 }

@@ -5,9 +5,9 @@
 //! how they were made). Each runs here through the SDK's graph engine,
 //! natively: the same code a compiled component runs in wasm.
 
-use glassbox_guest::onnx::graph::Graph;
-use glassbox_guest::onnx::proto::ModelProto;
-use glassbox_guest::onnx::tensor::{Data, Map, Tensor, Value};
+use glassbox_onnx::graph::Graph;
+use glassbox_onnx::proto::ModelProto;
+use glassbox_onnx::tensor::{Data, Map, Tensor, Value};
 use prost::Message;
 use serde_json::Value as Json;
 

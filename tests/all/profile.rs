@@ -1,7 +1,7 @@
 //! Training profiles agree with the ones computed by the reference data's
 //! own Python tooling (numpy) from the same training rows.
 
-use glassbox::profile::{QUANTILE_LEVELS, prediction_profile, profile_rows};
+use glassbox::compile::profile::{QUANTILE_LEVELS, prediction_profile, profile_rows};
 use glassbox::{FeatureKind, FeatureProfile, Field, ModelInfo, Outputs, PredictionProfile, Task};
 use glassbox_fixtures as fx;
 

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use glassbox::compile::training::TrainingData;
 use glassbox::compile::{CompileOptions, compile};
 use glassbox::serve::{Config, ServeLimits, Service};
-use glassbox::training::TrainingData;
 use glassbox::{Limits, examples};
 use glassbox_fixtures as fx;
 use reqwest::StatusCode;

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use glassbox::sign::{self, SignatureError, TrustedKeys};
+use glassbox::artifact::sign::{self, SignatureError, TrustedKeys};
 use glassbox::{Engine, Error, examples};
 
 fn engine_trusting(public: &str) -> Engine {

@@ -12,8 +12,8 @@
 
 use std::sync::OnceLock;
 
-use glassbox_guest::onnx::Program;
 use glassbox_guest::prelude::*;
+use glassbox_onnx::Program;
 
 #[derive(Clone)]
 #[cfg_attr(

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Limits;
 use crate::monitor::MonitorConfig;
-use crate::predlog::PredictionLogConfig;
+use crate::monitor::predlog::PredictionLogConfig;
 use crate::telemetry::TelemetryConfig;
 
 use super::ServeError;
@@ -48,7 +48,7 @@ use super::ServeError;
 ///
 /// trusted_keys = ["/etc/glassbox/models.pub"]   # load only what these keys signed
 ///
-/// [prediction_log]                  # see `glassbox::predlog::PredictionLogConfig`
+/// [prediction_log]                  # see `glassbox::monitor::predlog::PredictionLogConfig`
 /// dir = "/var/lib/glassbox/predictions"   # no log without it
 /// sample_rate = 1.0
 /// max_file_bytes = 67108864

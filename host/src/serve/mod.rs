@@ -113,7 +113,7 @@ pub struct Server {
     service: Service,
     watchers: Vec<watch::WatchGuard>,
     shutdown_timeout: Duration,
-    prediction_log: Option<Arc<crate::predlog::PredictionLog>>,
+    prediction_log: Option<Arc<crate::monitor::predlog::PredictionLog>>,
     health_every: Duration,
 }
 
@@ -147,13 +147,14 @@ impl Server {
                 let bytes = std::fs::read(path).map_err(|e| {
                     ServeError::Config(format!("trusted key {}: {e}", path.display()))
                 })?;
-                crate::sign::TrustedKeys::from_bytes([bytes.as_slice()]).map_err(|e| {
-                    ServeError::Config(format!("trusted key {}: {e}", path.display()))
-                })?;
+                crate::artifact::sign::TrustedKeys::from_bytes([bytes.as_slice()]).map_err(
+                    |e| ServeError::Config(format!("trusted key {}: {e}", path.display())),
+                )?;
                 keys.push(bytes);
             }
-            let keys = crate::sign::TrustedKeys::from_bytes(keys.iter().map(Vec::as_slice))
-                .map_err(|e| ServeError::Config(format!("trusted_keys: {e}")))?;
+            let keys =
+                crate::artifact::sign::TrustedKeys::from_bytes(keys.iter().map(Vec::as_slice))
+                    .map_err(|e| ServeError::Config(format!("trusted_keys: {e}")))?;
             tracing::info!(
                 "loading only components signed by key {}",
                 keys.key_ids().join(", ")
@@ -163,7 +164,7 @@ impl Server {
         let engine = builder.build().map_err(ServeError::Engine)?;
         let service = Service::with_telemetry(engine, config.limits.clone(), Some(telemetry));
         service.registry().set_monitoring(config.monitor.clone());
-        let prediction_log = crate::predlog::PredictionLog::start(&config.prediction_log)
+        let prediction_log = crate::monitor::predlog::PredictionLog::start(&config.prediction_log)
             .map_err(|e| ServeError::Config(format!("prediction_log: {e}")))?
             .map(Arc::new);
         if let Some(log) = &prediction_log {
@@ -182,13 +183,15 @@ impl Server {
         let interval = Duration::from_millis(config.watch_interval_ms);
         let oci = OciSources {
             insecure: config.insecure_registries.clone(),
-            cache: crate::oci::Cache::new(config.registry_cache.clone().unwrap_or_else(|| {
-                config
-                    .cache_dir
-                    .clone()
-                    .unwrap_or_else(|| std::env::temp_dir().join("glassbox"))
-                    .join("oci")
-            })),
+            cache: crate::ship::oci::Cache::new(config.registry_cache.clone().unwrap_or_else(
+                || {
+                    config
+                        .cache_dir
+                        .clone()
+                        .unwrap_or_else(|| std::env::temp_dir().join("glassbox"))
+                        .join("oci")
+                },
+            )),
         };
         // Loading compiles: blocking work, off the async workers.
         let watchers =
@@ -303,7 +306,7 @@ async fn watch_health(service: Service, every: Duration) {
     use opentelemetry::trace::{Span as _, Tracer as _};
     use opentelemetry::{KeyValue, StringValue, Value};
 
-    use crate::drift::Level;
+    use crate::monitor::drift::Level;
     use crate::telemetry::names;
 
     let word = |l: Level| match l {
@@ -401,7 +404,7 @@ pub fn report_page(model: &crate::Model, report: &crate::monitor::Report, title:
 fn drift_gauges(service: &Service) {
     use opentelemetry::KeyValue;
 
-    use crate::drift::Level;
+    use crate::monitor::drift::Level;
     use crate::telemetry::names;
 
     let Some(telemetry) = service.telemetry() else {
@@ -526,7 +529,7 @@ pub async fn shutdown_signal() {
 /// Where `oci://` sources come from and go to.
 struct OciSources {
     insecure: Vec<String>,
-    cache: crate::oci::Cache,
+    cache: crate::ship::oci::Cache,
 }
 
 /// Pulls `reference` into the cache, or, when the registry cannot be
@@ -538,12 +541,13 @@ fn fetch(reference: &str, oci: &OciSources) -> Result<(PathBuf, String), ServeEr
         .split('/')
         .next()
         .unwrap_or("");
-    let options = crate::oci::OciOptions {
+    let options = crate::ship::oci::OciOptions {
         insecure: oci.insecure.iter().any(|h| h == host),
         ..Default::default()
     };
     // Called on a blocking thread of the server's runtime.
-    let pulled = tokio::runtime::Handle::current().block_on(crate::oci::pull(reference, &options));
+    let pulled =
+        tokio::runtime::Handle::current().block_on(crate::ship::oci::pull(reference, &options));
     match pulled {
         Ok(pulled) => {
             let file = oci

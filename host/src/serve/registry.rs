@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
 
+use crate::monitor::predlog::{LoggedModel, PredictionLog};
 use crate::monitor::{Monitor, MonitorConfig};
-use crate::predlog::{LoggedModel, PredictionLog};
 use crate::{Batch, Model, Scores};
 
 use super::ServeLimits;

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{self, Prediction, Row};
+use crate::runtime::batch::{self, Prediction, Row};
 use crate::telemetry::Telemetry;
 use crate::{Engine, Error, Model, ModelError, Outputs, Violation};
 

@@ -249,7 +249,7 @@ impl Telemetry {
         if protocol == Protocol::HttpProtobuf && (traces_on || metrics_on) {
             // The HTTP exporters' client panics on its first request without
             // one (and `glassbox serve` failed to start).
-            crate::tls::install_crypto_provider();
+            crate::ship::tls::install_crypto_provider();
         }
         let resource = resource(config);
         let drops = Arc::new(Drops::default());

@@ -1,0 +1,424 @@
+//! The engine: wasmtime configured once for untrusted models.
+//!
+//! [`EngineBuilder`] narrows wasmtime to the knobs Glassbox supports:
+//! 1. Cranelift, optimising for speed: a model is compiled once and scored
+//!    millions of times.
+//! 2. The pooling allocator: instance slots are reserved up front, so
+//!    replacing an instance after a trap costs microseconds, not an mmap.
+//! 3. Epoch interruption for deadlines: a background thread bumps the epoch
+//!    every tick and a call that outlives its deadline traps. Fuel would give
+//!    exact instruction budgets but costs a counter update in every basic
+//!    block; an epoch check is one load and compare per loop header.
+//! 4. A stack limit, and a per-store memory limiter (see [`crate::Limits`]).
+//! 5. An on-disk cache of compiled code keyed by the component's digest and
+//!    the engine's compatibility hash, so a restart does not recompile.
+
+use std::hash::Hasher;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use sha2::{Digest as _, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Config, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+use super::limits::Limits;
+use super::model::{LogSink, Model};
+use crate::artifact::expect::Expectations;
+use crate::artifact::sign::TrustedKeys;
+use crate::artifact::{self, Source};
+use crate::error::{Error, Result};
+use crate::telemetry::{Providers, Telemetry};
+
+/// How often the epoch advances unless configured otherwise: the resolution
+/// of deadlines. 10 ms keeps the ticker thread's cost negligible.
+pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Builds an [`Engine`].
+///
+/// ```
+/// use std::time::Duration;
+/// let engine = glassbox::Engine::builder()
+///     .limits(glassbox::Limits { deadline: Duration::from_millis(200), ..Default::default() })
+///     .build()?;
+/// # Ok::<_, glassbox::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct EngineBuilder {
+    limits: Limits,
+    epoch_tick: Duration,
+    cache_dir: Option<PathBuf>,
+    log: LogSink,
+    interruptible: bool,
+    telemetry: Option<Providers>,
+    trusted: Option<TrustedKeys>,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            limits: Limits::default(),
+            epoch_tick: DEFAULT_EPOCH_TICK,
+            cache_dir: None,
+            log: LogSink::stderr(),
+            interruptible: true,
+            telemetry: None,
+            trusted: None,
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// The limits every call runs under.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The epoch period, which is the resolution of deadlines. Default 10 ms.
+    pub fn epoch_tick(mut self, tick: Duration) -> Self {
+        self.epoch_tick = tick.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Whether calls can be interrupted at their deadline. On by default.
+    ///
+    /// Interruption works by a check of the engine's epoch at every loop
+    /// header and function entry of the compiled guest. That check is the
+    /// largest cost wasm adds to a tight numeric loop (docs/BENCHMARKS.md
+    /// measures it: about a third of the time of a 10,000-row batch).
+    /// Turning it off removes the check and with it the deadline: a model
+    /// that never returns then holds its calling thread forever. Only do
+    /// this for models you trust not to loop, or to measure.
+    pub fn interruptible(mut self, on: bool) -> Self {
+        self.interruptible = on;
+        self
+    }
+
+    /// Where the models' log lines go. Default: stderr.
+    pub fn log_sink(mut self, log: LogSink) -> Self {
+        self.log = log;
+        self
+    }
+
+    /// Records the spans and metrics of this engine's models into
+    /// `telemetry`'s providers. Default: the global OpenTelemetry providers
+    /// (see [`crate::telemetry`]).
+    pub fn telemetry(mut self, telemetry: &Telemetry) -> Self {
+        self.telemetry = Some(telemetry.providers());
+        self
+    }
+
+    /// Loads only components signed by one of `keys` whose bytes have not
+    /// changed since (see [`crate::sign`]); anything else is refused with
+    /// [`Error::Signature`]. Off by default: any component loads.
+    pub fn trusted_keys(mut self, keys: TrustedKeys) -> Self {
+        self.trusted = Some(keys);
+        self
+    }
+
+    /// Caches compiled models in `dir` (created if needed). Off by default.
+    ///
+    /// Cached files are native code that is loaded without re-validation, so
+    /// the directory must be writable only by whoever runs Glassbox.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The conventional cache location: `$GLASSBOX_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/glassbox`, else `$HOME/.cache/glassbox`.
+    pub fn default_cache_dir() -> Option<PathBuf> {
+        let env = |k| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        env("GLASSBOX_CACHE_DIR")
+            .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("glassbox")))
+            .or_else(|| env("HOME").map(|d| d.join(".cache").join("glassbox")))
+    }
+
+    /// Creates the engine and starts its epoch ticker.
+    pub fn build(self) -> Result<Engine> {
+        let limits = self.limits;
+        // A model component holds one memory but several core instances and
+        // tables: the guest's module plus the small adapter modules that
+        // wit-component adds. Four of each per component leaves room.
+        const CORE_PER_COMPONENT: u32 = 4;
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(limits.max_instances)
+            .total_core_instances(limits.max_instances.saturating_mul(CORE_PER_COMPONENT))
+            .total_memories(limits.max_instances)
+            .total_tables(limits.max_instances.saturating_mul(CORE_PER_COMPONENT))
+            .max_memory_size(limits.memory_bytes);
+        let mut config = Config::new();
+        config
+            .cranelift_opt_level(OptLevel::Speed)
+            .wasm_component_model(true)
+            .epoch_interruption(self.interruptible)
+            .max_wasm_stack(limits.stack_bytes)
+            // A compiled pipeline's planned model is its data segments, often
+            // sparse (zeroed gaps between structures). Keep such images
+            // copy-on-write up to the memory limit rather than wasmtime's
+            // 16 MiB default, past which sparse images are copied eagerly and
+            // instantiation of a large model goes from microseconds to
+            // milliseconds.
+            .memory_guaranteed_dense_image_size(limits.memory_bytes as u64)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        // `GLASSBOX_PERF_MAP=1` writes /tmp/perf-PID.map so that `perf`
+        // names the guest's functions (profiling a model's own code).
+        if std::env::var_os("GLASSBOX_PERF_MAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        let engine = wasmtime::Engine::new(&config).map_err(|e| Error::Load {
+            model: "(engine)".into(),
+            source: anyhow::Error::from(e),
+        })?;
+        let stop = Arc::new(AtomicBool::new(false));
+        // wasmtime does not tell the epoch; this mirror lets a call report
+        // the ticks it used.
+        let epoch = Arc::new(AtomicU64::new(0));
+        let ticker = {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            let epoch = epoch.clone();
+            let tick = self.epoch_tick;
+            thread::Builder::new()
+                .name("glassbox-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        thread::sleep(tick);
+                        engine.increment_epoch();
+                        epoch.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+                .map_err(|e| Error::Io {
+                    path: "(epoch ticker thread)".into(),
+                    source: e,
+                })?
+        };
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                engine,
+                limits,
+                epoch_tick: self.epoch_tick,
+                cache_dir: self.cache_dir,
+                log: self.log,
+                interruptible: self.interruptible,
+                stop,
+                epoch,
+                telemetry: self.telemetry,
+                trusted: self.trusted,
+                _ticker: ticker,
+            }),
+        })
+    }
+}
+
+/// A configured wasmtime engine that loads models. Cheap to clone; clones
+/// share everything.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: wasmtime::Engine,
+    limits: Limits,
+    epoch_tick: Duration,
+    cache_dir: Option<PathBuf>,
+    log: LogSink,
+    interruptible: bool,
+    stop: Arc<AtomicBool>,
+    epoch: Arc<AtomicU64>,
+    telemetry: Option<Providers>,
+    trusted: Option<TrustedKeys>,
+    _ticker: thread::JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The ticker exits at its next tick; joining would only add latency.
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("limits", &self.inner.limits)
+            .field("epoch_tick", &self.inner.epoch_tick)
+            .field("cache_dir", &self.inner.cache_dir)
+            .finish()
+    }
+}
+
+/// How a model's compiled code was obtained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeSource {
+    /// Compiled now (and written to the cache when one is configured).
+    Compiled,
+    /// Loaded from the on-disk cache.
+    Cache,
+}
+
+impl Engine {
+    /// Starts building an engine.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// An engine with default limits and no cache.
+    pub fn new() -> Result<Engine> {
+        EngineBuilder::default().build()
+    }
+
+    /// The limits calls run under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Whether calls are interrupted at their deadline (see
+    /// [`EngineBuilder::interruptible`]).
+    pub fn is_interruptible(&self) -> bool {
+        self.inner.interruptible
+    }
+
+    pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn telemetry(&self) -> Option<&Providers> {
+        self.inner.telemetry.as_ref()
+    }
+
+    /// Epoch ticks since the engine started.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::Relaxed)
+    }
+
+    /// Deadline in epoch ticks, rounded up, at least one.
+    pub(crate) fn deadline_ticks(&self) -> u64 {
+        let tick = self.inner.epoch_tick.as_nanos().max(1);
+        (self.inner.limits.deadline.as_nanos().div_ceil(tick) as u64).max(1)
+    }
+
+    /// Loads a model from a `.wasm` file. See [`Engine::load`].
+    pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Model> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let label = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        );
+        self.load_named(&label, &bytes)
+    }
+
+    /// Loads a model from the bytes of a component.
+    ///
+    /// The component is checked (it must be a component, export
+    /// `glassbox:model/scorer@0.1.0` and import nothing beyond the log
+    /// function), compiled or fetched from the cache, instantiated once and
+    /// asked for its [`crate::ModelInfo`], which is checked too.
+    pub fn load(&self, bytes: &[u8]) -> Result<Model> {
+        self.load_named("(bytes)", bytes)
+    }
+
+    fn load_named(&self, label: &str, bytes: &[u8]) -> Result<Model> {
+        artifact::check_header(bytes)?;
+        // Before anything reads the bytes further: a refused component is
+        // never compiled, not even from the cache.
+        let signer = match &self.inner.trusted {
+            Some(keys) => Some(keys.verify(bytes).map_err(|reason| Error::Signature {
+                model: label.to_string(),
+                reason,
+            })?),
+            None => None,
+        };
+        let digest = artifact::digest(bytes);
+        let (component, source) = self.compile(label, bytes, &digest)?;
+        Model::new(
+            self.clone(),
+            label,
+            component,
+            digest,
+            bytes.len(),
+            source,
+            Source::read(bytes),
+            Expectations::read(bytes)?,
+            signer,
+            self.inner.log.clone(),
+        )
+    }
+
+    fn compile(
+        &self,
+        label: &str,
+        bytes: &[u8],
+        digest: &[u8; 32],
+    ) -> Result<(Component, CodeSource)> {
+        let engine = &self.inner.engine;
+        let load_error = |e: wasmtime::Error| Error::Load {
+            model: label.to_string(),
+            source: anyhow::Error::from(e),
+        };
+        let Some(dir) = &self.inner.cache_dir else {
+            let component = Component::new(engine, bytes).map_err(load_error)?;
+            return Ok((component, CodeSource::Compiled));
+        };
+        let path = dir.join(format!(
+            "{}-{}.cwasm",
+            hex::encode(digest),
+            self.compatibility_key()
+        ));
+        // Read the file rather than mapping it: a mapped file truncated by
+        // someone else would crash the process with SIGBUS later on.
+        if let Ok(code) = std::fs::read(&path) {
+            // SAFETY: the file was written by `Component::serialize` of an
+            // engine with this very compatibility hash, into a directory the
+            // operator controls (see `EngineBuilder::cache_dir`). wasmtime
+            // checks its header and version; a file that fails those checks
+            // is recompiled below.
+            if let Ok(component) = unsafe { Component::deserialize(engine, &code) } {
+                return Ok((component, CodeSource::Cache));
+            }
+        }
+        let component = Component::new(engine, bytes).map_err(load_error)?;
+        // A cache that cannot be written only costs the next start a compile;
+        // it must not fail the load.
+        if let Ok(code) = component.serialize() {
+            let _ = write_atomically(dir, &path, &code);
+        }
+        Ok((component, CodeSource::Compiled))
+    }
+
+    /// A short hex digest of everything that makes compiled code compatible
+    /// with this engine (wasmtime version, target, settings).
+    fn compatibility_key(&self) -> String {
+        struct ShaHasher(Sha256);
+        impl Hasher for ShaHasher {
+            fn finish(&self) -> u64 {
+                0
+            }
+            fn write(&mut self, bytes: &[u8]) {
+                self.0.update(bytes);
+            }
+        }
+        let mut h = ShaHasher(Sha256::new());
+        std::hash::Hash::hash(&self.inner.engine.precompile_compatibility_hash(), &mut h);
+        hex::encode(&h.0.finalize()[..8])
+    }
+}
+
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,825 @@
+//! A loaded model and the instances that score with it.
+//!
+//! # Concurrency
+//!
+//! A [`Model`] is `Send + Sync` and cheap to clone; any number of threads may
+//! call [`Model::score`] at once. Compiled code and the type-checked
+//! `InstancePre` are shared. Each call takes an *instance* (a wasmtime
+//! `Store` with one instantiation of the component) from a small idle pool,
+//! or instantiates a new one from a pooling-allocator slot when the pool is
+//! empty, and puts it back afterwards. So:
+//! - calls never share an instance, hence never contend on a lock while the
+//!   guest runs (the pool's mutex is held only to pop and push);
+//! - the steady state costs no instantiation at all (instantiating is
+//!   microseconds, the whole one-row call is well under that);
+//! - a call that traps, times out or runs out of memory drops its instance,
+//!   so whatever state the guest left behind dies with it, and the next call
+//!   gets a clean one.
+//!
+//! Reusing an instance across calls is sound because a model is a pure
+//! function by contract: it imports no clock, randomness or I/O, so the only
+//! state it can carry over is its own caches.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{ResourceLimiter, Store, Trap};
+
+use super::engine::{CodeSource, Engine};
+use super::rules::Rules;
+use crate::artifact::expect::Expectations;
+use crate::artifact::{Interface, Source};
+use crate::contract::{
+    self, Batch, FeatureKind, FeatureProfile, Level, ModelInfo, Outputs, PredictionProfile, Scores,
+    Task,
+};
+use crate::error::{Error, Result, Violation};
+use crate::runtime::batch::{self, Prediction};
+use crate::telemetry::{CallRecord, GuestUse, ModelTelemetry};
+
+/// Probabilities of one row must sum to 1 within this tolerance. Models that
+/// compute in `f32` land within about 1e-6 of 1 for ten classes.
+pub const PROBABILITY_SUM_TOLERANCE: f64 = 1e-5;
+
+/// Log lines one call may write; later ones are dropped, so a chatty guest
+/// cannot flood the host.
+const MAX_LOGS_PER_CALL: u32 = 64;
+/// Longest log line kept, in bytes.
+const MAX_LOG_BYTES: usize = 4096;
+
+/// A function receiving `(model name, level, message)`.
+type LogFn = dyn Fn(&str, Level, &str) + Send + Sync;
+
+/// Where guest log lines go.
+#[derive(Clone)]
+pub struct LogSink(Arc<LogFn>);
+
+impl LogSink {
+    /// A sink calling `f` for every line.
+    pub fn new(f: impl Fn(&str, Level, &str) + Send + Sync + 'static) -> Self {
+        LogSink(Arc::new(f))
+    }
+
+    /// Writes `[model] level: message` to stderr.
+    pub fn stderr() -> Self {
+        LogSink::new(|model, level, message| eprintln!("[{model}] {level:?}: {message}"))
+    }
+}
+
+impl std::fmt::Debug for LogSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogSink")
+    }
+}
+
+/// A model, loaded and checked, ready to score. Clones share the model.
+#[derive(Clone)]
+pub struct Model {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    info: ModelInfo,
+    digest: [u8; 32],
+    size: usize,
+    imports: Vec<String>,
+    code_source: CodeSource,
+    source: Option<Source>,
+    /// The owner's expectations, bound to the schema.
+    rules: Option<Arc<Rules>>,
+    /// Who signed it, when the engine requires a trusted signature.
+    signer: Option<crate::artifact::sign::Signer>,
+    pre: contract::ModelPre<StoreState>,
+    idle: Mutex<Vec<Instance>>,
+    max_idle: usize,
+    /// Schema positions of the numeric fields, then of the categorical ones:
+    /// the order of the columns in a batch's two flat lists. Derived once
+    /// here rather than on every call.
+    numeric_fields: Vec<usize>,
+    categorical_fields: Vec<usize>,
+    log: LogSink,
+    telemetry: ModelTelemetry,
+}
+
+/// One instantiation of the component, in its own store.
+struct Instance {
+    store: Store<StoreState>,
+    bindings: contract::Model,
+}
+
+/// What a store carries: the limiter, and the log plumbing.
+pub(crate) struct StoreState {
+    model: Arc<str>,
+    limiter: MemoryLimiter,
+    log: LogSink,
+    logs_this_call: u32,
+    /// The last error-level line of the current call: the SDK's panic hook
+    /// logs the panic message there just before the guest traps.
+    last_error_log: Option<String>,
+}
+
+impl StoreState {
+    fn begin_call(&mut self) {
+        self.logs_this_call = 0;
+        self.last_error_log = None;
+        self.limiter.denied = None;
+    }
+}
+
+impl contract::glassbox::model::host::Host for StoreState {
+    fn log(&mut self, level: Level, mut message: String) {
+        if self.logs_this_call >= MAX_LOGS_PER_CALL {
+            return;
+        }
+        self.logs_this_call += 1;
+        if message.len() > MAX_LOG_BYTES {
+            let mut cut = MAX_LOG_BYTES;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        (self.log.0)(&self.model, level, &message);
+        if level == Level::Error {
+            self.last_error_log = Some(message);
+        }
+    }
+}
+
+impl contract::glassbox::model::types::Host for StoreState {}
+
+/// Caps linear memory and remembers a refused growth, so that the trap which
+/// usually follows (the guest's allocator aborts) is reported as what it is.
+struct MemoryLimiter {
+    cap: usize,
+    peak: usize,
+    denied: Option<usize>,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.cap {
+            self.denied = Some(desired);
+            return Ok(false);
+        }
+        self.peak = self.peak.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Tables hold function references; a model needs a few hundred.
+        Ok(desired <= 100_000)
+    }
+}
+
+impl Model {
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "crate-private, called once by Engine::load with what it knows"
+    )]
+    pub(crate) fn new(
+        engine: Engine,
+        label: &str,
+        component: Component,
+        digest: [u8; 32],
+        size: usize,
+        code_source: CodeSource,
+        source: Option<Source>,
+        expectations: Option<Expectations>,
+        signer: Option<crate::artifact::sign::Signer>,
+        log: LogSink,
+    ) -> Result<Model> {
+        let imports = check_imports_and_exports(&engine, &component)?;
+        let load_error = |e: wasmtime::Error| Error::Load {
+            model: label.to_string(),
+            source: anyhow::Error::from(e),
+        };
+        let mut linker = Linker::<StoreState>::new(engine.wasmtime());
+        contract::Model::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)
+            .map_err(load_error)?;
+        let pre = linker.instantiate_pre(&component).map_err(load_error)?;
+        let pre = contract::ModelPre::new(pre).map_err(load_error)?;
+        let max_idle = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+
+        // Ask for the model's description under the usual limits, with a
+        // placeholder name until it has told us its own.
+        let mut instance = instantiate(&engine, &pre, label.into(), &log)?;
+        instance.store.set_epoch_deadline(engine.deadline_ticks());
+        let info = instance
+            .bindings
+            .glassbox_model_scorer()
+            .call_info(&mut instance.store)
+            .map_err(|e| classify_trap(&engine, label, e, instance.store.data()))?;
+        check_info(&info)?;
+        let rules = expectations
+            .map(|e| Rules::new(e, &info).map(Arc::new))
+            .transpose()
+            .map_err(|e| Error::InvalidInfo {
+                model: info.name.clone(),
+                problem: format!("its embedded {e}"),
+            })?;
+        let name: Arc<str> = info.name.as_str().into();
+        instance.store.data_mut().model = name;
+        let numeric_fields = positions(&info, FeatureKind::Numeric);
+        let categorical_fields = positions(&info, FeatureKind::Categorical);
+        let telemetry = ModelTelemetry::new(
+            engine.telemetry(),
+            &info.name,
+            &info.version,
+            &format!("sha256:{}", hex::encode(digest)),
+            info.inputs.iter().map(|f| f.name.clone()).collect(),
+        );
+
+        Ok(Model {
+            inner: Arc::new(Inner {
+                engine,
+                info,
+                digest,
+                size,
+                imports,
+                code_source,
+                source,
+                rules,
+                signer,
+                pre,
+                idle: Mutex::new(vec![instance]),
+                max_idle,
+                numeric_fields,
+                categorical_fields,
+                log,
+                telemetry,
+            }),
+        })
+    }
+
+    /// What the model says about itself: schema, outputs, training profile.
+    pub fn info(&self) -> &ModelInfo {
+        &self.inner.info
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        &self.inner.info.name
+    }
+
+    /// The SHA-256 digest of the component's bytes, in hex.
+    pub fn digest(&self) -> String {
+        hex::encode(self.inner.digest)
+    }
+
+    /// Size of the component in bytes.
+    pub fn size(&self) -> usize {
+        self.inner.size
+    }
+
+    /// The component's imports (all of them granted, or it would not have loaded).
+    pub fn imports(&self) -> &[String] {
+        &self.inner.imports
+    }
+
+    /// Where the component came from, when `glassbox compile` made it.
+    pub fn source(&self) -> Option<&Source> {
+        self.inner.source.as_ref()
+    }
+
+    /// What the model's owner expects of its inputs and outputs, when the
+    /// component carries expectations (`glassbox compile --expect`).
+    pub fn expectations(&self) -> Option<&Expectations> {
+        self.inner.rules.as_ref().map(|r| &r.expectations)
+    }
+
+    /// The trusted key that signed the component, when the engine
+    /// requires one ([`crate::EngineBuilder::trusted_keys`]).
+    pub fn signer(&self) -> Option<&crate::artifact::sign::Signer> {
+        self.inner.signer.as_ref()
+    }
+
+    /// The expectations bound to the schema, for the monitor.
+    pub(crate) fn rules(&self) -> Option<&Arc<Rules>> {
+        self.inner.rules.as_ref()
+    }
+
+    /// Whether the compiled code came from the cache.
+    pub fn code_source(&self) -> CodeSource {
+        self.inner.code_source
+    }
+
+    /// Scores a column-major batch.
+    ///
+    /// The batch is checked against the schema first (every problem is
+    /// reported at once, as [`Error::InvalidInput`]), and the answer after
+    /// (as [`Error::BadOutput`]). The call is one `glassbox.score` span, a
+    /// child of the current OpenTelemetry context, and counts in the
+    /// model's metrics (see [`crate::telemetry`]).
+    pub fn score(&self, batch: &Batch) -> Result<Scores> {
+        let mut record = self.inner.telemetry.start(batch.rows as usize);
+        let result = self
+            .check_batch(batch)
+            .and_then(|()| self.call(batch, &mut record));
+        record.finish(&result);
+        result
+    }
+
+    /// Scores rows given as JSON objects keyed by feature name (`null` for a
+    /// missing value) and returns one prediction per row.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), glassbox::Error> {
+    /// let engine = glassbox::Engine::new()?;
+    /// let model = engine.load_file("model.wasm")?;
+    /// let row = serde_json::json!({"x": 1.5, "color": "red"});
+    /// let predictions = model.score_rows(&[row.as_object().unwrap().clone()])?;
+    /// println!("{}", serde_json::to_string(&predictions[0]).unwrap());
+    /// # Ok(()) }
+    /// ```
+    pub fn score_rows(&self, rows: &[batch::Row]) -> Result<Vec<Prediction>> {
+        let mut record = self.inner.telemetry.start(rows.len());
+        let result = batch::from_rows(&self.inner.info, rows)
+            .map_err(|violations| Error::InvalidInput {
+                model: self.name().to_string(),
+                violations,
+            })
+            .and_then(|batch| {
+                self.check_batch(&batch)?;
+                let scores = self.call(&batch, &mut record)?;
+                Ok(batch::predictions(&self.inner.info, scores))
+            });
+        record.finish(&result);
+        result
+    }
+
+    /// Records input refused before it reached the model (a server that
+    /// decodes its own wire format finds these) as a failed call in the
+    /// model's span and metrics, and returns the [`Error::InvalidInput`]
+    /// to report.
+    pub fn refuse(&self, rows: usize, violations: Vec<Violation>) -> Error {
+        let record = self.inner.telemetry.start(rows);
+        let result: Result<()> = Err(Error::InvalidInput {
+            model: self.name().to_string(),
+            violations,
+        });
+        record.finish(&result);
+        match result {
+            Err(e) => e,
+            Ok(()) => unreachable!("built as an error just above"),
+        }
+    }
+
+    /// Creates a fresh instance and drops it, for measuring instantiation
+    /// (benchmarks). Calls never need this: they reuse idle instances.
+    #[doc(hidden)]
+    pub fn instantiate_and_drop(&self) -> Result<()> {
+        let inner = &*self.inner;
+        instantiate(&inner.engine, &inner.pre, self.name().into(), &inner.log).map(drop)
+    }
+
+    fn call(&self, batch: &Batch, record: &mut CallRecord<'_>) -> Result<Scores> {
+        let inner = &*self.inner;
+        let pooled = inner
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut instance = match pooled {
+            Some(instance) => instance,
+            None => instantiate(&inner.engine, &inner.pre, self.name().into(), &inner.log)?,
+        };
+        instance.store.data_mut().begin_call();
+        let deadline_ticks = inner.engine.deadline_ticks();
+        instance.store.set_epoch_deadline(deadline_ticks);
+        let epoch = inner.engine.epoch();
+        let result = instance
+            .bindings
+            .glassbox_model_scorer()
+            .call_score(&mut instance.store, batch);
+        record.guest_use(GuestUse {
+            ticks: inner.engine.epoch() - epoch,
+            deadline_ticks,
+            memory_bytes: instance.store.data().limiter.peak,
+        });
+        let outcome = match result {
+            Ok(Ok(scores)) => self.check_scores(batch.rows as usize, scores),
+            Ok(Err(error)) => Err(Error::Guest {
+                model: self.name().to_string(),
+                error,
+            }),
+            Err(trap) => Err(classify_trap(
+                &inner.engine,
+                self.name(),
+                trap,
+                instance.store.data(),
+            )),
+        };
+        let poisoned = matches!(&outcome, Err(e) if e.poisons_instance());
+        if !poisoned {
+            let mut idle = inner.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < inner.max_idle {
+                idle.push(instance);
+            }
+        }
+        outcome
+    }
+
+    /// Checks a batch's shape against the schema and the limits.
+    fn check_batch(&self, batch: &Batch) -> Result<()> {
+        let info = &self.inner.info;
+        let limits = self.inner.engine.limits();
+        let rows = batch.rows as usize;
+        let too_large = |what: String| Error::TooLarge {
+            model: info.name.clone(),
+            what,
+        };
+        if rows > limits.max_rows {
+            return Err(too_large(format!(
+                "{rows} rows, the limit is {}",
+                limits.max_rows
+            )));
+        }
+        let mut violations = Vec::new();
+        let shape = |field: &str, expected: String, got: String| Violation {
+            row: 0,
+            field: field.into(),
+            expected,
+            got,
+        };
+        let (numeric_fields, categorical_fields) =
+            (&self.inner.numeric_fields, &self.inner.categorical_fields);
+        if batch.numeric.len() != numeric_fields.len() * rows {
+            violations.push(shape(
+                "(numeric)",
+                format!(
+                    "{} values ({} numeric fields × {rows} rows)",
+                    numeric_fields.len() * rows,
+                    numeric_fields.len()
+                ),
+                format!("{} values", batch.numeric.len()),
+            ));
+        }
+        if batch.categorical.len() != categorical_fields.len() * rows {
+            violations.push(shape(
+                "(categorical)",
+                format!(
+                    "{} codes ({} categorical fields × {rows} rows)",
+                    categorical_fields.len() * rows,
+                    categorical_fields.len()
+                ),
+                format!("{} codes", batch.categorical.len()),
+            ));
+        }
+        // Missing numeric values: ascending positions, in nullable fields only.
+        let mut previous = None;
+        for &m in &batch.numeric_missing {
+            let (k, row) = (m as usize / rows.max(1), m as usize % rows.max(1));
+            match numeric_fields.get(k).map(|&i| &info.inputs[i]) {
+                Some(field)
+                    if previous.is_none_or(|p| p < m) && (m as usize) < batch.numeric.len() =>
+                {
+                    if !field.nullable {
+                        violations.push(Violation {
+                            row,
+                            field: field.name.clone(),
+                            expected: "a number".into(),
+                            got: "a missing value (this field may not be missing)".into(),
+                        });
+                    }
+                }
+                _ => violations.push(shape(
+                    "(numeric-missing)",
+                    "ascending positions within the numeric values".into(),
+                    format!("position {m}"),
+                )),
+            }
+            previous = Some(m);
+        }
+        // Categorical codes: within the dictionary, missing only where allowed.
+        for (position, code) in batch.categorical.iter().enumerate() {
+            let (k, row) = (position / rows.max(1), position % rows.max(1));
+            let Some(field) = categorical_fields.get(k).map(|&i| &info.inputs[i]) else {
+                break;
+            };
+            match code {
+                None if !field.nullable => violations.push(Violation {
+                    row,
+                    field: field.name.clone(),
+                    expected: "a string".into(),
+                    got: "a missing value (this field may not be missing)".into(),
+                }),
+                Some(c) if *c as usize >= batch.dictionary.len() => violations.push(Violation {
+                    row,
+                    field: field.name.clone(),
+                    expected: "a code within the dictionary".into(),
+                    got: format!("code {c} for a dictionary of {}", batch.dictionary.len()),
+                }),
+                _ => {}
+            }
+        }
+        // The owner's hard expectations, once the columns have their
+        // lengths (the rules index them); reported with the schema's.
+        if let Some(rules) = &self.inner.rules
+            && batch.numeric.len() == numeric_fields.len() * rows
+            && batch.categorical.len() == categorical_fields.len() * rows
+        {
+            rules.hard_violations(batch, &mut violations);
+        }
+        let bytes = batch.numeric.len() * 8
+            + batch.numeric_missing.len() * 4
+            + batch.categorical.len() * 8
+            + batch.dictionary.iter().map(|s| s.len() + 8).sum::<usize>();
+        if !violations.is_empty() {
+            return Err(Error::InvalidInput {
+                model: info.name.clone(),
+                violations,
+            });
+        }
+        if bytes > limits.max_input_bytes {
+            return Err(too_large(format!(
+                "{bytes} bytes of input, the limit is {}",
+                limits.max_input_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks the model's answer against its own declaration.
+    fn check_scores(&self, rows: usize, scores: Scores) -> Result<Scores> {
+        let bad = |problem: String| Error::BadOutput {
+            model: self.name().to_string(),
+            problem,
+        };
+        match (&self.inner.info.outputs, &scores) {
+            (Outputs::Classes(classes), Scores::Classification(c)) => {
+                let k = classes.len();
+                if c.labels.len() != rows || c.probabilities.len() != rows * k {
+                    return Err(bad(format!(
+                        "{} labels and {} probabilities for {rows} rows of {k} classes",
+                        c.labels.len(),
+                        c.probabilities.len()
+                    )));
+                }
+                for (row, (label, p)) in c.labels.iter().zip(c.probabilities.chunks(k)).enumerate()
+                {
+                    if *label as usize >= k {
+                        return Err(bad(format!(
+                            "row {row}: label index {label} is outside the {k} classes"
+                        )));
+                    }
+                    if let Some(v) = p.iter().find(|v| !v.is_finite() || **v < 0.0 || **v > 1.0) {
+                        return Err(bad(format!(
+                            "row {row}: probability {v} is not a number in [0, 1]"
+                        )));
+                    }
+                    let sum: f64 = p.iter().sum();
+                    if (sum - 1.0).abs() > PROBABILITY_SUM_TOLERANCE {
+                        return Err(bad(format!("row {row}: probabilities sum to {sum}, not 1")));
+                    }
+                }
+            }
+            (Outputs::Target(_), Scores::Regression(values)) => {
+                if values.len() != rows {
+                    return Err(bad(format!("{} values for {rows} rows", values.len())));
+                }
+                if let Some((row, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                    return Err(bad(format!("row {row}: value {v} is not finite")));
+                }
+            }
+            (Outputs::Classes(_), Scores::Regression(_)) => {
+                return Err(bad("a classifier returned regression values".into()));
+            }
+            (Outputs::Target(_), Scores::Classification(_)) => {
+                return Err(bad("a regressor returned class scores".into()));
+            }
+        }
+        Ok(scores)
+    }
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("name", &self.inner.info.name)
+            .field("version", &self.inner.info.version)
+            .field("digest", &self.digest())
+            .finish()
+    }
+}
+
+fn instantiate(
+    engine: &Engine,
+    pre: &contract::ModelPre<StoreState>,
+    model: Arc<str>,
+    log: &LogSink,
+) -> Result<Instance> {
+    let state = StoreState {
+        model: model.clone(),
+        limiter: MemoryLimiter {
+            cap: engine.limits().memory_bytes,
+            peak: 0,
+            denied: None,
+        },
+        log: log.clone(),
+        logs_this_call: 0,
+        last_error_log: None,
+    };
+    let mut store = Store::new(engine.wasmtime(), state);
+    store.limiter(|s| &mut s.limiter);
+    if engine.is_interruptible() {
+        store.epoch_deadline_trap();
+    }
+    // Instantiation runs the guest's start-up code, which the deadline bounds too.
+    store.set_epoch_deadline(engine.deadline_ticks());
+    match pre.instantiate(&mut store) {
+        Ok(bindings) => Ok(Instance { store, bindings }),
+        Err(e) => Err(match classify_trap(engine, &model, e, store.data()) {
+            // A failure that is not a trap (say, the pooling allocator is out
+            // of slots) is a load problem of this call, not a guest bug.
+            Error::Trap { model, message } => Error::Load {
+                model,
+                source: anyhow::anyhow!(message),
+            },
+            other => other,
+        }),
+    }
+}
+
+/// Turns a wasmtime error from a guest call into the error users see.
+fn classify_trap(engine: &Engine, model: &str, e: wasmtime::Error, state: &StoreState) -> Error {
+    let model = model.to_string();
+    let limits = engine.limits();
+    if let Some(requested) = state.limiter.denied {
+        return Error::OutOfMemory {
+            model,
+            requested,
+            limit: limits.memory_bytes,
+        };
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => Error::Timeout {
+            model,
+            deadline: limits.deadline,
+        },
+        Some(Trap::StackOverflow) => Error::StackOverflow {
+            model,
+            limit: limits.stack_bytes,
+        },
+        Some(Trap::MemoryOutOfBounds) if shadow_stack_overflow(&e) => Error::StackOverflow {
+            model,
+            limit: limits.stack_bytes,
+        },
+        _ => {
+            let mut message = format!("{e:#}");
+            if let Some(panic) = &state.last_error_log {
+                message = format!("{panic} ({message})");
+            }
+            Error::Trap { model, message }
+        }
+    }
+}
+
+/// Whether an out-of-bounds access is a guest's *shadow* stack overflowing.
+///
+/// Rust and C guests keep large locals on a stack in linear memory that
+/// starts below their static data and grows down towards address 0. Running
+/// off its end wraps the stack pointer to just under 4 GiB; adding a store's
+/// small static offset to it may carry the effective address just past
+/// 4 GiB. So the fault lies within 64 KiB either side of 4 GiB, where no
+/// real access lands. wasmtime reports the address only in the error's text.
+fn shadow_stack_overflow(e: &wasmtime::Error) -> bool {
+    e.chain().any(|cause| {
+        let text = cause.to_string();
+        let Some(rest) = text.strip_prefix("memory fault at wasm address 0x") else {
+            return false;
+        };
+        let hex: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+        u64::from_str_radix(&hex, 16).is_ok_and(|a| (0xFFFF_0000..0x1_0001_0000).contains(&a))
+    })
+}
+
+/// Refuses components that import anything beyond the contract, or export
+/// another version of it. Returns the import names.
+fn check_imports_and_exports(engine: &Engine, component: &Component) -> Result<Vec<String>> {
+    let Interface { imports, exports } = Interface::of(engine.wasmtime(), component);
+    let mut denied = Vec::new();
+    for name in &imports {
+        if contract::GRANTED_IMPORTS.contains(&name.as_str()) {
+            continue;
+        }
+        if name.starts_with("glassbox:model/") {
+            return Err(Error::WrongVersion {
+                found: name.clone(),
+                expected: contract::PACKAGE,
+            });
+        }
+        denied.push(name.clone());
+    }
+    if !denied.is_empty() {
+        return Err(Error::ForbiddenImports { imports: denied });
+    }
+    if !exports.iter().any(|n| n == contract::SCORER_EXPORT) {
+        if let Some(found) = exports
+            .iter()
+            .find(|n| n.starts_with("glassbox:model/scorer"))
+        {
+            return Err(Error::WrongVersion {
+                found: found.clone(),
+                expected: contract::PACKAGE,
+            });
+        }
+        return Err(Error::WrongWorld { exports });
+    }
+    Ok(imports)
+}
+
+/// Checks that a model's description is self-consistent.
+fn check_info(info: &ModelInfo) -> Result<()> {
+    let fail = |problem: String| {
+        Err(Error::InvalidInfo {
+            model: info.name.clone(),
+            problem,
+        })
+    };
+    if info.name.trim().is_empty() {
+        return fail("the name is empty".into());
+    }
+    match (&info.task, &info.outputs) {
+        (Task::Classification, Outputs::Classes(classes)) => {
+            if classes.is_empty() {
+                return fail("a classifier must list its classes".into());
+            }
+            if let Some(d) = first_duplicate(classes.iter()) {
+                return fail(format!("class `{d}` is listed twice"));
+            }
+        }
+        (Task::Regression, Outputs::Target(_)) => {}
+        (task, _) => return fail(format!("task is {task:?} but outputs do not match it")),
+    }
+    if info.inputs.is_empty() {
+        return fail("the input schema has no fields".into());
+    }
+    if let Some(d) = first_duplicate(info.inputs.iter().map(|f| &f.name)) {
+        return fail(format!("input field `{d}` is listed twice"));
+    }
+    if let Some(f) = info
+        .inputs
+        .iter()
+        .find(|f| f.kind == FeatureKind::Numeric && !f.categories.is_empty())
+    {
+        return fail(format!("numeric field `{}` lists categories", f.name));
+    }
+    if let Some(profile) = &info.profile {
+        if profile.features.len() != info.inputs.len() {
+            return fail(format!(
+                "the training profile has {} features, the schema {}",
+                profile.features.len(),
+                info.inputs.len()
+            ));
+        }
+        for (field, p) in info.inputs.iter().zip(&profile.features) {
+            let same_kind = matches!(
+                (field.kind, p),
+                (FeatureKind::Numeric, FeatureProfile::Numeric(_))
+                    | (FeatureKind::Categorical, FeatureProfile::Categorical(_))
+            );
+            if !same_kind {
+                return fail(format!(
+                    "the training profile of `{}` is of another kind than the field",
+                    field.name
+                ));
+            }
+        }
+        if let (PredictionProfile::Classification(counts), Outputs::Classes(classes)) =
+            (&profile.predictions, &info.outputs)
+            && counts.len() != classes.len()
+        {
+            return fail(format!(
+                "the prediction profile has {} classes, the outputs {}",
+                counts.len(),
+                classes.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Schema positions of the fields of one kind.
+fn positions(info: &ModelInfo, kind: FeatureKind) -> Vec<usize> {
+    (0..info.inputs.len())
+        .filter(|&i| info.inputs[i].kind == kind)
+        .collect()
+}
+
+fn first_duplicate<'a>(items: impl Iterator<Item = &'a String>) -> Option<&'a String> {
+    let mut seen = std::collections::HashSet::new();
+    items.into_iter().find(|s| !seen.insert(s.as_str()))
+}

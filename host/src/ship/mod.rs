@@ -1,0 +1,6 @@
+//! Getting models to the nodes that run them: OCI registries ([`oci`]) and
+//! the TLS set-up shared by every outbound connection (registries and the
+//! OTLP exporters).
+
+pub mod oci;
+pub(crate) mod tls;
