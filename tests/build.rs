@@ -7,13 +7,15 @@
 
 include!("../host/build_guests.rs");
 
-const FIXTURES: [&str; 6] = [
+const FIXTURES: [&str; 8] = [
     "echo",
     "loops-forever",
     "grows-memory",
     "deep-recursion",
     "traps",
     "bad-output",
+    "schema-bomb",
+    "floods-errors",
 ];
 
 fn main() {

@@ -924,21 +924,36 @@ fn score_chunk(model: &Model, first_row: usize, chunk: &[Line]) -> Vec<Result<Pr
         })
         .collect();
     // Take out the rows that break the contract, each with all its problems.
+    // Row by row: an error lists only the first problems of a batch, and
+    // every bad row must be found.
     let rows: Vec<Row> = good.iter().map(|(_, r)| (*r).clone()).collect();
-    if let Err(violations) = glassbox::runtime::batch::from_rows(model.info(), &rows) {
+    if glassbox::runtime::batch::from_rows(model.info(), &rows).is_err() {
+        let mut all = glassbox::Violations::new();
+        let mut bad = std::collections::BTreeSet::new();
+        for (i, row) in &good {
+            if let Err(violations) =
+                glassbox::runtime::batch::from_rows(model.info(), std::slice::from_ref(row))
+            {
+                let mut problems: Vec<String> = violations
+                    .iter()
+                    .map(|v| {
+                        let mut v = v.clone();
+                        v.row = first_row + i;
+                        all.push(v.clone());
+                        v.to_string()
+                    })
+                    .collect();
+                if violations.omitted() > 0 {
+                    problems.push(format!("… and {} more", violations.omitted()));
+                }
+                results[*i] = Some(Err(problems.join("; ")));
+                bad.insert(*i);
+            }
+        }
         // Refused rows are skipped, not scored, but they count in the
         // model's telemetry like any refused call.
-        model.refuse(rows.len(), violations.clone());
-        let mut bad = std::collections::BTreeMap::<usize, Vec<String>>::new();
-        for mut v in violations {
-            let (i, _) = good[v.row];
-            v.row = first_row + i;
-            bad.entry(i).or_default().push(v.to_string());
-        }
-        for (i, problems) in &bad {
-            results[*i] = Some(Err(problems.join("; ")));
-        }
-        good.retain(|(i, _)| !bad.contains_key(i));
+        model.refuse(rows.len(), all);
+        good.retain(|(i, _)| !bad.contains(i));
     }
     if !good.is_empty() {
         let rows: Vec<Row> = good.iter().map(|(_, r)| (*r).clone()).collect();

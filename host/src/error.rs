@@ -29,16 +29,140 @@ impl fmt::Display for Violation {
     }
 }
 
-/// Lists violations on one line each, for error messages.
-struct Listed<'a>(&'a [Violation]);
+/// The violations of one call: the first [`Violations::LISTED`] in full,
+/// the rest only counted.
+///
+/// A request of 10,000 bad rows against a schema of many fields can break
+/// the contract millions of times; listing every one would make a small
+/// request cost the host (and the client reading the answer) hundreds of
+/// megabytes. So what an error carries, a response lists and a span records
+/// is bounded, and the total is still told. Each text is bounded too, since
+/// `got` echoes what the client sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Violations {
+    listed: Vec<Violation>,
+    omitted: usize,
+}
 
-impl fmt::Display for Listed<'_> {
+impl Violations {
+    /// Violations listed in full; later ones are counted.
+    pub const LISTED: usize = 100;
+    /// Longest text kept in a violation's field, expected and got, in bytes.
+    pub const TEXT_BYTES: usize = 256;
+
+    /// No violations.
+    pub fn new() -> Self {
+        Violations::default()
+    }
+
+    /// Adds one: listed (texts cut to [`Violations::TEXT_BYTES`]) while
+    /// fewer than [`Violations::LISTED`] are, else counted.
+    pub fn push(&mut self, mut v: Violation) {
+        if self.listed.len() >= Self::LISTED {
+            self.omitted += 1;
+            return;
+        }
+        for text in [&mut v.field, &mut v.expected, &mut v.got] {
+            bound_text(text, Self::TEXT_BYTES);
+        }
+        self.listed.push(v);
+    }
+
+    /// Every violation found, listed or not.
+    pub fn total(&self) -> usize {
+        self.listed.len() + self.omitted
+    }
+
+    /// Violations found but not listed.
+    pub fn omitted(&self) -> usize {
+        self.omitted
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.listed.is_empty()
+    }
+
+    /// Orders the listed violations by row (stable: within a row, in the
+    /// order they were found).
+    pub fn sort_by_row(&mut self) {
+        self.listed.sort_by_key(|v| v.row);
+    }
+}
+
+impl std::ops::Deref for Violations {
+    type Target = [Violation];
+
+    fn deref(&self) -> &[Violation] {
+        &self.listed
+    }
+}
+
+impl From<Vec<Violation>> for Violations {
+    fn from(list: Vec<Violation>) -> Self {
+        list.into_iter().collect()
+    }
+}
+
+impl FromIterator<Violation> for Violations {
+    fn from_iter<I: IntoIterator<Item = Violation>>(iter: I) -> Self {
+        let mut all = Violations::new();
+        for v in iter {
+            all.push(v);
+        }
+        all
+    }
+}
+
+impl fmt::Display for Violations {
+    /// One line each, then the count of those not listed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for v in self.0 {
+        for v in &self.listed {
             write!(f, "\n  {v}")?;
+        }
+        if self.omitted > 0 {
+            write!(
+                f,
+                "\n  … and {} more ({} in all)",
+                self.omitted,
+                self.total()
+            )?;
         }
         Ok(())
     }
+}
+
+/// Cuts `text` to at most `max` bytes (at a character boundary), marking the
+/// cut with the number of bytes left out, and escapes control characters,
+/// so that text from outside (a client's value, a guest's message) can
+/// neither flood nor forge a log line or a terminal.
+pub(crate) fn bound_text(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let left_out = text.len() - cut;
+        text.truncate(cut);
+        text.push_str(&format!("… ({left_out} more bytes)"));
+    }
+    if text.chars().any(char::is_control) {
+        *text = escape_controls(text);
+    }
+}
+
+/// `text` with every control character (newlines and terminal escapes
+/// among them) written as a `\u{..}` escape.
+pub(crate) fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Everything that can go wrong loading or calling a model.
@@ -97,7 +221,11 @@ pub enum Error {
         exports: Vec<String>,
     },
     /// The component imports something the host does not grant.
-    #[error("model imports {}; glassbox grants no capabilities", imports.join(", "))]
+    #[error(
+        "model imports {}, which this host does not grant: a model may import only {} (glassbox grants no capabilities)",
+        imports.join(", "),
+        crate::contract::GRANTED_IMPORTS.join(" and ")
+    )]
     ForbiddenImports {
         /// The denied imports.
         imports: Vec<String>,
@@ -119,15 +247,12 @@ pub enum Error {
         problem: String,
     },
     /// The input breaks the model's contract; every problem is listed.
-    #[error(
-        "input does not match the contract of model `{model}`:{}",
-        Listed(violations)
-    )]
+    #[error("input does not match the contract of model `{model}`:{violations}")]
     InvalidInput {
         /// The model.
         model: String,
-        /// Every problem found.
-        violations: Vec<Violation>,
+        /// The problems found: the first ones listed, all counted.
+        violations: Violations,
     },
     /// The batch is larger than [`crate::Limits`] allow.
     #[error("batch for model `{model}` is too large: {what}")]
@@ -138,12 +263,15 @@ pub enum Error {
         what: String,
     },
     /// The model refused the batch with an error of its own.
-    #[error("model `{model}` refused the batch: {}", describe_model_error(error))]
+    #[error("model `{model}` refused the batch: {}", describe_model_error(error, *omitted))]
     Guest {
         /// The model.
         model: String,
-        /// The model's error.
+        /// The model's error, bounded: texts cut and escaped, at most
+        /// [`Violations::LISTED`] problems.
         error: ModelError,
+        /// Problems the model listed beyond those kept.
+        omitted: usize,
     },
     /// The model trapped (a panic, an unreachable, a bad memory access, …).
     #[error("model `{model}` trapped: {message}")]
@@ -232,7 +360,7 @@ impl Error {
     }
 }
 
-fn describe_model_error(e: &ModelError) -> String {
+fn describe_model_error(e: &ModelError, omitted: usize) -> String {
     match e {
         ModelError::Internal(message) => format!("internal error: {message}"),
         ModelError::InvalidInput(problems) => {
@@ -242,6 +370,9 @@ fn describe_model_error(e: &ModelError) -> String {
                     "\n  row {}, field `{}`: {}",
                     p.row, p.field, p.message
                 ));
+            }
+            if omitted > 0 {
+                s.push_str(&format!("\n  … and {omitted} more"));
             }
             s
         }

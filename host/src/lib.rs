@@ -72,7 +72,7 @@ pub use contract::{
     Histogram, InputProblem, Level, ModelError, ModelInfo, NumericProfile, Outputs,
     PredictionProfile, Quantile, Scores, Task, TrainingProfile,
 };
-pub use error::{Error, Result, SignatureError, Violation};
+pub use error::{Error, Result, SignatureError, Violation, Violations};
 pub use runtime::batch::{Prediction, Row};
 pub use runtime::{
     CodeSource, DEFAULT_EPOCH_TICK, Engine, EngineBuilder, Limits, LogSink, Model, describe,

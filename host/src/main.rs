@@ -18,8 +18,17 @@ fn main() -> ExitCode {
             if broken_pipe {
                 return ExitCode::SUCCESS;
             }
-            // `{:#}` prints the whole chain of causes on one line.
-            eprintln!("error: {err:#}");
+            // The chain of causes on one line, each cause once: many errors
+            // already say their cause in their own message.
+            let mut text = err.to_string();
+            for cause in err.chain().skip(1) {
+                let cause = cause.to_string();
+                if !text.contains(&cause) {
+                    text.push_str(": ");
+                    text.push_str(&cause);
+                }
+            }
+            eprintln!("error: {text}");
             ExitCode::from(2)
         }
     }

@@ -11,6 +11,8 @@ mod scoring;
 mod contract;
 // Hostile guests: loops, memory, stack, traps. Each costs one call.
 mod limits;
+// Hostile models by class of attack: schema bombs, floods, forgery, images.
+mod hostile;
 // The example models against scikit-learn's own answers.
 mod conformance;
 // Reading ONNX files, the first step of compiling a pipeline.

@@ -20,7 +20,7 @@ use crate::contract::{
     CategoricalProfile, CategoryCount, FeatureKind, FeatureProfile, Histogram, ModelInfo,
     NumericProfile, Outputs, PredictionProfile, Quantile,
 };
-use crate::error::Violation;
+use crate::error::Violations;
 use crate::runtime::batch::{self, Prediction, Row};
 
 /// The quantile levels every numeric profile records.
@@ -151,7 +151,7 @@ pub fn categorical_profile<'a>(
 
 /// Profiles every input field over `rows`, in schema order. The rows are
 /// checked against the schema first, like rows to score.
-pub fn profile_rows(info: &ModelInfo, rows: &[Row]) -> Result<Vec<FeatureProfile>, Vec<Violation>> {
+pub fn profile_rows(info: &ModelInfo, rows: &[Row]) -> Result<Vec<FeatureProfile>, Violations> {
     let batch = batch::from_rows(info, rows)?;
     let n = rows.len();
     let (mut k_num, mut k_cat) = (0, 0);

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::contract::{Batch, FeatureKind, ModelInfo, Outputs, Scores};
-use crate::error::Violation;
+use crate::error::{Violation, Violations};
 
 /// One input row: feature name → value, `null` for a missing value.
 pub type Row = serde_json::Map<String, Value>;
@@ -39,8 +39,8 @@ pub enum Prediction {
 /// nullable. An absent key is an error even for a nullable field: a missing
 /// value must be written as `null`, so that a misspelt feature name is
 /// caught rather than silently scored as missing.
-pub fn from_rows(info: &ModelInfo, rows: &[Row]) -> Result<Batch, Vec<Violation>> {
-    let mut violations = Vec::new();
+pub fn from_rows(info: &ModelInfo, rows: &[Row]) -> Result<Batch, Violations> {
+    let mut violations = Violations::new();
     for (i, row) in rows.iter().enumerate() {
         for key in row.keys() {
             if !info.inputs.iter().any(|f| &f.name == key) {
@@ -123,7 +123,7 @@ pub fn from_rows(info: &ModelInfo, rows: &[Row]) -> Result<Batch, Vec<Violation>
             categorical,
         })
     } else {
-        violations.sort_by_key(|v| v.row);
+        violations.sort_by_row();
         Err(violations)
     }
 }

@@ -36,6 +36,10 @@ use crate::telemetry::{Providers, Telemetry};
 /// of deadlines. 10 ms keeps the ticker thread's cost negligible.
 pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Memory images up to this size are mapped copy-on-write whatever their
+/// density (see [`EngineBuilder::build`]): wasmtime's own default.
+const DENSE_IMAGE_BYTES: u64 = 16 << 20;
+
 /// Builds an [`Engine`].
 ///
 /// ```
@@ -160,13 +164,15 @@ impl EngineBuilder {
             .wasm_component_model(true)
             .epoch_interruption(self.interruptible)
             .max_wasm_stack(limits.stack_bytes)
-            // A compiled pipeline's planned model is its data segments, often
-            // sparse (zeroed gaps between structures). Keep such images
-            // copy-on-write up to the memory limit rather than wasmtime's
-            // 16 MiB default, past which sparse images are copied eagerly and
-            // instantiation of a large model goes from microseconds to
-            // milliseconds.
-            .memory_guaranteed_dense_image_size(limits.memory_bytes as u64)
+            // A memory's initial image is mapped copy-on-write, which makes
+            // instantiating a compiled pipeline (its planned model is its
+            // data segments) cost microseconds. Up to this size wasmtime
+            // builds the image whatever its density; beyond, only when at
+            // least half of it is data. So an image, in memory and in the
+            // code cache, is at most this or twice the data the file holds:
+            // a file cannot make the host hold 256 MiB images for two bytes
+            // of data. The largest reference pipeline's image is 9.4 MiB.
+            .memory_guaranteed_dense_image_size(DENSE_IMAGE_BYTES)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         // `GLASSBOX_PERF_MAP=1` writes /tmp/perf-PID.map so that `perf`
         // names the guest's functions (profiling a model's own code).

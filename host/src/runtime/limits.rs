@@ -61,3 +61,36 @@ mod millis {
         u64::deserialize(d).map(Duration::from_millis)
     }
 }
+
+/// What a model's `info()` may declare. A description is data from an
+/// untrusted file: it is printed, logged, sent on every dashboard refresh
+/// and walked for every request, so each part of it is bounded, and a model
+/// that declares more is refused at load with an error naming the bound.
+/// With these bounds, what one request costs depends on the request (its
+/// rows and values), never on a schema grown to hurt.
+///
+/// The bounds are far above what real tabular models declare (the widest
+/// reference pipeline has 64 fields; the largest categorical vocabularies
+/// seen have a few thousand words) and far below what would hurt a host.
+pub mod info {
+    /// Bytes of a model's name. Names are ASCII letters, digits, `-`, `_`
+    /// and `.`, starting with a letter or digit: they appear in URLs, file
+    /// names, metric labels and log lines.
+    pub const NAME_BYTES: usize = 128;
+    /// Bytes of a version. Versions use letters, digits, `.`, `-`, `+`, `_`.
+    pub const VERSION_BYTES: usize = 64;
+    /// Input fields.
+    pub const FIELDS: usize = 10_000;
+    /// Bytes of a field name, a category, a class label or the target's
+    /// name; none may hold control characters.
+    pub const TEXT_BYTES: usize = 256;
+    /// Categories of one categorical field (and entries of its profile).
+    pub const CATEGORIES: usize = 65_536;
+    /// Classes of a classifier.
+    pub const CLASSES: usize = 10_000;
+    /// Histogram bins, and quantiles, of one numeric profile.
+    pub const PROFILE_POINTS: usize = 1_024;
+    /// Everything the description holds, as the host stores it (strings,
+    /// numbers and list entries), in bytes.
+    pub const TOTAL_BYTES: usize = 16 << 20;
+}

@@ -16,5 +16,5 @@ pub(crate) mod rules;
 
 pub use describe::describe;
 pub use engine::{CodeSource, DEFAULT_EPOCH_TICK, Engine, EngineBuilder};
-pub use limits::Limits;
+pub use limits::{Limits, info as info_limits};
 pub use model::{LogSink, Model};

@@ -30,10 +30,10 @@ use super::rules::Rules;
 use crate::artifact::expect::Expectations;
 use crate::artifact::{Interface, Source};
 use crate::contract::{
-    self, Batch, FeatureKind, FeatureProfile, Level, ModelInfo, Outputs, PredictionProfile, Scores,
-    Task,
+    self, Batch, FeatureKind, FeatureProfile, Level, ModelError, ModelInfo, Outputs,
+    PredictionProfile, Scores, Task,
 };
-use crate::error::{Error, Result, Violation};
+use crate::error::{Error, Result, Violation, Violations, bound_text};
 use crate::runtime::batch::{self, Prediction};
 use crate::telemetry::{CallRecord, GuestUse, ModelTelemetry};
 
@@ -46,6 +46,9 @@ pub const PROBABILITY_SUM_TOLERANCE: f64 = 1e-5;
 const MAX_LOGS_PER_CALL: u32 = 64;
 /// Longest log line kept, in bytes.
 const MAX_LOG_BYTES: usize = 4096;
+/// Longest message kept of a guest's own error or a trap, in bytes: what a
+/// model says when it fails reaches responses, logs, spans and terminals.
+const MAX_ERROR_BYTES: usize = 4096;
 
 /// A function receiving `(model name, level, message)`.
 type LogFn = dyn Fn(&str, Level, &str) + Send + Sync;
@@ -133,14 +136,10 @@ impl contract::glassbox::model::host::Host for StoreState {
             return;
         }
         self.logs_this_call += 1;
-        if message.len() > MAX_LOG_BYTES {
-            let mut cut = MAX_LOG_BYTES;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push('…');
-        }
+        // Cut long lines, and escape control characters: a newline in a
+        // guest's line must not forge a host log line of its own, nor an
+        // escape sequence reach an operator's terminal.
+        bound_text(&mut message, MAX_LOG_BYTES);
         (self.log.0)(&self.model, level, &message);
         if level == Level::Error {
             self.last_error_log = Some(message);
@@ -364,7 +363,7 @@ impl Model {
     /// decodes its own wire format finds these) as a failed call in the
     /// model's span and metrics, and returns the [`Error::InvalidInput`]
     /// to report.
-    pub fn refuse(&self, rows: usize, violations: Vec<Violation>) -> Error {
+    pub fn refuse(&self, rows: usize, violations: Violations) -> Error {
         let record = self.inner.telemetry.start(rows);
         let result: Result<()> = Err(Error::InvalidInput {
             model: self.name().to_string(),
@@ -411,10 +410,14 @@ impl Model {
         });
         let outcome = match result {
             Ok(Ok(scores)) => self.check_scores(batch.rows as usize, scores),
-            Ok(Err(error)) => Err(Error::Guest {
-                model: self.name().to_string(),
-                error,
-            }),
+            Ok(Err(error)) => {
+                let (error, omitted) = bound_model_error(error);
+                Err(Error::Guest {
+                    model: self.name().to_string(),
+                    error,
+                    omitted,
+                })
+            }
             Err(trap) => Err(classify_trap(
                 &inner.engine,
                 self.name(),
@@ -447,7 +450,7 @@ impl Model {
                 limits.max_rows
             )));
         }
-        let mut violations = Vec::new();
+        let mut violations = Violations::new();
         let shape = |field: &str, expected: String, got: String| Violation {
             row: 0,
             field: field.into(),
@@ -682,6 +685,7 @@ fn classify_trap(engine: &Engine, model: &str, e: wasmtime::Error, state: &Store
             if let Some(panic) = &state.last_error_log {
                 message = format!("{panic} ({message})");
             }
+            bound_text(&mut message, MAX_ERROR_BYTES);
             Error::Trap { model, message }
         }
     }
@@ -715,7 +719,14 @@ fn check_imports_and_exports(engine: &Engine, component: &Component) -> Result<V
         if contract::GRANTED_IMPORTS.contains(&name.as_str()) {
             continue;
         }
-        if name.starts_with("glassbox:model/") {
+        // Another version of an interface this host grants is a version
+        // mismatch; any other interface, in our namespace or not, is a
+        // capability this host does not grant, and is named as such.
+        let interface = |n: &str| n.split('@').next().unwrap_or_default().to_string();
+        let granted = contract::GRANTED_IMPORTS
+            .iter()
+            .any(|g| interface(g) == interface(name));
+        if granted {
             return Err(Error::WrongVersion {
                 found: name.clone(),
                 expected: contract::PACKAGE,
@@ -741,8 +752,182 @@ fn check_imports_and_exports(engine: &Engine, component: &Component) -> Result<V
     Ok(imports)
 }
 
-/// Checks that a model's description is self-consistent.
+/// Checks that a model's description stays within [`super::info_limits`]
+/// and is self-consistent.
 fn check_info(info: &ModelInfo) -> Result<()> {
+    // The name itself may be what is wrong: it is shown only once it is
+    // known to be short and plain.
+    check_name(&info.name).map_err(|problem| Error::InvalidInfo {
+        model: "(unnamed)".into(),
+        problem,
+    })?;
+    check_info_bounds(info).map_err(|problem| Error::InvalidInfo {
+        model: info.name.clone(),
+        problem,
+    })?;
+    check_info_consistency(info)
+}
+
+/// Whether `s` is ASCII letters, digits and the bytes of `extra`.
+fn plain(s: &str, extra: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || extra.as_bytes().contains(&b))
+}
+
+/// A model's name: short, plain ASCII (see [`super::info_limits::NAME_BYTES`]).
+fn check_name(name: &str) -> std::result::Result<(), String> {
+    use super::info_limits as max;
+    if name.len() > max::NAME_BYTES {
+        return Err(format!(
+            "its name is {} bytes long; the limit is {} bytes",
+            name.len(),
+            max::NAME_BYTES
+        ));
+    }
+    if !name.is_empty() && (!plain(name, "-_.") || !name.as_bytes()[0].is_ascii_alphanumeric()) {
+        let mut shown = name.to_string();
+        bound_text(&mut shown, 64);
+        return Err(format!(
+            "its name {shown:?} may hold only ASCII letters, digits, `-`, `_` and `.`, \
+             and must start with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+/// The bounds of [`super::info_limits`], each refusal naming its limit.
+fn check_info_bounds(info: &ModelInfo) -> std::result::Result<(), String> {
+    use super::info_limits as max;
+    if info.version.len() > max::VERSION_BYTES || !plain(&info.version, ".-+_") {
+        let mut shown = info.version.clone();
+        bound_text(&mut shown, 64);
+        return Err(format!(
+            "the version {shown:?} must be at most {} bytes of ASCII letters, digits, `.`, `-`, `+` and `_`",
+            max::VERSION_BYTES
+        ));
+    }
+    if info.inputs.len() > max::FIELDS {
+        return Err(format!(
+            "it declares {} input fields; the limit is {}",
+            info.inputs.len(),
+            max::FIELDS
+        ));
+    }
+    let text = |what: &str, s: &str| -> std::result::Result<usize, String> {
+        if s.len() > max::TEXT_BYTES || s.chars().any(char::is_control) {
+            let mut shown = s.to_string();
+            bound_text(&mut shown, 64);
+            return Err(format!(
+                "{what} {shown:?} must be at most {} bytes with no control characters",
+                max::TEXT_BYTES
+            ));
+        }
+        Ok(s.len() + std::mem::size_of::<String>())
+    };
+    let mut total = info.name.len() + info.version.len();
+    for field in &info.inputs {
+        total += text("field name", &field.name)? + std::mem::size_of::<crate::Field>();
+        if field.categories.len() > max::CATEGORIES {
+            return Err(format!(
+                "field `{}` declares {} categories; the limit is {}",
+                field.name,
+                field.categories.len(),
+                max::CATEGORIES
+            ));
+        }
+        for c in &field.categories {
+            total += text(&format!("a category of `{}`", field.name), c)?;
+        }
+        if total > max::TOTAL_BYTES {
+            break;
+        }
+    }
+    match &info.outputs {
+        Outputs::Classes(classes) => {
+            if classes.len() > max::CLASSES {
+                return Err(format!(
+                    "it declares {} classes; the limit is {}",
+                    classes.len(),
+                    max::CLASSES
+                ));
+            }
+            for c in classes {
+                total += text("class label", c)?;
+            }
+        }
+        Outputs::Target(target) => total += text("the target's name", target)?,
+    }
+    if let Some(profile) = &info.profile {
+        if profile.features.len() > max::FIELDS {
+            return Err(format!(
+                "its training profile has {} features; the limit is {}",
+                profile.features.len(),
+                max::FIELDS
+            ));
+        }
+        let numeric = |what: &str,
+                       p: &crate::NumericProfile|
+         -> std::result::Result<usize, String> {
+            let points = p
+                .quantiles
+                .len()
+                .max(p.histogram.edges.len())
+                .max(p.histogram.counts.len());
+            if points > max::PROFILE_POINTS {
+                return Err(format!(
+                    "the training profile of {what} has {points} quantiles or bins; the limit is {}",
+                    max::PROFILE_POINTS
+                ));
+            }
+            Ok(16 * p.quantiles.len() + 8 * (p.histogram.edges.len() + p.histogram.counts.len()))
+        };
+        for (i, p) in profile.features.iter().enumerate() {
+            let name = info.inputs.get(i).map_or("a feature", |f| f.name.as_str());
+            match p {
+                FeatureProfile::Numeric(n) => total += numeric(&format!("`{name}`"), n)?,
+                FeatureProfile::Categorical(c) => {
+                    if c.frequencies.len() > max::CATEGORIES + 1 {
+                        return Err(format!(
+                            "the training profile of `{name}` counts {} categories; the limit is {}",
+                            c.frequencies.len(),
+                            max::CATEGORIES
+                        ));
+                    }
+                    for f in &c.frequencies {
+                        total +=
+                            text(&format!("a profiled category of `{name}`"), &f.category)? + 8;
+                    }
+                }
+            }
+            if total > max::TOTAL_BYTES {
+                break;
+            }
+        }
+        match &profile.predictions {
+            PredictionProfile::Classification(counts) => {
+                if counts.len() > max::CLASSES {
+                    return Err(format!(
+                        "its prediction profile counts {} classes; the limit is {}",
+                        counts.len(),
+                        max::CLASSES
+                    ));
+                }
+                total += 8 * counts.len();
+            }
+            PredictionProfile::Regression(n) => total += numeric("the predictions", n)?,
+        }
+    }
+    if total > max::TOTAL_BYTES {
+        return Err(format!(
+            "its description holds more than {} bytes (the limit)",
+            max::TOTAL_BYTES
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that a model's description is self-consistent.
+fn check_info_consistency(info: &ModelInfo) -> Result<()> {
     let fail = |problem: String| {
         Err(Error::InvalidInfo {
             model: info.name.clone(),
@@ -822,4 +1007,167 @@ fn positions(info: &ModelInfo, kind: FeatureKind) -> Vec<usize> {
 fn first_duplicate<'a>(items: impl Iterator<Item = &'a String>) -> Option<&'a String> {
     let mut seen = std::collections::HashSet::new();
     items.into_iter().find(|s| !seen.insert(s.as_str()))
+}
+
+/// A guest's error, bounded like the host's own: at most
+/// [`Violations::LISTED`] problems (with the number left out), and every
+/// text cut to a size and stripped of control characters.
+fn bound_model_error(error: ModelError) -> (ModelError, usize) {
+    match error {
+        ModelError::Internal(mut message) => {
+            bound_text(&mut message, MAX_ERROR_BYTES);
+            (ModelError::Internal(message), 0)
+        }
+        ModelError::InvalidInput(mut problems) => {
+            let omitted = problems.len().saturating_sub(Violations::LISTED);
+            problems.truncate(Violations::LISTED);
+            for p in &mut problems {
+                bound_text(&mut p.field, Violations::TEXT_BYTES);
+                bound_text(&mut p.message, Violations::TEXT_BYTES);
+            }
+            (ModelError::InvalidInput(problems), omitted)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{
+        CategoricalProfile, CategoryCount, Field, Histogram, NumericProfile, TrainingProfile,
+    };
+    use crate::runtime::info_limits as max;
+
+    fn info() -> ModelInfo {
+        ModelInfo {
+            name: "m".into(),
+            version: "1.0.0".into(),
+            task: Task::Classification,
+            inputs: vec![Field {
+                name: "x".into(),
+                kind: FeatureKind::Numeric,
+                nullable: false,
+                categories: Vec::new(),
+            }],
+            outputs: Outputs::Classes(vec!["a".into(), "b".into()]),
+            profile: None,
+        }
+    }
+
+    fn refused(info: &ModelInfo) -> String {
+        check_info(info).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_plain_description_passes() {
+        check_info(&info()).unwrap();
+    }
+
+    #[test]
+    fn names_and_versions_are_short_and_plain() {
+        let mut i = info();
+        i.name = "a".repeat(max::NAME_BYTES + 1);
+        let e = refused(&i);
+        assert!(
+            e.contains("the limit is 128 bytes") && e.contains("(unnamed)"),
+            "{e}"
+        );
+        i.name = "ok\n[other] forged".into();
+        let e = refused(&i);
+        assert!(
+            e.contains("may hold only ASCII letters") && !e.contains('\n'),
+            "{e}"
+        );
+        i.name = "-starts-with-a-dash".into();
+        assert!(refused(&i).contains("must start with a letter or digit"));
+        i.name = "m".into();
+        i.version = "1.0\u{1b}[2J".into();
+        let e = refused(&i);
+        assert!(e.contains("the version") && !e.contains('\u{1b}'), "{e}");
+    }
+
+    #[test]
+    fn every_count_is_bounded_and_the_refusal_names_the_limit() {
+        let mut i = info();
+        i.inputs = (0..=max::FIELDS)
+            .map(|n| Field {
+                name: format!("f{n}"),
+                kind: FeatureKind::Numeric,
+                nullable: false,
+                categories: Vec::new(),
+            })
+            .collect();
+        assert!(refused(&i).contains("10001 input fields; the limit is 10000"));
+
+        let mut i = info();
+        i.inputs[0].kind = FeatureKind::Categorical;
+        i.inputs[0].categories = (0..=max::CATEGORIES).map(|n| n.to_string()).collect();
+        assert!(refused(&i).contains("65537 categories; the limit is 65536"));
+
+        let mut i = info();
+        i.outputs = Outputs::Classes((0..=max::CLASSES).map(|n| n.to_string()).collect());
+        assert!(refused(&i).contains("10001 classes; the limit is 10000"));
+
+        let mut i = info();
+        i.inputs[0].name = "x\ny".into();
+        assert!(refused(&i).contains("no control characters"));
+        i.inputs[0].name = "x".repeat(max::TEXT_BYTES + 1);
+        assert!(refused(&i).contains("at most 256 bytes"));
+    }
+
+    #[test]
+    fn profiles_are_bounded_too() {
+        let numeric = |points: usize| NumericProfile {
+            count: 1,
+            missing: 0,
+            mean: 0.0,
+            std: 0.0,
+            min: 0.0,
+            max: 0.0,
+            quantiles: Vec::new(),
+            histogram: Histogram {
+                edges: vec![0.0; points + 1],
+                counts: vec![0; points],
+            },
+        };
+        let mut i = info();
+        i.profile = Some(TrainingProfile {
+            features: vec![FeatureProfile::Numeric(numeric(max::PROFILE_POINTS))],
+            predictions: PredictionProfile::Classification(vec![1, 1]),
+        });
+        assert!(refused(&i).contains("1025 quantiles or bins; the limit is 1024"));
+
+        // Within every count, but past the total: two categorical fields of
+        // 60,000 categories of 200 bytes each (about 24 MB).
+        let mut i = info();
+        let words: Vec<String> = (0..60_000).map(|n| format!("{n:0>200}")).collect();
+        i.inputs = (0..2)
+            .map(|n| Field {
+                name: format!("c{n}"),
+                kind: FeatureKind::Categorical,
+                nullable: false,
+                categories: words.clone(),
+            })
+            .collect();
+        assert!(refused(&i).contains("more than 16777216 bytes"));
+
+        let mut i = info();
+        i.inputs[0].kind = FeatureKind::Categorical;
+        i.inputs[0].categories = vec!["a".into()];
+        i.profile = Some(TrainingProfile {
+            features: vec![FeatureProfile::Categorical(CategoricalProfile {
+                count: 1,
+                missing: 0,
+                frequencies: vec![
+                    CategoryCount {
+                        category: "a\u{7}".into(),
+                        count: 1
+                    };
+                    3
+                ],
+            })],
+            predictions: PredictionProfile::Classification(vec![1, 1]),
+        });
+        assert!(refused(&i).contains("no control characters"));
+    }
 }

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use crate::artifact::expect::{Bounds, Expectations, Severity};
 use crate::contract::{Batch, FeatureKind, ModelInfo};
-use crate::error::{Result, Violation};
+use crate::error::{Result, Violation, Violations};
 
 #[derive(Clone, Copy, Debug)]
 enum Value<'a> {
@@ -180,7 +180,7 @@ impl Rules {
 
     /// Every row of `batch` that breaks a hard rule, as a contract
     /// violation naming the owner.
-    pub fn hard_violations(&self, batch: &Batch, violations: &mut Vec<Violation>) {
+    pub fn hard_violations(&self, batch: &Batch, violations: &mut Violations) {
         for rule in &self.features[..self.hard] {
             rule.for_each_value(batch, |row, v| {
                 if let Some(expected) = rule.breaks(v) {
@@ -263,7 +263,7 @@ mod tests {
             dictionary: vec!["ios".into(), "web".into()],
             categorical: vec![Some(0), Some(1), None, Some(1)],
         };
-        let mut v = Vec::new();
+        let mut v = Violations::new();
         rules.hard_violations(&batch, &mut v);
         let rows: Vec<usize> = v.iter().map(|v| v.row).collect();
         assert_eq!(rows, [0, 2, 3]);

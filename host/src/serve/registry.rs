@@ -117,7 +117,7 @@ impl Deployed {
 
     /// Records input refused before it reached the model (see
     /// [`Model::refuse`]) and returns the error to report.
-    pub fn refuse(&self, rows: usize, violations: Vec<crate::Violation>) -> crate::Error {
+    pub fn refuse(&self, rows: usize, violations: crate::error::Violations) -> crate::Error {
         self.stats.violations(&violations);
         self.stats.record("invalid_input", rows, Duration::ZERO);
         self.model.refuse(rows, violations)

@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Violations, bound_text};
 use crate::runtime::batch::{self, Prediction, Row};
 use crate::telemetry::Telemetry;
 use crate::{Engine, Error, Model, ModelError, Outputs, Violation};
@@ -121,8 +122,9 @@ impl Service {
         let info = deployed.model().info();
         let batch = batch::from_rows(info, rows).map_err(|violations| {
             let problems = violations.iter().cloned().map(Problem::from).collect();
+            let total = violations.total();
             deployed.refuse(rows.len(), violations);
-            ApiError::invalid(deployed.name(), problems)
+            ApiError::invalid(deployed.name(), problems, total)
         })?;
         let scores = deployed
             .score(batch)
@@ -205,8 +207,11 @@ pub struct ApiError {
     pub status: StatusCode,
     /// What went wrong, in one message that lists every problem.
     pub message: String,
-    /// The contract violations, one per problem.
+    /// The contract violations, one per problem: the first
+    /// [`crate::error::Violations::LISTED`] of them.
     pub problems: Vec<Problem>,
+    /// Every problem found, listed or not.
+    pub problems_total: usize,
     /// Seconds for `Retry-After`.
     pub retry_after: Option<u64>,
 }
@@ -216,6 +221,14 @@ struct ErrorBody<'a> {
     error: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     problems: &'a [Problem],
+    /// How many problems there were in all; more than `problems` lists
+    /// when the request broke the contract many times.
+    #[serde(skip_serializing_if = "is_zero")]
+    problems_total: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl std::fmt::Display for ApiError {
@@ -232,21 +245,39 @@ impl ApiError {
             status,
             message: message.into(),
             problems: Vec::new(),
+            problems_total: 0,
             retry_after: None,
         }
     }
 
-    fn invalid(model: &str, problems: Vec<Problem>) -> Self {
+    /// A 400 listing the first problems of `total` (at least as many as
+    /// `problems` holds), each text bounded: the answer to a request that
+    /// breaks the contract a million times is still a few kilobytes.
+    fn invalid(model: &str, mut problems: Vec<Problem>, total: usize) -> Self {
+        let total = total.max(problems.len());
+        problems.truncate(Violations::LISTED);
+        for p in &mut problems {
+            for text in [&mut p.field, &mut p.expected, &mut p.got] {
+                bound_text(text, Violations::TEXT_BYTES);
+            }
+        }
         let mut message = format!(
-            "input does not match the contract of model `{model}` ({} problem{}):",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
+            "input does not match the contract of model `{model}` ({total} problem{}):",
+            if total == 1 { "" } else { "s" }
         );
         for p in &problems {
             message.push_str(&format!("\n  {p}"));
         }
+        if total > problems.len() {
+            message.push_str(&format!(
+                "\n  … and {} more (the first {} are listed)",
+                total - problems.len(),
+                problems.len()
+            ));
+        }
         ApiError {
             problems,
+            problems_total: total,
             ..ApiError::new(StatusCode::BAD_REQUEST, message)
         }
     }
@@ -270,7 +301,10 @@ impl ApiError {
 
     fn decode(model: &str, e: DecodeError, limits: &ServeLimits) -> Self {
         match e {
-            DecodeError::Problems(p) => ApiError::invalid(model, p),
+            DecodeError::Problems(p) => {
+                let total = p.len();
+                ApiError::invalid(model, p, total)
+            }
             DecodeError::TooManyRows(n) => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("{n} rows in one request; the limit is {}", limits.max_rows),
@@ -307,14 +341,17 @@ impl ApiError {
         let status = match &error {
             Error::InvalidInput { violations, .. } => {
                 let problems = violations.iter().cloned().map(Problem::from).collect();
-                return ApiError::invalid(name, problems);
+                return ApiError::invalid(name, problems, violations.total());
             }
             Error::Guest {
                 error: ModelError::InvalidInput(problems),
+                omitted,
                 ..
             } => {
+                let problems_len = problems.len() + omitted;
                 let problems = problems
                     .iter()
+                    .take(Violations::LISTED)
                     .map(|p| Problem {
                         row: Some(p.row as usize),
                         field: p.field.clone(),
@@ -322,7 +359,7 @@ impl ApiError {
                         got: p.message.clone(),
                     })
                     .collect();
-                return ApiError::invalid(name, problems);
+                return ApiError::invalid(name, problems, problems_len);
             }
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -340,6 +377,11 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: &self.message,
             problems: &self.problems,
+            problems_total: if self.problems.is_empty() {
+                0
+            } else {
+                self.problems_total
+            },
         };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(s) = self.retry_after {
@@ -573,7 +615,8 @@ async fn v1_predict(
         deployed
             .model()
             .refuse(rows.len(), problems.iter().map(Violation::from).collect());
-        return Err(ApiError::invalid(name, problems));
+        let total = problems.len();
+        return Err(ApiError::invalid(name, problems, total));
     }
     let predictions = s.predict_on(&deployed, &rows).await?;
     Ok(Json(V1Response { predictions }))

@@ -7,7 +7,7 @@
 //! a few atomic operations and one small allocation more than without them.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -44,7 +44,7 @@ pub(crate) struct ModelTelemetry {
     /// Schema field names: violations of other names (a typo in a request)
     /// are counted under one label, so a client cannot blow up the number
     /// of metric series.
-    fields: Vec<String>,
+    fields: HashSet<String>,
     calls: Counter<u64>,
     rows: Counter<u64>,
     duration: Histogram<f64>,
@@ -78,7 +78,7 @@ impl ModelTelemetry {
             name: Arc::<str>::from(name).into(),
             version: Arc::<str>::from(version).into(),
             digest: Arc::<str>::from(digest).into(),
-            fields,
+            fields: fields.into_iter().collect(),
             calls: meter
                 .u64_counter(names::CALLS)
                 .with_description("Scoring calls, by model, version and outcome")
@@ -179,19 +179,25 @@ impl CallRecord<'_> {
         t.calls.add(1, &attrs);
         t.rows.add(self.rows as u64, &attrs);
         t.duration.record(elapsed, &attrs);
-        let violations = match result {
-            Err(Error::InvalidInput { violations, .. }) => violations.as_slice(),
-            _ => &[],
+        let (violations, omitted): (&[Violation], usize) = match result {
+            Err(Error::InvalidInput { violations, .. }) => (violations, violations.omitted()),
+            _ => (&[], 0),
         };
         if !violations.is_empty() {
+            // Counted by field for the listed violations (a hash lookup
+            // each: the cost follows the request, not the schema); those
+            // only counted go to the "other" field.
             let mut by_field: BTreeMap<&str, u64> = BTreeMap::new();
             for v in violations {
-                let field = if t.fields.contains(&v.field) {
+                let field = if t.fields.contains(v.field.as_str()) {
                     v.field.as_str()
                 } else {
                     names::OTHER_FIELD
                 };
                 *by_field.entry(field).or_default() += 1;
+            }
+            if omitted > 0 {
+                *by_field.entry(names::OTHER_FIELD).or_default() += omitted as u64;
             }
             for (field, n) in by_field {
                 t.violations.add(
@@ -220,11 +226,9 @@ impl CallRecord<'_> {
             for v in violations.iter().take(MAX_VIOLATION_EVENTS) {
                 span.add_event(names::VIOLATION_EVENT, violation_attributes(v));
             }
-            if violations.len() > MAX_VIOLATION_EVENTS {
-                span.set_attribute(KeyValue::new(
-                    names::VIOLATIONS_TOTAL,
-                    violations.len() as i64,
-                ));
+            let total = violations.len() + omitted;
+            if total > MAX_VIOLATION_EVENTS {
+                span.set_attribute(KeyValue::new(names::VIOLATIONS_TOTAL, total as i64));
             }
             // The caller's mistakes are not the model's failures: a span
             // is an error only when the model or the host failed.
