@@ -25,6 +25,8 @@ mod compile;
 mod profile;
 // `glassbox serve`: the HTTP API, limits, hot swap, shutdown, on real sockets.
 mod serve;
+// Hostile clients: slow and half-sent requests, floods, stalled uploads.
+mod hostile_http;
 // The `glassbox` binary as users run it.
 mod cli;
 // Traces and metrics at a real collector and a real Prometheus.

@@ -30,6 +30,10 @@ use super::ServeError;
 /// max_parallel_calls = 2            # default: the number of CPUs
 /// inline_rows = 16
 /// retry_after_s = 1
+/// max_body_bytes_in_flight = 67108864
+/// max_connections = 10000
+/// header_timeout_ms = 10000
+/// request_timeout_ms = 60000
 ///
 /// [model_limits]                    # per guest call, see `glassbox::Limits`
 /// deadline_ms = 1000
@@ -148,6 +152,21 @@ pub struct ServeLimits {
     /// A guest that loops holds its worker until the deadline; the slots
     /// leave at least one worker free for other requests meanwhile.
     pub inline_rows: usize,
+    /// Bytes of request bodies being received at once, over all
+    /// connections; a request that would go past gets 503 with
+    /// `Retry-After` before its body is read. A request without
+    /// `Content-Length` counts as `max_body_bytes`. Default 64 MiB.
+    pub max_body_bytes_in_flight: usize,
+    /// Open client connections; one more is answered 503 and closed at
+    /// once. Default: 10,000, or fewer when the process may open fewer
+    /// files (the server raises its soft limit to the hard one first).
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers, and time an idle
+    /// keep-alive connection stays open, in milliseconds. Default 10,000.
+    pub header_timeout_ms: u64,
+    /// Time a request may take from its headers to its answer (reading the
+    /// body included), in milliseconds; past it, 408. Default 60,000.
+    pub request_timeout_ms: u64,
 }
 
 impl Default for ServeLimits {
@@ -159,6 +178,10 @@ impl Default for ServeLimits {
             max_parallel_calls: std::thread::available_parallelism().map_or(2, |n| n.get()),
             retry_after_s: 1,
             inline_rows: 16,
+            max_body_bytes_in_flight: 64 << 20,
+            max_connections: 10_000,
+            header_timeout_ms: 10_000,
+            request_timeout_ms: 60_000,
         }
     }
 }
@@ -257,10 +280,23 @@ impl Config {
             (l.max_rows, "limits.max_rows"),
             (l.max_concurrent_requests, "limits.max_concurrent_requests"),
             (l.max_parallel_calls, "limits.max_parallel_calls"),
+            (
+                l.max_body_bytes_in_flight,
+                "limits.max_body_bytes_in_flight",
+            ),
+            (l.max_connections, "limits.max_connections"),
+            (l.header_timeout_ms as usize, "limits.header_timeout_ms"),
+            (l.request_timeout_ms as usize, "limits.request_timeout_ms"),
         ] {
             if value == 0 {
                 return Err(ServeError::Config(format!("{key} must be at least 1")));
             }
+        }
+        if l.max_body_bytes_in_flight < l.max_body_bytes {
+            return Err(ServeError::Config(format!(
+                "limits.max_body_bytes_in_flight ({}) must be at least limits.max_body_bytes ({})",
+                l.max_body_bytes_in_flight, l.max_body_bytes
+            )));
         }
         if self.watch_interval_ms == 0 {
             return Err(ServeError::Config(

@@ -57,6 +57,7 @@ use crate::telemetry::Telemetry;
 use crate::{EngineBuilder, Level, LogSink, examples};
 
 mod config;
+mod listen;
 pub mod oip;
 pub mod registry;
 mod routes;
@@ -115,6 +116,7 @@ pub struct Server {
     shutdown_timeout: Duration,
     prediction_log: Option<Arc<crate::monitor::predlog::PredictionLog>>,
     health_every: Duration,
+    front: listen::FrontLimits,
 }
 
 impl Server {
@@ -204,6 +206,15 @@ impl Server {
                 addr: config.listen,
                 source,
             })?;
+        let open_files = listen::raise_open_files_limit();
+        let max_connections = listen::connection_cap(config.limits.max_connections, open_files);
+        if max_connections < config.limits.max_connections {
+            tracing::warn!(
+                "serving at most {max_connections} connections, not {}: the process may open only {} files",
+                config.limits.max_connections,
+                open_files.unwrap_or_default()
+            );
+        }
         Ok(Server {
             listener,
             service,
@@ -211,6 +222,10 @@ impl Server {
             shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
             prediction_log,
             health_every: Duration::from_secs(config.monitor.check_seconds.max(1)),
+            front: listen::FrontLimits {
+                max_connections,
+                header_timeout: Duration::from_millis(config.limits.header_timeout_ms),
+            },
         })
     }
 
@@ -233,7 +248,6 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        use axum::serve::ListenerExt;
         let Server {
             listener,
             service,
@@ -241,6 +255,7 @@ impl Server {
             shutdown_timeout,
             prediction_log,
             health_every,
+            front,
         } = self;
         let health = tokio::spawn(watch_health(service.clone(), health_every));
         let (stop, stopping) = tokio::sync::watch::channel(false);
@@ -258,18 +273,18 @@ impl Server {
             // only a panic does: stop rather than serve on unstoppable.
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        // One write per response: no reason to let Nagle's algorithm wait.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = axum::serve(listener, service.router())
-            .with_graceful_shutdown(when_stopping(stopping.clone()));
+        let server = listen::serve(
+            listener,
+            service.router(),
+            front,
+            when_stopping(stopping.clone()),
+        );
         let give_up = async {
             when_stopping(stopping).await;
             tokio::time::sleep(shutdown_timeout).await;
         };
         let result = tokio::select! {
-            r = server => r.map_err(ServeError::Serve),
+            () = server => Ok(()),
             () = give_up => {
                 tracing::warn!("shutdown: requests still running after {shutdown_timeout:?}; stopping anyway");
                 Ok(())

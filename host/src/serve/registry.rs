@@ -128,15 +128,36 @@ impl Deployed {
         self.max_admitted - self.admitted.available_permits()
     }
 
+    /// Admits one request to this model version, or refuses it with
+    /// [`CallError::Busy`] at once when `max_concurrent_requests` are in.
+    /// The server admits a request before it reads its body, so that under
+    /// overload a refusal costs a header's parse, not a body's.
+    pub fn admit(&self) -> Result<Admission, CallError> {
+        self.admitted
+            .clone()
+            .try_acquire_owned()
+            .map(|permit| Admission { _permit: permit })
+            .map_err(|_| {
+                self.stats.record("busy", 0, Duration::ZERO);
+                CallError::Busy
+            })
+    }
+
     /// Scores a batch on tokio's blocking pool, under the model version's
     /// admission limits (see [`ServeLimits`]): refused with
     /// [`CallError::Busy`] at once when full, never queued without bound.
     pub async fn score(&self, batch: Batch) -> Result<Scores, CallError> {
-        let _admitted = self.admitted.clone().try_acquire_owned().map_err(|_| {
-            self.stats
-                .record("busy", batch.rows as usize, Duration::ZERO);
-            CallError::Busy
-        })?;
+        let admission = self.admit()?;
+        self.score_admitted(admission, batch).await
+    }
+
+    /// [`Deployed::score`] for a request already admitted.
+    pub async fn score_admitted(
+        &self,
+        admission: Admission,
+        batch: Batch,
+    ) -> Result<Scores, CallError> {
+        let _admitted = admission;
         // The semaphore is never closed, so acquiring only waits.
         let running = self
             .running
@@ -181,6 +202,13 @@ impl Deployed {
         .map_err(|_| CallError::Panicked)?
         .map_err(CallError::Model)
     }
+}
+
+/// A request's place among a model version's admitted requests, held
+/// until it is answered.
+#[derive(Debug)]
+pub struct Admission {
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// What follows a successful call: the live profile counts it, and the

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use axum::body::Body;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -13,6 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::registry::Admission;
 use crate::error::{Violations, bound_text};
 use crate::runtime::batch::{self, Prediction, Row};
 use crate::telemetry::Telemetry;
@@ -36,6 +38,9 @@ struct Inner {
     ready: AtomicBool,
     telemetry: Option<Arc<Telemetry>>,
     started: std::time::Instant,
+    /// Bytes of request bodies that may be in flight at once
+    /// (`ServeLimits::max_body_bytes_in_flight`), as permits.
+    body_budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Service {
@@ -62,9 +67,11 @@ impl Service {
         limits: ServeLimits,
         telemetry: Option<Arc<Telemetry>>,
     ) -> Service {
+        let budget = limits.max_body_bytes_in_flight.min(u32::MAX as usize);
         Service {
             inner: Arc::new(Inner {
                 engine,
+                body_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
                 registry: Arc::new(Registry::new(limits)),
                 ready: AtomicBool::new(true),
                 telemetry,
@@ -108,7 +115,10 @@ impl Service {
         rows: &[Row],
     ) -> Result<Vec<Prediction>, ApiError> {
         let deployed = self.find(name, version)?;
-        self.predict_on(&deployed, rows).await
+        let admission = deployed
+            .admit()
+            .map_err(|e| ApiError::call(&deployed, e, self.limits()))?;
+        self.predict_on(&deployed, admission, rows).await
     }
 
     /// Scores rows with a deployment already looked up: a request looks its
@@ -116,6 +126,7 @@ impl Service {
     async fn predict_on(
         &self,
         deployed: &Arc<Deployed>,
+        admission: Admission,
         rows: &[Row],
     ) -> Result<Vec<Prediction>, ApiError> {
         self.check_rows(rows.len())?;
@@ -127,7 +138,7 @@ impl Service {
             ApiError::invalid(deployed.name(), problems, total)
         })?;
         let scores = deployed
-            .score(batch)
+            .score_admitted(admission, batch)
             .await
             .map_err(|e| ApiError::call(deployed, e, self.limits()))?;
         Ok(batch::predictions(info, scores))
@@ -159,6 +170,10 @@ impl Service {
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(self.limits().max_body_bytes))
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                bound_request,
+            ))
             .with_state(self.clone())
     }
 
@@ -289,14 +304,34 @@ impl ApiError {
         )
     }
 
-    fn body(rejection: BytesRejection) -> Self {
-        let status = rejection.status();
-        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "the request body is larger than the server's limit (limits.max_body_bytes)".into()
+    /// A body that could not be read: too large (413), or cut off.
+    fn body(e: axum::Error, limits: &ServeLimits) -> Self {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|c| c.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if too_large {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the request body is larger than the server's limit of {} bytes (limits.max_body_bytes)",
+                    limits.max_body_bytes
+                ),
+            )
         } else {
-            format!("could not read the request body: {rejection}")
-        };
-        ApiError::new(status, message)
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("could not read the request body: {e}"),
+            )
+        }
+    }
+
+    /// A path that does not decode (`/v2/models/%FF/infer`), as JSON like
+    /// every other error.
+    fn path(rejection: PathRejection) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the request path cannot be decoded: {rejection}"),
+        )
     }
 
     fn decode(model: &str, e: DecodeError, limits: &ServeLimits) -> Self {
@@ -424,8 +459,9 @@ async fn ready(State(s): State<Service>) -> Response {
 
 async fn model_metadata(
     State(s): State<Service>,
-    Path(p): Path<ModelPath>,
+    path: Result<Path<ModelPath>, PathRejection>,
 ) -> Result<Json<ModelMetadata>, ApiError> {
+    let Path(p) = path.map_err(ApiError::path)?;
     let deployed = s.find(&p.name, p.version.as_deref())?;
     let versions = match &p.version {
         Some(v) => vec![v.clone()],
@@ -442,8 +478,9 @@ async fn model_metadata(
 
 async fn model_ready(
     State(s): State<Service>,
-    Path(p): Path<ModelPath>,
+    path: Result<Path<ModelPath>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(p) = path.map_err(ApiError::path)?;
     let d = s.find(&p.name, p.version.as_deref())?;
     Ok(Json(
         serde_json::json!({"name": d.name(), "version": d.version(), "ready": true}),
@@ -453,8 +490,9 @@ async fn model_ready(
 /// The live profiles of a model version against its training data.
 async fn model_monitor(
     State(s): State<Service>,
-    Path(p): Path<ModelPath>,
+    path: Result<Path<ModelPath>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(p) = path.map_err(ApiError::path)?;
     let d = s.find(&p.name, p.version.as_deref())?;
     let Some(monitor) = d.monitor() else {
         let why = if d.model().info().profile.is_none() {
@@ -476,11 +514,17 @@ async fn model_monitor(
 
 async fn infer(
     State(s): State<Service>,
-    Path(p): Path<ModelPath>,
-    body: Result<Bytes, BytesRejection>,
+    path: Result<Path<ModelPath>, PathRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(ApiError::body)?;
+    let Path(p) = path.map_err(ApiError::path)?;
     let deployed = s.find(&p.name, p.version.as_deref())?;
+    // Admitted before the body is read: under overload a refusal costs a
+    // header's parse, not a body's.
+    let admission = deployed
+        .admit()
+        .map_err(|e| ApiError::call(&deployed, e, s.limits()))?;
+    let body = read_body(body, s.limits()).await?;
     let request: InferRequest = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
     let info = deployed.model().info();
     let wanted: Option<Vec<&str>> = request
@@ -512,7 +556,7 @@ async fn infer(
         ApiError::decode(deployed.name(), e, s.limits())
     })?;
     let scores = deployed
-        .score(batch)
+        .score_admitted(admission, batch)
         .await
         .map_err(|e| ApiError::call(&deployed, e, s.limits()))?;
     let response = InferResponse {
@@ -573,10 +617,10 @@ struct V1Response {
 
 async fn v1_predict(
     State(s): State<Service>,
-    Path(target): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    path: Result<Path<String>, PathRejection>,
+    body: Body,
 ) -> Result<Json<V1Response>, ApiError> {
-    let body = body.map_err(ApiError::body)?;
+    let Path(target) = path.map_err(ApiError::path)?;
     let Some(name) = target.strip_suffix(":predict") else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -586,6 +630,10 @@ async fn v1_predict(
         ));
     };
     let deployed = s.find(name, None)?;
+    let admission = deployed
+        .admit()
+        .map_err(|e| ApiError::call(&deployed, e, s.limits()))?;
+    let body = read_body(body, s.limits()).await?;
     let request: V1Request = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
     let inputs = &deployed.model().info().inputs;
     let mut problems = Vec::new();
@@ -618,14 +666,15 @@ async fn v1_predict(
         let total = problems.len();
         return Err(ApiError::invalid(name, problems, total));
     }
-    let predictions = s.predict_on(&deployed, &rows).await?;
+    let predictions = s.predict_on(&deployed, admission, &rows).await?;
     Ok(Json(V1Response { predictions }))
 }
 
 async fn v1_model(
     State(s): State<Service>,
-    Path(name): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(name) = path.map_err(ApiError::path)?;
     let d = s.find(&name, None)?;
     Ok(Json(serde_json::json!({"name": d.name(), "ready": true})))
 }
@@ -731,4 +780,93 @@ async fn dashboard_json(State(s): State<Service>) -> Json<serde_json::Value> {
         },
         "models": models,
     }))
+}
+
+/// Bounds every request before a handler reads its body: its declared size
+/// (413 before a byte of the body is read, so `Expect: 100-continue`
+/// clients are told not to send it), the bytes of bodies in flight over all
+/// connections (503 with `Retry-After`: a thousand stalled uploads cannot
+/// hold more than `max_body_bytes_in_flight` of memory), and the time from
+/// its headers to its answer (408).
+async fn bound_request(
+    State(s): State<Service>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+    let limits = s.limits();
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = declared
+        && n > limits.max_body_bytes as u64
+    {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body is {n} bytes, larger than the server's limit of {} \
+                 (limits.max_body_bytes)",
+                limits.max_body_bytes
+            ),
+        )
+        .into_response();
+    }
+    let has_body =
+        declared.is_some_and(|n| n > 0) || request.headers().contains_key(TRANSFER_ENCODING);
+    let _budget = if has_body {
+        let want = declared.map_or(limits.max_body_bytes, |n| n as usize);
+        let want = u32::try_from(want).unwrap_or(u32::MAX);
+        match s.inner.body_budget.clone().try_acquire_many_owned(want) {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                return ApiError {
+                    retry_after: Some(limits.retry_after_s),
+                    ..ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!(
+                            "the server is receiving its maximum of {} bytes of request bodies \
+                             (limits.max_body_bytes_in_flight); retry after {} s",
+                            limits.max_body_bytes_in_flight, limits.retry_after_s
+                        ),
+                    )
+                }
+                .into_response();
+            }
+        }
+    } else {
+        None
+    };
+    let timeout = std::time::Duration::from_millis(limits.request_timeout_ms);
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request took longer than {} ms from its headers to its answer \
+                 (limits.request_timeout_ms)",
+                limits.request_timeout_ms
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// Reads a request's body, at most `max_body_bytes` of it, within
+/// `header_timeout_ms`: the request holds a place among its model's
+/// admitted requests meanwhile, which a client that stalls its upload must
+/// not keep for long.
+async fn read_body(body: Body, limits: &ServeLimits) -> Result<Bytes, ApiError> {
+    let timeout = std::time::Duration::from_millis(limits.header_timeout_ms);
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limits.max_body_bytes)).await {
+        Ok(read) => read.map_err(|e| ApiError::body(e, limits)),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} ms (limits.header_timeout_ms)",
+                limits.header_timeout_ms
+            ),
+        )),
+    }
 }
