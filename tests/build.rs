@@ -7,7 +7,7 @@
 
 include!("../host/build_guests.rs");
 
-const FIXTURES: [&str; 8] = [
+const FIXTURES: [&str; 9] = [
     "echo",
     "loops-forever",
     "grows-memory",
@@ -16,6 +16,7 @@ const FIXTURES: [&str; 8] = [
     "bad-output",
     "schema-bomb",
     "floods-errors",
+    "leaks-between-calls",
 ];
 
 fn main() {

@@ -2,7 +2,8 @@
 //! plan run natively (the limit a wasm sandbox can approach).
 //!
 //! `cargo bench -p glassbox --bench compiled -- [--quick] [--json FILE]
-//! [--only NAME [--dir DIR]] [--profile wasm|wasm1|native|native1] [--no-deadline]`
+//! [--only NAME [--dir DIR]] [--profile wasm|wasm1|native|native1] [--no-deadline]
+//! [--reuse-instances]`
 //! compiles each reference pipeline in tests/data/sklearn, then measures per
 //! model: instantiation of a fresh instance, one row per call (median and
 //! p99 over many calls, rows cycled from the held-out inputs) and 10,000
@@ -86,8 +87,14 @@ fn main() {
     };
     // `--no-deadline`: an engine without epoch checks in the guest's code,
     // to see what enforcing the deadline costs (not what users run).
+    // `--reuse-instances`: calls reuse warm instances (the opt-in), to see
+    // what a fresh instance per call, the default, costs.
     let engine = Engine::builder()
         .interruptible(!args.iter().any(|a| a == "--no-deadline"))
+        .limits(glassbox::Limits {
+            reuse_instances: args.iter().any(|a| a == "--reuse-instances"),
+            ..glassbox::Limits::default()
+        })
         .build()
         .expect("engine");
     let mut report = serde_json::Map::new();

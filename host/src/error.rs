@@ -301,6 +301,22 @@ pub enum Error {
         /// The limit in force.
         limit: usize,
     },
+    /// The instance tried to grow its memory past what the process's guest
+    /// memory budget has left ([`crate::Limits::memory_budget_bytes`]).
+    #[error(
+        "model `{model}` could not get {requested} more bytes of memory: all models' instances hold \
+         {in_use} of the {budget}-byte budget (limits.memory_budget_bytes); retry later"
+    )]
+    MemoryBudget {
+        /// The model.
+        model: String,
+        /// The bytes the guest asked for.
+        requested: usize,
+        /// What all instances held then.
+        in_use: usize,
+        /// The budget in force.
+        budget: usize,
+    },
     /// The call overflowed its wasm stack (limited to `limit` bytes), or the
     /// stack it keeps in its own linear memory.
     #[error(
@@ -342,7 +358,7 @@ impl Error {
             Error::Guest { .. } => "guest_error",
             Error::Trap { .. } | Error::StackOverflow { .. } => "trap",
             Error::Timeout { .. } => "timeout",
-            Error::OutOfMemory { .. } => "out_of_memory",
+            Error::OutOfMemory { .. } | Error::MemoryBudget { .. } => "out_of_memory",
             Error::BadOutput { .. } => "bad_output",
         }
     }
@@ -354,6 +370,7 @@ impl Error {
             Error::Trap { .. }
                 | Error::Timeout { .. }
                 | Error::OutOfMemory { .. }
+                | Error::MemoryBudget { .. }
                 | Error::StackOverflow { .. }
                 | Error::Load { .. }
         )

@@ -204,3 +204,94 @@ fn a_memory_image_costs_what_the_file_holds_not_what_it_declares() {
     // 8 s of compiling, before the engine bounded dense images.
     assert!(cached < 1 << 20, "{cached} bytes cached");
 }
+
+#[test]
+fn no_call_sees_what_an_earlier_call_left_in_the_instance() {
+    let score = |model: &glassbox::Model, x: f64| {
+        let p = model.score_rows(&util::rows(&[json!({"x": x})])).unwrap();
+        match p[0] {
+            glassbox::Prediction::Value { value } => value,
+            ref other => panic!("{other:?}"),
+        }
+    };
+    // Client A's value, then client B's call: B must not get A's value.
+    let model = util::load(fx::LEAKS_BETWEEN_CALLS);
+    for secret in [42.0, 7.0, 1e9] {
+        score(&model, secret);
+        assert_eq!(score(&model, 0.0), 0.0, "a later call saw {secret}");
+    }
+    // Reuse, when an operator opts in, is what lets it through: the risk
+    // the option's documentation states.
+    let reusing = Engine::builder()
+        .limits(glassbox::Limits {
+            reuse_instances: true,
+            ..glassbox::Limits::default()
+        })
+        .build()
+        .unwrap()
+        .load_file(fx::LEAKS_BETWEEN_CALLS)
+        .unwrap();
+    score(&reusing, 42.0);
+    assert_eq!(score(&reusing, 0.0), 42.0);
+}
+
+#[test]
+fn guest_memory_over_all_instances_stays_within_the_budget() {
+    // Each instance may have 32 MiB; all of them together 48 MiB.
+    let engine = Engine::builder()
+        .limits(glassbox::Limits {
+            memory_bytes: 32 << 20,
+            memory_budget_bytes: 48 << 20,
+            ..glassbox::Limits::default()
+        })
+        .build()
+        .unwrap();
+    let model = engine.load_file(fx::GROWS_MEMORY).unwrap();
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let model = model.clone();
+            std::thread::spawn(move || {
+                model
+                    .score_rows(&util::rows(&[json!({"x": 1.0})]))
+                    .unwrap_err()
+            })
+        })
+        .collect();
+    let mut by_budget = 0;
+    for call in calls {
+        match call.join().expect("a failed call, not a crash") {
+            Error::OutOfMemory { .. } => {}
+            Error::MemoryBudget { budget, .. } => {
+                assert_eq!(budget, 48 << 20);
+                by_budget += 1;
+            }
+            other => panic!("{other}"),
+        }
+    }
+    println!(
+        "4 parallel calls growing to 32 MiB under a 48 MiB budget: {by_budget} stopped by the budget"
+    );
+    // Every instance is gone, and its memory with it.
+    assert_eq!(engine.guest_memory_in_use(), 0);
+    assert!(model.score_rows(&util::rows(&[json!({"x": 0.0})])).is_ok());
+    assert_eq!(engine.guest_memory_in_use(), 0);
+
+    // A budget smaller than one instance's memory stops even one call.
+    let tight = Engine::builder()
+        .limits(glassbox::Limits {
+            memory_bytes: 32 << 20,
+            memory_budget_bytes: 8 << 20,
+            ..glassbox::Limits::default()
+        })
+        .build()
+        .unwrap();
+    let model = tight.load_file(fx::GROWS_MEMORY).unwrap();
+    let err = model
+        .score_rows(&util::rows(&[json!({"x": 1.0})]))
+        .unwrap_err();
+    assert!(matches!(err, Error::MemoryBudget { .. }), "{err}");
+    assert!(
+        err.to_string().contains("limits.memory_budget_bytes"),
+        "{err}"
+    );
+}

@@ -256,3 +256,103 @@ async fn a_path_that_does_not_decode_is_answered_in_json() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_spins_to_its_deadline_is_demoted_to_the_slow_lane() {
+    let server = TestServer::start(Config {
+        models: vec![glassbox_fixtures::LOOPS_FOREVER.into()],
+        model_limits: glassbox::Limits {
+            deadline: Duration::from_millis(200),
+            ..glassbox::Limits::default()
+        },
+        ..Config::default()
+    })
+    .await;
+    let deployed = server
+        .service
+        .registry()
+        .get("loops-forever", None)
+        .unwrap();
+    let (status, _) = server
+        .post(
+            "/v1/models/loops-forever:predict",
+            &json!({"instances": [{"x": 0}]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(!deployed.demoted(), "a fast call demotes nobody");
+    // One spin to the deadline...
+    let (status, _) = server
+        .post(
+            "/v1/models/loops-forever:predict",
+            &json!({"instances": [{"x": 1}]}),
+        )
+        .await;
+    assert_eq!(status, 504);
+    // ...and its calls leave the async workers and the normal pool: they
+    // still answer, at low priority.
+    assert!(deployed.demoted());
+    for x in [1, 0] {
+        let (status, _) = server
+            .post(
+                "/v1/models/loops-forever:predict",
+                &json!({"instances": [{"x": x}]}),
+            )
+            .await;
+        assert_eq!(status, if x == 0 { 200 } else { 504 });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_file_cannot_take_over_another_models_route() {
+    use glassbox::compile::training::TrainingData;
+    use glassbox::compile::{CompileOptions, compile};
+    let dir = std::env::temp_dir().join(format!("glassbox-hijack-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("friedman-tree.wasm"),
+        glassbox::examples::FRIEDMAN_TREE.component,
+    )
+    .unwrap();
+    let server = TestServer::start(Config {
+        models: vec![dir.clone()],
+        watch_interval_ms: 50,
+        ..Config::default()
+    })
+    .await;
+    // Another pipeline that claims the name, with a higher version.
+    let sk = glassbox_fixtures::SKLEARN;
+    let onnx = std::fs::read(format!("{sk}/diabetes_linreg.onnx")).unwrap();
+    let train = TrainingData::read(format!("{sk}/diabetes_linreg.train.jsonl")).unwrap();
+    let impostor = compile(
+        &onnx,
+        &train,
+        &CompileOptions {
+            version: "9.0.0".into(),
+            ..CompileOptions::new("friedman-tree")
+        },
+    )
+    .unwrap()
+    .component;
+    let tmp = dir.join(".innocent.tmp");
+    std::fs::write(&tmp, &impostor).unwrap();
+    std::fs::rename(&tmp, dir.join("innocent.wasm")).unwrap();
+    // Let the watcher see it (it scans every 50 ms).
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (status, meta) = server.get("/v2/models/friedman-tree").await;
+    assert_eq!(status, 200);
+    assert_eq!(meta["versions"], json!(["1.0.0"]), "{meta}");
+    // Named for the model, the same file is a new version of it.
+    std::fs::rename(dir.join("innocent.wasm"), dir.join("friedman-tree@9.wasm")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, meta) = server.get("/v2/models/friedman-tree").await;
+        if meta["versions"] == json!(["1.0.0", "9.0.0"]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{meta}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

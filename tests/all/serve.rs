@@ -694,7 +694,7 @@ async fn a_watched_directory_loads_swaps_refuses_and_retires_without_failing_a_r
 
     // A second file with another version of the same model: requests
     // without a version get the newest.
-    put(&dir, "diabetes-old.wasm", &v1);
+    put(&dir, "diabetes@old.wasm", &v1);
     eventually(within, "1.0.0 beside 2.0.0", || async {
         s.get("/v2/models/diabetes").await.1["versions"] == json!(["1.0.0", "2.0.0"])
     })
@@ -722,7 +722,7 @@ async fn a_watched_directory_loads_swaps_refuses_and_retires_without_failing_a_r
 
     // Remove: the versions are retired, the model disappears.
     std::fs::remove_file(dir.join("diabetes.wasm")).unwrap();
-    std::fs::remove_file(dir.join("diabetes-old.wasm")).unwrap();
+    std::fs::remove_file(dir.join("diabetes@old.wasm")).unwrap();
     eventually(within, "diabetes to be retired", || async {
         s.get("/v2/models/diabetes").await.0 == 404
     })

@@ -161,7 +161,7 @@ async fn the_server_keeps_the_signed_version_when_a_tampered_one_arrives() {
     let (secret, public) = sign::keygen();
     std::fs::write(dir.join("team.pub"), &public).unwrap();
     let signed = sign::sign(examples::FRIEDMAN_TREE.component, &secret).unwrap();
-    std::fs::write(models.join("friedman.wasm"), &signed).unwrap();
+    std::fs::write(models.join("friedman-tree.wasm"), &signed).unwrap();
     let server = crate::util::TestServer::start(Config {
         models: vec![models.clone()],
         watch_interval_ms: 50,
@@ -184,7 +184,7 @@ async fn the_server_keeps_the_signed_version_when_a_tampered_one_arrives() {
     tampered[at] ^= 1;
     let tmp = models.join(".friedman.tmp");
     std::fs::write(&tmp, &tampered).unwrap();
-    std::fs::rename(&tmp, models.join("friedman.wasm")).unwrap();
+    std::fs::rename(&tmp, models.join("friedman-tree.wasm")).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let metrics = loop {
         let m = client
@@ -209,7 +209,8 @@ async fn the_server_keeps_the_signed_version_when_a_tampered_one_arrives() {
         .find(|l| l.starts_with("glassbox_model_refusals_total{"))
         .unwrap();
     assert!(
-        line.contains("glassbox_refusal_reason=\"signature\"") && line.contains("friedman.wasm"),
+        line.contains("glassbox_refusal_reason=\"signature\"")
+            && line.contains("friedman-tree.wasm"),
         "{line}"
     );
     // The signed version still answers.

@@ -773,10 +773,16 @@ async fn scoring_goes_on_with_the_collector_down() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let server = serve_binary(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &format!("http://{closed}")),
-        ("OTEL_BSP_MAX_QUEUE_SIZE", "256"),
-    ]);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let server = serve_binary_with(
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &format!("http://{closed}")),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "256"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+        Some(log.clone()),
+    );
     let pid = server.0.id();
     let rss = move || -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -853,6 +859,13 @@ async fn scoring_goes_on_with_the_collector_down() {
         .sum();
     assert_eq!(ok, 10_000.0);
     drop(server);
+    // The outage is told once, not once per failed export.
+    let log = log.lock().unwrap();
+    let told: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("traces: the collector at") && l.contains("cannot be reached"))
+        .collect();
+    assert_eq!(told.len(), 1, "{log:#?}");
 }
 
 /// A change of a model's health is a log line and a span event, both

@@ -25,7 +25,7 @@ use wasmtime::component::Component;
 use wasmtime::{Config, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
 use super::limits::Limits;
-use super::model::{LogSink, Model};
+use super::model::{GuestMemory, LogSink, Model};
 use crate::artifact::expect::Expectations;
 use crate::artifact::sign::TrustedKeys;
 use crate::artifact::{self, Source};
@@ -206,6 +206,7 @@ impl EngineBuilder {
                     source: e,
                 })?
         };
+        let guest_memory = Arc::new(GuestMemory::new(limits.memory_budget_bytes));
         Ok(Engine {
             inner: Arc::new(Inner {
                 engine,
@@ -218,6 +219,7 @@ impl EngineBuilder {
                 epoch,
                 telemetry: self.telemetry,
                 trusted: self.trusted,
+                guest_memory,
                 _ticker: ticker,
             }),
         })
@@ -242,6 +244,7 @@ struct Inner {
     epoch: Arc<AtomicU64>,
     telemetry: Option<Providers>,
     trusted: Option<TrustedKeys>,
+    guest_memory: Arc<GuestMemory>,
     _ticker: thread::JoinHandle<()>,
 }
 
@@ -295,6 +298,16 @@ impl Engine {
 
     pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
         &self.inner.engine
+    }
+
+    /// The linear memory all live instances hold, against the budget.
+    pub(crate) fn guest_memory(&self) -> &Arc<GuestMemory> {
+        &self.inner.guest_memory
+    }
+
+    /// Bytes of linear memory held by this engine's live instances now.
+    pub fn guest_memory_in_use(&self) -> usize {
+        self.inner.guest_memory.in_use()
     }
 
     pub(crate) fn telemetry(&self) -> Option<&Providers> {

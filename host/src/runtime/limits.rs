@@ -33,6 +33,20 @@ pub struct Limits {
     /// pooling allocator. Calls beyond this fail instead of queueing.
     /// Default: 256.
     pub max_instances: u32,
+    /// Whether a call may run in an instance an earlier call used. Off by
+    /// default: every call gets a fresh instance, so nothing one call leaves
+    /// in the guest's memory (a client's inputs, say) can reach the answer to
+    /// another. On, an instance is kept after a successful call and reused,
+    /// which saves the instantiation (a few microseconds) but lets a model
+    /// carry data from one client's call to the next: turn it on only for
+    /// models you trust not to. Default: false.
+    pub reuse_instances: bool,
+    /// Linear memory all live instances of all models may hold together, in
+    /// bytes. Each instance may grow to `memory_bytes`; this bounds what N
+    /// parallel calls cost together. A growth past it fails that call
+    /// ([`crate::Error::MemoryBudget`]), never the process. Default: half
+    /// of the machine's memory (4 GiB when it cannot be read).
+    pub memory_budget_bytes: usize,
 }
 
 impl Default for Limits {
@@ -44,7 +58,24 @@ impl Default for Limits {
             max_rows: 100_000,
             max_input_bytes: 64 << 20,
             max_instances: 256,
+            reuse_instances: false,
+            memory_budget_bytes: half_of_physical_memory(),
         }
+    }
+}
+
+/// Half the machine's physical memory.
+fn half_of_physical_memory() -> usize {
+    // SAFETY: `sysconf` takes a constant and returns a number (or -1).
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    match (usize::try_from(pages), usize::try_from(page)) {
+        (Ok(pages), Ok(page)) if pages > 0 && page > 0 => pages.saturating_mul(page) / 2,
+        _ => 4 << 30,
     }
 }
 

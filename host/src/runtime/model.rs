@@ -1,24 +1,30 @@
 //! A loaded model and the instances that score with it.
 //!
+//! # Isolation between calls
+//!
+//! By default every call runs in a fresh instance (a wasmtime `Store` with
+//! one instantiation of the component, from a pooling-allocator slot whose
+//! memory was reset), and the instance is dropped when the call returns. A
+//! model is a pure function by contract, but a hostile one could keep one
+//! client's inputs in its memory and return them in the answer to the next
+//! client; with a fresh instance per call there is nothing to return. The
+//! planned model of a compiled pipeline is its memory image, mapped
+//! copy-on-write, so a fresh instance costs microseconds (see
+//! docs/BENCHMARKS.md for the figure per model).
+//!
+//! [`crate::Limits::reuse_instances`] trades that isolation for the
+//! instantiation: an instance that answered a call is kept in a small idle
+//! pool and reused, as a cache of warm instances, which suits models the
+//! operator trusts.
+//!
 //! # Concurrency
 //!
 //! A [`Model`] is `Send + Sync` and cheap to clone; any number of threads may
 //! call [`Model::score`] at once. Compiled code and the type-checked
-//! `InstancePre` are shared. Each call takes an *instance* (a wasmtime
-//! `Store` with one instantiation of the component) from a small idle pool,
-//! or instantiates a new one from a pooling-allocator slot when the pool is
-//! empty, and puts it back afterwards. So:
-//! - calls never share an instance, hence never contend on a lock while the
-//!   guest runs (the pool's mutex is held only to pop and push);
-//! - the steady state costs no instantiation at all (instantiating is
-//!   microseconds, the whole one-row call is well under that);
-//! - a call that traps, times out or runs out of memory drops its instance,
-//!   so whatever state the guest left behind dies with it, and the next call
-//!   gets a clean one.
-//!
-//! Reusing an instance across calls is sound because a model is a pure
-//! function by contract: it imports no clock, randomness or I/O, so the only
-//! state it can carry over is its own caches.
+//! `InstancePre` are shared, and calls never share an instance, hence never
+//! contend on a lock while the guest runs (the idle pool's mutex, when
+//! instances are reused, is held only to pop and push). A call that traps,
+//! times out or runs out of memory drops its instance in every mode.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -149,25 +155,76 @@ impl contract::glassbox::model::host::Host for StoreState {
 
 impl contract::glassbox::model::types::Host for StoreState {}
 
-/// Caps linear memory and remembers a refused growth, so that the trap which
-/// usually follows (the guest's allocator aborts) is reported as what it is.
+/// Caps linear memory, per instance and over the whole process, and
+/// remembers a refused growth, so that the trap which usually follows (the
+/// guest's allocator aborts) is reported as what it is.
 struct MemoryLimiter {
     cap: usize,
     peak: usize,
-    denied: Option<usize>,
+    denied: Option<Denied>,
+    /// Bytes of linear memory this instance holds, counted in `budget`.
+    held: usize,
+    budget: Arc<GuestMemory>,
+}
+
+/// Why a memory could not grow.
+#[derive(Clone, Copy, Debug)]
+enum Denied {
+    /// Past the instance's cap, asking for this size.
+    Cap(usize),
+    /// Past the process's budget: asking for `requested` more bytes while
+    /// all instances held `in_use`.
+    Budget { requested: usize, in_use: usize },
+}
+
+/// The linear memory of every live instance of an engine, against
+/// [`crate::Limits::memory_budget_bytes`].
+#[derive(Debug)]
+pub(crate) struct GuestMemory {
+    in_use: std::sync::atomic::AtomicUsize,
+    budget: usize,
+}
+
+impl GuestMemory {
+    pub(crate) fn new(budget: usize) -> GuestMemory {
+        GuestMemory {
+            in_use: std::sync::atomic::AtomicUsize::new(0),
+            budget,
+        }
+    }
+
+    /// Bytes held by live instances now.
+    pub(crate) fn in_use(&self) -> usize {
+        self.in_use.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        use std::sync::atomic::Ordering::Relaxed;
         if desired > self.cap {
-            self.denied = Some(desired);
+            self.denied = Some(Denied::Cap(desired));
             return Ok(false);
         }
+        // Reserve the growth in the process's budget first; give it back
+        // if that goes past the budget. (wasmtime asks here for a memory's
+        // initial size too, with `current` 0.)
+        let more = desired.saturating_sub(current);
+        let before = self.budget.in_use.fetch_add(more, Relaxed);
+        if before.saturating_add(more) > self.budget.budget {
+            self.budget.in_use.fetch_sub(more, Relaxed);
+            self.denied = Some(Denied::Budget {
+                requested: more,
+                in_use: before,
+            });
+            return Ok(false);
+        }
+        self.held += more;
         self.peak = self.peak.max(desired);
         Ok(true)
     }
@@ -180,6 +237,16 @@ impl ResourceLimiter for MemoryLimiter {
     ) -> wasmtime::Result<bool> {
         // Tables hold function references; a model needs a few hundred.
         Ok(desired <= 100_000)
+    }
+}
+
+impl Drop for MemoryLimiter {
+    /// The instance is gone, and its memory back with the pooling allocator
+    /// (which resets it): it no longer counts.
+    fn drop(&mut self) {
+        self.budget
+            .in_use
+            .fetch_sub(self.held, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -241,6 +308,7 @@ impl Model {
             info.inputs.iter().map(|f| f.name.clone()).collect(),
         );
 
+        let engine_reuses = engine.limits().reuse_instances;
         Ok(Model {
             inner: Arc::new(Inner {
                 engine,
@@ -253,7 +321,13 @@ impl Model {
                 rules,
                 signer,
                 pre,
-                idle: Mutex::new(vec![instance]),
+                // The instance that answered `info()` serves the first call
+                // only when instances may be reused.
+                idle: Mutex::new(if engine_reuses {
+                    vec![instance]
+                } else {
+                    Vec::new()
+                }),
                 max_idle,
                 numeric_fields,
                 categorical_fields,
@@ -426,7 +500,9 @@ impl Model {
             )),
         };
         let poisoned = matches!(&outcome, Err(e) if e.poisons_instance());
-        if !poisoned {
+        // Without reuse the instance dies with the call, and its memory with
+        // it: the pooling allocator resets the slot before the next one.
+        if !poisoned && inner.engine.limits().reuse_instances {
             let mut idle = inner.idle.lock().unwrap_or_else(PoisonError::into_inner);
             if idle.len() < inner.max_idle {
                 idle.push(instance);
@@ -630,6 +706,8 @@ fn instantiate(
             cap: engine.limits().memory_bytes,
             peak: 0,
             denied: None,
+            held: 0,
+            budget: engine.guest_memory().clone(),
         },
         log: log.clone(),
         logs_this_call: 0,
@@ -660,12 +738,23 @@ fn instantiate(
 fn classify_trap(engine: &Engine, model: &str, e: wasmtime::Error, state: &StoreState) -> Error {
     let model = model.to_string();
     let limits = engine.limits();
-    if let Some(requested) = state.limiter.denied {
-        return Error::OutOfMemory {
-            model,
-            requested,
-            limit: limits.memory_bytes,
-        };
+    match state.limiter.denied {
+        Some(Denied::Cap(requested)) => {
+            return Error::OutOfMemory {
+                model,
+                requested,
+                limit: limits.memory_bytes,
+            };
+        }
+        Some(Denied::Budget { requested, in_use }) => {
+            return Error::MemoryBudget {
+                model,
+                requested,
+                in_use,
+                budget: limits.memory_budget_bytes,
+            };
+        }
+        None => {}
     }
     match e.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => Error::Timeout {

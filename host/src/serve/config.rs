@@ -188,7 +188,7 @@ impl Default for ServeLimits {
 
 /// The environment variables [`Config::apply_env`] reads, with the key each
 /// overrides. `GLASSBOX_MODELS` is a path list (`:`-separated on Unix).
-pub const ENV_VARS: [(&str, &str); 11] = [
+pub const ENV_VARS: [(&str, &str); 12] = [
     ("GLASSBOX_LISTEN", "listen"),
     ("GLASSBOX_MODELS", "models"),
     ("GLASSBOX_WATCH_INTERVAL_MS", "watch_interval_ms"),
@@ -200,6 +200,10 @@ pub const ENV_VARS: [(&str, &str); 11] = [
     ),
     ("GLASSBOX_MAX_PARALLEL_CALLS", "limits.max_parallel_calls"),
     ("GLASSBOX_DEADLINE_MS", "model_limits.deadline_ms"),
+    (
+        "GLASSBOX_MEMORY_BUDGET_BYTES",
+        "model_limits.memory_budget_bytes",
+    ),
     ("GLASSBOX_MONITOR", "monitor.enabled"),
     ("GLASSBOX_PREDICTION_LOG", "prediction_log.dir"),
     ("GLASSBOX_TRUSTED_KEYS", "trusted_keys"),
@@ -259,6 +263,9 @@ impl Config {
         }
         if let Some(v) = get("GLASSBOX_DEADLINE_MS") {
             self.model_limits.deadline = Duration::from_millis(parse("GLASSBOX_DEADLINE_MS", &v)?);
+        }
+        if let Some(v) = get("GLASSBOX_MEMORY_BUDGET_BYTES") {
+            self.model_limits.memory_budget_bytes = parse("GLASSBOX_MEMORY_BUDGET_BYTES", &v)?;
         }
         if let Some(v) = get("GLASSBOX_MONITOR") {
             self.monitor.enabled = parse("GLASSBOX_MONITOR", &v)?;

@@ -57,6 +57,7 @@ use crate::telemetry::Telemetry;
 use crate::{EngineBuilder, Level, LogSink, examples};
 
 mod config;
+mod lane;
 mod listen;
 pub mod oip;
 pub mod registry;

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
 
+use super::lane::SlowLane;
+
 use crate::monitor::predlog::{LoggedModel, PredictionLog};
 use crate::monitor::{Monitor, MonitorConfig};
 use crate::{Batch, Model, Scores};
@@ -56,6 +58,10 @@ pub struct Deployed {
     /// Slots for small calls run on an async worker (shared by all models).
     inline: Arc<Semaphore>,
     inline_rows: usize,
+    /// Whether this version was caught being slow, and the lane its calls
+    /// then take.
+    demotion: Arc<Demotion>,
+    lane: Arc<std::sync::OnceLock<Option<SlowLane>>>,
     /// Live profiles against the training data, when the model has one.
     monitor: Option<Arc<Monitor>>,
     /// Traffic figures for the dashboard.
@@ -151,6 +157,24 @@ impl Deployed {
         self.score_admitted(admission, batch).await
     }
 
+    /// Whether this version was caught being slow and runs at low priority.
+    pub fn demoted(&self) -> bool {
+        self.demotion.active()
+    }
+
+    /// The slow lane, started on first use (`None` if its threads could not
+    /// be started: the blocking pool serves then).
+    fn slow_lane(&self) -> Option<&SlowLane> {
+        self.lane
+            .get_or_init(|| {
+                let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+                SlowLane::start(threads, 1024)
+                    .inspect_err(|e| tracing::warn!("the slow lane could not start: {e}"))
+                    .ok()
+            })
+            .as_ref()
+    }
+
     /// [`Deployed::score`] for a request already admitted.
     pub async fn score_admitted(
         &self,
@@ -165,13 +189,16 @@ impl Deployed {
             .acquire_owned()
             .await
             .map_err(|_| CallError::Busy)?;
+        let demoted = self.demotion.active();
         // A small call runs right here when an inline slot is free: the
         // hand-off to the blocking pool costs more than the call (see
-        // `ServeLimits::inline_rows`).
-        if batch.rows as usize <= self.inline_rows
+        // `ServeLimits::inline_rows`). Not for a model caught being slow:
+        // it would stall the worker's other requests.
+        if !demoted
+            && batch.rows as usize <= self.inline_rows
             && let Ok(_slot) = self.inline.try_acquire()
         {
-            let result = score_counted(&self.model, &batch, &self.stats);
+            let result = score_counted(&self.model, &batch, &self.stats, &self.demotion);
             drop(running);
             if let Ok(scores) = &result {
                 after_call(self.monitor.as_deref(), self.log.as_ref(), batch, scores);
@@ -182,6 +209,7 @@ impl Deployed {
         let monitor = self.monitor.clone();
         let stats = self.stats.clone();
         let log = self.log.clone();
+        let demotion = self.demotion.clone();
         // The scoring span's parent is the request's span: the current
         // context is thread-local, so it has to travel with the call.
         let cx = opentelemetry::Context::current();
@@ -189,18 +217,77 @@ impl Deployed {
         // deadline; it must not hold up an async worker for long. If the
         // request is dropped meanwhile, the call still finishes and its
         // permit is released only then, so the bound holds.
-        tokio::task::spawn_blocking(move || {
+        let call = move || {
             let _cx = cx.attach();
-            let result = score_counted(&model, &batch, &stats);
+            let result = score_counted(&model, &batch, &stats, &demotion);
             drop(running);
             if let Ok(scores) = &result {
                 after_call(monitor.as_deref(), log.as_ref(), batch, scores);
             }
             result
-        })
-        .await
-        .map_err(|_| CallError::Panicked)?
-        .map_err(CallError::Model)
+        };
+        if demoted && let Some(lane) = self.slow_lane() {
+            return lane
+                .run(call)
+                .await
+                .map_err(|_| CallError::Busy)?
+                .map_err(CallError::Model);
+        }
+        tokio::task::spawn_blocking(call)
+            .await
+            .map_err(|_| CallError::Panicked)?
+            .map_err(CallError::Model)
+    }
+}
+
+/// A call of this many rows or fewer that takes longer than this overran.
+const SLOW_CALL: Duration = Duration::from_millis(5);
+/// Longer calls overran when they took more than this per row (the largest
+/// reference forest takes about 5 µs a row).
+const SLOW_ROW: Duration = Duration::from_micros(50);
+/// How long a model that overran stays demoted.
+const DEMOTION: Duration = Duration::from_secs(60);
+
+/// Whether a model version was caught being slow: a call that timed out,
+/// or took more than [`SLOW_CALL`] and [`SLOW_ROW`] a row. A demoted
+/// version runs no call inline and its calls take the slow lane (see
+/// [`super::lane`]) until [`DEMOTION`] has passed since its last overrun.
+#[derive(Debug)]
+pub(crate) struct Demotion {
+    since: Instant,
+    /// Milliseconds after `since` until which the version is demoted.
+    until_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Demotion {
+    fn new() -> Demotion {
+        Demotion {
+            since: Instant::now(),
+            until_ms: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.since.elapsed().as_millis() as u64
+    }
+
+    /// Whether the version is demoted now.
+    pub(crate) fn active(&self) -> bool {
+        self.now_ms() < self.until_ms.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Notes a call; returns whether it demoted a version that was not.
+    fn note(&self, rows: usize, took: Duration, timed_out: bool) -> bool {
+        let overran = timed_out || (took > SLOW_CALL && took > SLOW_ROW * rows as u32);
+        if !overran {
+            return false;
+        }
+        let was = self.active();
+        self.until_ms.store(
+            self.now_ms() + DEMOTION.as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        !was
     }
 }
 
@@ -238,10 +325,29 @@ fn current_trace_id() -> Option<String> {
     (sc.is_valid() && sc.is_sampled()).then(|| sc.trace_id().to_string())
 }
 
-/// Scores `batch` and counts the call, its time and any violations.
-fn score_counted(model: &Model, batch: &Batch, stats: &Stats) -> crate::Result<Scores> {
+/// Scores `batch` and counts the call, its time and any violations; a
+/// call that overran demotes its model (see [`Demotion`]).
+fn score_counted(
+    model: &Model,
+    batch: &Batch,
+    stats: &Stats,
+    demotion: &Demotion,
+) -> crate::Result<Scores> {
     let started = Instant::now();
     let result = model.score(batch);
+    let timed_out = matches!(result, Err(crate::Error::Timeout { .. }));
+    if demotion.note(batch.rows as usize, started.elapsed(), timed_out) {
+        tracing::warn!(
+            "model `{}` {}: a call of {} rows took {:?}{}; its calls run on low-priority \
+             threads for the next {} s",
+            model.name(),
+            model.info().version,
+            batch.rows,
+            started.elapsed(),
+            if timed_out { " and timed out" } else { "" },
+            DEMOTION.as_secs()
+        );
+    }
     let outcome = match &result {
         Ok(_) => "ok",
         Err(e) => {
@@ -299,6 +405,8 @@ pub struct Registry {
     limits: ServeLimits,
     /// Inline call slots, shared by every deployment.
     inline: Arc<Semaphore>,
+    /// The slow lane, started when a first model is demoted.
+    lane: Arc<std::sync::OnceLock<Option<SlowLane>>>,
     monitor: Mutex<MonitorConfig>,
     log: Mutex<Option<Arc<PredictionLog>>>,
 }
@@ -321,6 +429,7 @@ impl Registry {
                 std::thread::available_parallelism()
                     .map_or(1, |n| n.get().saturating_sub(1).max(1)),
             )),
+            lane: Arc::default(),
             limits,
             monitor: Mutex::new(MonitorConfig::default()),
             log: Mutex::new(None),
@@ -388,6 +497,8 @@ impl Registry {
             running: Arc::new(Semaphore::new(self.limits.max_parallel_calls)),
             inline: self.inline.clone(),
             inline_rows: self.limits.inline_rows,
+            demotion: Arc::new(Demotion::new()),
+            lane: self.lane.clone(),
         });
         self.update(|models| {
             let mut replaced = None;

@@ -397,6 +397,16 @@ impl ApiError {
                 return ApiError::invalid(name, problems, problems_len);
             }
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            // Other models hold the memory for now: worth a retry.
+            Error::MemoryBudget { .. } => {
+                return ApiError {
+                    retry_after: Some(limits.retry_after_s),
+                    ..ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("{error} (version {version})"),
+                    )
+                };
+            }
             Error::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -122,7 +122,12 @@ impl Watcher {
         changed.sort();
         for (path, stamp) in changed {
             let previous = self.known.get(&path).and_then(|k| k.serves.clone());
-            match self.engine.load_file(&path) {
+            let loaded = self
+                .engine
+                .load_file(&path)
+                .map_err(|e| (e.outcome(), e.to_string()))
+                .and_then(|model| self.may_serve(&path, &model).map(|()| model));
+            match loaded {
                 Ok(model) => {
                     let (name, version) = (model.name().to_string(), model.info().version.clone());
                     let retire = previous
@@ -155,11 +160,11 @@ impl Watcher {
                     );
                     report.loaded.push(path);
                 }
-                Err(e) => {
+                Err((reason, e)) => {
                     self.refusals.add(
                         1,
                         &[
-                            opentelemetry::KeyValue::new(names::REFUSAL_REASON, e.outcome()),
+                            opentelemetry::KeyValue::new(names::REFUSAL_REASON, reason),
                             opentelemetry::KeyValue::new(
                                 names::MODEL_FILE,
                                 path.display().to_string(),
@@ -181,7 +186,7 @@ impl Watcher {
                             serves: previous,
                         },
                     );
-                    report.refused.push((path, e.to_string()));
+                    report.refused.push((path, e));
                 }
             }
         }
@@ -205,6 +210,55 @@ impl Watcher {
                 }
             })?;
         Ok(WatchGuard { _stop: stop })
+    }
+
+    /// Whether the file at `path` may serve `model`'s name: the rule that
+    /// keeps a file dropped in the folder from taking over another model's
+    /// route (docs/SECURITY.md).
+    ///
+    /// 1. A file serves only the model its name says: `NAME.wasm`, or
+    ///    `NAME@ANYTHING.wasm` for more versions of it side by side
+    ///    (`churn@1.3.0.wasm`, `churn@canary.wasm`). A file named
+    ///    `innocent.wasm` that declares `churn` is refused.
+    /// 2. When trusted keys are configured, a name served from components of
+    ///    one signer is that signer's: another trusted key's component may
+    ///    not take it over (restart the server to hand a name over).
+    fn may_serve(&self, path: &Path, model: &crate::Model) -> Result<(), (&'static str, String)> {
+        let name = model.name();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let named = stem == name || stem.strip_prefix(name).is_some_and(|r| r.starts_with('@'));
+        if !named {
+            return Err((
+                "name_not_bound",
+                format!(
+                    "the component declares the model name `{name}`, but in a watched directory a \
+                     file serves only the model its file name says: name it `{name}.wasm` or \
+                     `{name}@VERSION.wasm`"
+                ),
+            ));
+        }
+        if let Some(signer) = model.signer() {
+            let others = self.registry.snapshot();
+            if let Some(owner) = others
+                .versions(name)
+                .iter()
+                .filter(|d| *d.origin() != Origin::Watched(path.to_path_buf()))
+                .filter_map(|d| d.model().signer())
+                .find(|s| *s != signer)
+            {
+                return Err((
+                    "name_not_bound",
+                    format!(
+                        "model `{name}` is served from components signed by {owner}; this one is \
+                         signed by {signer}, which may not take the name over"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Whether the registry's `name` `version` came from `path`; a file must

@@ -11,7 +11,9 @@ use opentelemetry::{Context, KeyValue, global};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, Span, SpanData,
@@ -254,7 +256,11 @@ impl Telemetry {
         let resource = resource(config);
         let drops = Arc::new(Drops::default());
         let tracer = if traces_on {
-            let exporter = otlp_exporter!(opentelemetry_otlp::SpanExporter, protocol, traces_url)?;
+            let exporter = otlp_exporter!(
+                opentelemetry_otlp::SpanExporter,
+                protocol,
+                traces_url.clone()
+            )?;
             let capacity = env("OTEL_BSP_MAX_QUEUE_SIZE")
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(DEFAULT_QUEUE)
@@ -264,6 +270,7 @@ impl Telemetry {
                 inner: exporter,
                 pending: pending.clone(),
                 drops: drops.clone(),
+                outage: Outage::new("traces", traces_url.clone()),
             })
             .with_batch_config(
                 BatchConfigBuilder::default()
@@ -307,8 +314,15 @@ impl Telemetry {
             None
         };
         if metrics_on {
-            let exporter =
-                otlp_exporter!(opentelemetry_otlp::MetricExporter, protocol, metrics_url)?;
+            let exporter = otlp_exporter!(
+                opentelemetry_otlp::MetricExporter,
+                protocol,
+                metrics_url.clone()
+            )?;
+            let exporter = WatchedMetrics {
+                inner: exporter,
+                outage: Outage::new("metrics", metrics_url.clone()),
+            };
             builder = builder.with_reader(PeriodicReader::builder(exporter).build());
         }
         let meter = builder.build();
@@ -443,6 +457,7 @@ struct Counting<E> {
     inner: E,
     pending: Arc<AtomicUsize>,
     drops: Arc<Drops>,
+    outage: Outage,
 }
 
 impl<E: SpanExporter> SpanExporter for Counting<E> {
@@ -455,6 +470,7 @@ impl<E: SpanExporter> SpanExporter for Counting<E> {
                 .export_failed
                 .fetch_add(n as u64, Ordering::Relaxed);
         }
+        self.outage.observe(&result);
         result
     }
 
@@ -468,6 +484,100 @@ impl<E: SpanExporter> SpanExporter for Counting<E> {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
+    }
+}
+
+/// Whether the collector answers, told in the log when that changes: once
+/// when an export first fails, once when one succeeds again, and no more
+/// often than every [`Outage::QUIET`] whatever the collector does. Without
+/// it, an outage left no trace but the dropped-spans counter.
+#[derive(Debug)]
+struct Outage {
+    signal: &'static str,
+    endpoint: String,
+    state: std::sync::Mutex<OutageState>,
+}
+
+#[derive(Debug, Default)]
+struct OutageState {
+    down: bool,
+    failures: u64,
+    last_logged: Option<std::time::Instant>,
+}
+
+impl Outage {
+    /// The least time between two lines.
+    const QUIET: Duration = Duration::from_secs(60);
+
+    fn new(signal: &'static str, endpoint: Option<String>) -> Outage {
+        Outage {
+            signal,
+            endpoint: endpoint.unwrap_or_else(|| "the OTEL_EXPORTER_OTLP_* endpoint".into()),
+            state: std::sync::Mutex::default(),
+        }
+    }
+
+    fn observe(&self, result: &OTelSdkResult) {
+        let mut s = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let quiet = s.last_logged.is_some_and(|t| t.elapsed() < Self::QUIET);
+        match result {
+            Err(e) => {
+                s.failures += 1;
+                if !s.down && !quiet {
+                    s.down = true;
+                    s.last_logged = Some(std::time::Instant::now());
+                    tracing::warn!(
+                        "{}: the collector at {} cannot be reached ({e}); what cannot be sent is \
+                         dropped and counted until it is back",
+                        self.signal,
+                        self.endpoint
+                    );
+                }
+            }
+            Ok(()) => {
+                if s.down && !quiet {
+                    tracing::info!(
+                        "{}: the collector at {} is reachable again ({} exports failed meanwhile)",
+                        self.signal,
+                        self.endpoint,
+                        s.failures
+                    );
+                    s.down = false;
+                    s.failures = 0;
+                    s.last_logged = Some(std::time::Instant::now());
+                }
+            }
+        }
+    }
+}
+
+/// A metrics exporter whose outages are logged (see [`Outage`]).
+#[derive(Debug)]
+struct WatchedMetrics<E> {
+    inner: E,
+    outage: Outage,
+}
+
+impl<E: PushMetricExporter> PushMetricExporter for WatchedMetrics<E> {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        let result = self.inner.export(metrics).await;
+        self.outage.observe(&result);
+        result
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.inner.temporality()
     }
 }
 
@@ -510,5 +620,36 @@ impl SpanProcessor for Bounded {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_is_told_once_and_its_end_once() {
+        let outage = Outage::new("traces", Some("http://127.0.0.1:9".into()));
+        let down: OTelSdkResult = Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+            "connection refused".into(),
+        ));
+        for _ in 0..100 {
+            outage.observe(&down);
+        }
+        {
+            let s = outage.state.lock().unwrap();
+            assert!(s.down);
+            assert_eq!(s.failures, 100);
+        }
+        // Back within the quiet time: not told yet, still counted as down.
+        outage.observe(&Ok(()));
+        assert!(outage.state.lock().unwrap().down);
+        // After it, the recovery is told (and the state reset).
+        outage.state.lock().unwrap().last_logged =
+            Some(std::time::Instant::now() - Outage::QUIET - Duration::from_secs(1));
+        outage.observe(&Ok(()));
+        let s = outage.state.lock().unwrap();
+        assert!(!s.down);
+        assert_eq!(s.failures, 0);
     }
 }
