@@ -125,6 +125,21 @@ enum Command {
     },
     /// List the bundled example models.
     Examples,
+    /// Compiles a component for another glassbox process, which watches
+    /// this one's time and memory (see `glassbox::runtime::compiler`).
+    #[command(hide = true, name = "__compile")]
+    InternalCompile {
+        /// The engine's limits, as JSON.
+        #[arg(long)]
+        limits: String,
+        /// Whether the engine interrupts calls at their deadline.
+        #[arg(long, action = clap::ArgAction::Set)]
+        interruptible: bool,
+        /// The component.
+        input: PathBuf,
+        /// Where to write the compiled code.
+        output: PathBuf,
+    },
     /// Push a component to an OCI registry as a Wasm OCI artifact.
     ///
     /// Credentials: GLASSBOX_REGISTRY_USERNAME/PASSWORD, else the Docker
@@ -275,6 +290,10 @@ impl EngineArgs {
             ..Limits::default()
         };
         let mut builder = EngineBuilder::default().limits(limits);
+        // Untrusted components compile in a child process under a budget.
+        if let Ok(exe) = std::env::current_exe() {
+            builder = builder.compile_with(exe);
+        }
         if !self.no_cache
             && let Some(dir) = self
                 .cache_dir
@@ -364,6 +383,16 @@ pub fn run() -> Result<ExitCode> {
             for e in examples::ALL {
                 println!("{:<16} {}", e.name, e.description);
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::InternalCompile {
+            limits,
+            interruptible,
+            input,
+            output,
+        } => {
+            let limits: Limits = serde_json::from_str(&limits).context("--limits")?;
+            glassbox::runtime::compiler::compile_command(limits, interruptible, &input, &output)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -1028,6 +1057,10 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         config.cache_dir = None;
     } else if config.cache_dir.is_none() {
         config.cache_dir = EngineBuilder::default_cache_dir();
+    }
+    // Untrusted components compile in a child process under a budget.
+    if config.compile_helper.is_none() {
+        config.compile_helper = std::env::current_exe().ok();
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -202,7 +202,12 @@ pub struct Tensor {
 impl Tensor {
     /// A tensor from a shape and matching data.
     pub fn new(shape: Vec<usize>, data: Data) -> Result<Tensor, String> {
-        let n: usize = shape.iter().product();
+        // Checked: the dimensions may come from a hostile file.
+        let Some(n) = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
+            return Err(format!(
+                "shape {shape:?} has more elements than can be counted"
+            ));
+        };
         if n != data.len() {
             return Err(format!(
                 "shape {shape:?} needs {n} elements, got {}",

@@ -295,3 +295,106 @@ fn guest_memory_over_all_instances_stays_within_the_budget() {
         "{err}"
     );
 }
+
+/// A component whose one function (never called) has `locals` locals all
+/// live across `depth` nested loops: small as a file, very costly for
+/// Cranelift to compile.
+pub(crate) fn compile_bomb(locals: u32, depth: u32) -> Vec<u8> {
+    use wasm_encoder::{
+        BlockType, CodeSection, Component, Function, FunctionSection, InstanceSection, Instruction,
+        Module, ModuleArg, ModuleSection, TypeSection, ValType,
+    };
+    let mut module = Module::new();
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    module.section(&types);
+    let mut functions = FunctionSection::new();
+    functions.function(0);
+    module.section(&functions);
+    let mut body = Function::new([(locals, ValType::I32)]);
+    for _ in 0..depth {
+        body.instruction(&Instruction::Loop(BlockType::Empty));
+    }
+    // local[i] = local[i] + local[i + 1]: each local is read before it is
+    // written, so all of them are live around each loop.
+    for i in 0..locals {
+        body.instruction(&Instruction::LocalGet(i));
+        body.instruction(&Instruction::LocalGet((i + 1) % locals));
+        body.instruction(&Instruction::I32Add);
+        body.instruction(&Instruction::LocalSet(i));
+    }
+    // Each loop branches back to its start, so every local is live around
+    // every loop: one SSA value per local per loop header.
+    for level in 0..depth {
+        body.instruction(&Instruction::LocalGet(level % locals));
+        body.instruction(&Instruction::BrIf(0));
+        body.instruction(&Instruction::End);
+    }
+    body.instruction(&Instruction::End);
+    let mut code = CodeSection::new();
+    code.function(&body);
+    module.section(&code);
+    let mut component = Component::new();
+    component.section(&ModuleSection(&module));
+    let mut instances = InstanceSection::new();
+    instances.instantiate(0, Vec::<(&str, ModuleArg)>::new());
+    component.section(&instances);
+    component.finish()
+}
+
+#[test]
+fn a_compile_bomb_is_stopped_at_the_compile_budget() {
+    let bomb = compile_bomb(20_000, 100);
+    println!("compile bomb: {} bytes", bomb.len());
+    let engine = |limits: glassbox::Limits| {
+        Engine::builder()
+            .limits(limits)
+            .compile_with(env!("CARGO_BIN_EXE_glassbox"))
+            .build()
+            .unwrap()
+    };
+    // Stopped by time...
+    let started = Instant::now();
+    let err = engine(glassbox::Limits {
+        compile_timeout: Duration::from_secs(2),
+        ..glassbox::Limits::default()
+    })
+    .load(&bomb)
+    .unwrap_err();
+    println!("stopped by time after {:?}: {err}", started.elapsed());
+    assert!(
+        err.to_string().contains("limits.compile_timeout_ms"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // ...or by memory, whichever comes first.
+    let started = Instant::now();
+    let err = engine(glassbox::Limits {
+        compile_memory_bytes: 256 << 20,
+        compile_timeout: Duration::from_secs(60),
+        ..glassbox::Limits::default()
+    })
+    .load(&bomb)
+    .unwrap_err();
+    println!("stopped by memory after {:?}: {err}", started.elapsed());
+    assert!(
+        err.to_string().contains("limits.compile_memory_bytes"),
+        "{err}"
+    );
+    // A real model compiles the same way, within the same memory budget,
+    // and answers as ever.
+    let model = engine(glassbox::Limits {
+        compile_memory_bytes: 256 << 20,
+        ..glassbox::Limits::default()
+    })
+    .load(glassbox::examples::FRIEDMAN_TREE.component)
+    .unwrap();
+    assert!(
+        model
+            .score_rows(&util::rows(&[json!({
+                "x0": 0.5, "x1": 0.5, "x2": 0.5, "x3": 0.5, "x4": 0.5,
+                "x5": 0.5, "x6": 0.5, "x7": 0.5, "x8": 0.5, "x9": 0.5
+            })]))
+            .is_ok()
+    );
+}

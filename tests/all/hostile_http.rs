@@ -356,3 +356,99 @@ async fn a_dropped_file_cannot_take_over_another_models_route() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compile_bomb_in_the_folder_keeps_no_other_model_offline() {
+    use glassbox::serve::Server;
+    let dir = std::env::temp_dir().join(format!("glassbox-bomb-dir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("bomb.wasm"),
+        crate::hostile::compile_bomb(20_000, 100),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("friedman-tree.wasm"),
+        glassbox::examples::FRIEDMAN_TREE.component,
+    )
+    .unwrap();
+    let started = Instant::now();
+    let server = Server::bind(Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        models: vec![dir.clone()],
+        compile_helper: Some(env!("CARGO_BIN_EXE_glassbox").into()),
+        model_limits: glassbox::Limits {
+            compile_timeout: Duration::from_secs(8),
+            ..glassbox::Limits::default()
+        },
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let bound = started.elapsed();
+    let base = format!("http://{}", server.local_addr());
+    let registry = server.service().registry().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        let client = client.clone();
+        async move {
+            let r = client.get(path).send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    // The other model serves while the bomb compiles...
+    loop {
+        let (status, _) = get(format!("{base}/v2/models/friedman-tree/ready")).await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "friedman-tree never served"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let serving = started.elapsed();
+    assert!(registry.is_loading("bomb"), "the bomb is still compiling");
+    let (status, body) = get(format!("{base}/v2/models/bomb/ready")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("model `bomb` is still loading"),
+        "{body}"
+    );
+    let (status, _) = get(format!("{base}/v2/health/ready")).await;
+    assert_eq!(
+        status, 503,
+        "not ready until every file has loaded or been refused"
+    );
+    // ...and is refused at its budget; then the server is ready.
+    while registry.is_loading_any() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the bomb was never stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, _) = get(format!("{base}/v2/models/bomb/ready")).await;
+    assert_eq!(status, 404);
+    let (status, _) = get(format!("{base}/v2/health/ready")).await;
+    assert_eq!(status, 200);
+    println!(
+        "bound in {bound:?}, friedman-tree served after {serving:?}, the bomb refused after {:?}",
+        started.elapsed()
+    );
+    let _ = stop.send(());
+    let _ = task.await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -27,6 +27,8 @@ mod profile;
 mod serve;
 // Hostile clients: slow and half-sent requests, floods, stalled uploads.
 mod hostile_http;
+// Property tests of the decoders that take untrusted bytes.
+mod fuzz;
 // The `glassbox` binary as users run it.
 mod cli;
 // Traces and metrics at a real collector and a real Prometheus.

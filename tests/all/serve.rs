@@ -556,7 +556,7 @@ async fn a_full_model_answers_429_and_a_looping_one_504() {
     };
     let deployed = s.service.registry().get("loops-forever", None).unwrap();
     eventually(
-        Duration::from_secs(5),
+        Duration::from_secs(20),
         "the looping call to be admitted",
         || {
             let d = deployed.clone();
@@ -744,7 +744,8 @@ async fn shutdown_drains_the_request_in_flight() {
         })
     };
     let deployed = s.service.registry().get("loops-forever", None).unwrap();
-    eventually(Duration::from_secs(5), "the call to be admitted", || {
+    // Generous: other tests may be compiling on every CPU meanwhile.
+    eventually(Duration::from_secs(20), "the call to be admitted", || {
         let d = deployed.clone();
         async move { d.in_flight() == 1 }
     })

@@ -67,6 +67,17 @@ impl TestServer {
             ..config
         };
         let server = Server::bind(config).await?;
+        // Watched directories load in the background: wait for their first
+        // scan (a compile bomb among them would hold this up to its budget).
+        let registry = server.service().registry().clone();
+        let started = std::time::Instant::now();
+        while registry.is_loading_any() {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the models did not load"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let base = format!("http://{}", server.local_addr());
         let service = server.service().clone();
         let (stop, stopped) = oneshot::channel::<()>();

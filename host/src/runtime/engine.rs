@@ -36,6 +36,10 @@ use crate::telemetry::{Providers, Telemetry};
 /// of deadlines. 10 ms keeps the ticker thread's cost negligible.
 pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Bytes of a linear memory (and of a table) restored in place rather than
+/// unmapped when a slot is reset; see [`EngineBuilder::build`].
+const KEEP_RESIDENT: usize = 2 << 20;
+
 /// Memory images up to this size are mapped copy-on-write whatever their
 /// density (see [`EngineBuilder::build`]): wasmtime's own default.
 const DENSE_IMAGE_BYTES: u64 = 16 << 20;
@@ -58,6 +62,7 @@ pub struct EngineBuilder {
     interruptible: bool,
     telemetry: Option<Providers>,
     trusted: Option<TrustedKeys>,
+    compile_helper: Option<PathBuf>,
 }
 
 impl Default for EngineBuilder {
@@ -70,6 +75,7 @@ impl Default for EngineBuilder {
             interruptible: true,
             telemetry: None,
             trusted: None,
+            compile_helper: None,
         }
     }
 }
@@ -123,6 +129,16 @@ impl EngineBuilder {
         self
     }
 
+    /// Compiles components in a child process, the `glassbox` binary at
+    /// `helper`, under the compile budget of the [`Limits`]
+    /// (`compile_timeout`, `compile_memory_bytes`); see
+    /// [`crate::runtime::compiler`]. Off by default: compiles run in this
+    /// process, as long and as large as the component makes them.
+    pub fn compile_with(mut self, helper: impl Into<PathBuf>) -> Self {
+        self.compile_helper = Some(helper.into());
+        self
+    }
+
     /// Caches compiled models in `dir` (created if needed). Off by default.
     ///
     /// Cached files are native code that is loaded without re-validation, so
@@ -157,7 +173,17 @@ impl EngineBuilder {
             .total_core_instances(limits.max_instances.saturating_mul(CORE_PER_COMPONENT))
             .total_memories(limits.max_instances)
             .total_tables(limits.max_instances.saturating_mul(CORE_PER_COMPONENT))
-            .max_memory_size(limits.memory_bytes);
+            .max_memory_size(limits.memory_bytes)
+            // Every call gets a fresh instance (see `Limits::reuse_instances`),
+            // so a slot's reset is on every call's path. wasmtime's default
+            // unmaps the memory (madvise), and the next call takes a page
+            // fault for every page it touches again: 20-35 us a one-row
+            // call. With PAGEMAP_SCAN (Linux 6.7+; ignored elsewhere) it
+            // finds the pages the call wrote and restores only those, up to
+            // this many bytes per memory, which stay mapped.
+            .pagemap_scan(wasmtime::Enabled::Auto)
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(KEEP_RESIDENT);
         let mut config = Config::new();
         config
             .cranelift_opt_level(OptLevel::Speed)
@@ -220,6 +246,7 @@ impl EngineBuilder {
                 telemetry: self.telemetry,
                 trusted: self.trusted,
                 guest_memory,
+                compile_helper: self.compile_helper,
                 _ticker: ticker,
             }),
         })
@@ -245,6 +272,7 @@ struct Inner {
     telemetry: Option<Providers>,
     trusted: Option<TrustedKeys>,
     guest_memory: Arc<GuestMemory>,
+    compile_helper: Option<PathBuf>,
     _ticker: thread::JoinHandle<()>,
 }
 
@@ -383,12 +411,8 @@ impl Engine {
         digest: &[u8; 32],
     ) -> Result<(Component, CodeSource)> {
         let engine = &self.inner.engine;
-        let load_error = |e: wasmtime::Error| Error::Load {
-            model: label.to_string(),
-            source: anyhow::Error::from(e),
-        };
         let Some(dir) = &self.inner.cache_dir else {
-            let component = Component::new(engine, bytes).map_err(load_error)?;
+            let component = self.compile_fresh(label, bytes)?;
             return Ok((component, CodeSource::Compiled));
         };
         let path = dir.join(format!(
@@ -408,13 +432,39 @@ impl Engine {
                 return Ok((component, CodeSource::Cache));
             }
         }
-        let component = Component::new(engine, bytes).map_err(load_error)?;
+        let component = self.compile_fresh(label, bytes)?;
         // A cache that cannot be written only costs the next start a compile;
         // it must not fail the load.
         if let Ok(code) = component.serialize() {
             let _ = write_atomically(dir, &path, &code);
         }
         Ok((component, CodeSource::Compiled))
+    }
+
+    /// Compiles `bytes`, in a child process under the compile budget when
+    /// the engine has a helper (see [`super::compiler`]).
+    fn compile_fresh(&self, label: &str, bytes: &[u8]) -> Result<Component> {
+        let engine = &self.inner.engine;
+        let load_error = |source: anyhow::Error| Error::Load {
+            model: label.to_string(),
+            source,
+        };
+        let Some(helper) = &self.inner.compile_helper else {
+            return Component::new(engine, bytes).map_err(|e| load_error(e.into()));
+        };
+        let code = super::compiler::compile_in_child(
+            helper,
+            &self.inner.limits,
+            self.inner.interruptible,
+            bytes,
+        )
+        .map_err(|e| load_error(anyhow::anyhow!("{e}")))?;
+        // SAFETY: the code was just written by `glassbox __compile` (this
+        // very program, or the helper the embedding program named) into a
+        // directory only this user can read, for an engine built from the
+        // same limits; wasmtime checks its header and that the engine's
+        // settings match, and refuses it otherwise.
+        unsafe { Component::deserialize(engine, &code) }.map_err(|e| load_error(e.into()))
     }
 
     /// A short hex digest of everything that makes compiled code compatible

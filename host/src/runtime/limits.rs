@@ -47,6 +47,14 @@ pub struct Limits {
     /// ([`crate::Error::MemoryBudget`]), never the process. Default: half
     /// of the machine's memory (4 GiB when it cannot be read).
     pub memory_budget_bytes: usize,
+    /// Time compiling one component may take, when compiles run in a child
+    /// process ([`crate::EngineBuilder::compile_with`], which the `glassbox`
+    /// commands use). Default: 60 s.
+    #[serde(with = "millis", rename = "compile_timeout_ms")]
+    pub compile_timeout: Duration,
+    /// Resident memory the compiling process may reach, likewise. Default:
+    /// 2 GiB, or a quarter of the machine's memory when that is less.
+    pub compile_memory_bytes: u64,
 }
 
 impl Default for Limits {
@@ -60,6 +68,8 @@ impl Default for Limits {
             max_instances: 256,
             reuse_instances: false,
             memory_budget_bytes: half_of_physical_memory(),
+            compile_timeout: Duration::from_secs(60),
+            compile_memory_bytes: super::compiler::default_memory(),
         }
     }
 }

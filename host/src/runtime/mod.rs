@@ -8,6 +8,7 @@
 //! through [`crate::artifact`].
 
 pub mod batch;
+pub mod compiler;
 mod describe;
 mod engine;
 mod limits;

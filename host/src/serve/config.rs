@@ -94,6 +94,11 @@ pub struct Config {
     /// Where `oci://` sources are cached by digest. Default: `oci/` in
     /// `cache_dir`, else in the system's temporary directory.
     pub registry_cache: Option<PathBuf>,
+    /// The `glassbox` binary that compiles components in a child process,
+    /// under `model_limits`' compile budget (see
+    /// [`crate::runtime::compiler`]). `glassbox serve` sets itself; unset,
+    /// an embedding program compiles in process, unbounded.
+    pub compile_helper: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -112,6 +117,7 @@ impl Default for Config {
             trusted_keys: Vec::new(),
             insecure_registries: Vec::new(),
             registry_cache: None,
+            compile_helper: None,
         }
     }
 }

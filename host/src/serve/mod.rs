@@ -144,6 +144,9 @@ impl Server {
         if let Some(dir) = &config.cache_dir {
             builder = builder.cache_dir(dir);
         }
+        if let Some(helper) = &config.compile_helper {
+            builder = builder.compile_with(helper);
+        }
         if !config.trusted_keys.is_empty() {
             let mut keys = Vec::new();
             for path in &config.trusted_keys {
@@ -639,12 +642,14 @@ fn load(
             };
             registry.deploy(model, origin, None);
         } else if path.is_dir() {
-            let mut watcher =
-                watch::Watcher::new(path.clone(), service.engine().clone(), registry.clone());
-            watcher.scan().map_err(|source| ServeError::Io {
+            // Read now, so that a directory that cannot be read stops the
+            // start; its files load in the background (see `Watcher::spawn`).
+            std::fs::read_dir(path).map_err(|source| ServeError::Io {
                 path: path.clone(),
                 source,
             })?;
+            let watcher =
+                watch::Watcher::new(path.clone(), service.engine().clone(), registry.clone());
             watchers.push(watcher.spawn(interval).map_err(|source| ServeError::Io {
                 path: path.clone(),
                 source,

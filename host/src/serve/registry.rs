@@ -407,6 +407,10 @@ pub struct Registry {
     inline: Arc<Semaphore>,
     /// The slow lane, started when a first model is demoted.
     lane: Arc<std::sync::OnceLock<Option<SlowLane>>>,
+    /// Names whose files are loading (compiling), with how many files each.
+    loading: Mutex<BTreeMap<String, usize>>,
+    /// Watched directories whose first scan has not finished.
+    first_scans: std::sync::atomic::AtomicUsize,
     monitor: Mutex<MonitorConfig>,
     log: Mutex<Option<Arc<PredictionLog>>>,
 }
@@ -430,6 +434,8 @@ impl Registry {
                     .map_or(1, |n| n.get().saturating_sub(1).max(1)),
             )),
             lane: Arc::default(),
+            loading: Mutex::default(),
+            first_scans: std::sync::atomic::AtomicUsize::new(0),
             limits,
             monitor: Mutex::new(MonitorConfig::default()),
             log: Mutex::new(None),
@@ -455,6 +461,64 @@ impl Registry {
     /// but does not block changes.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+
+    /// Notes that a file that will serve `name` is loading.
+    pub fn begin_loading(&self, name: &str) {
+        *self
+            .loading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(name.to_string())
+            .or_default() += 1;
+    }
+
+    /// Notes that a file of `name` has loaded or was refused.
+    pub fn end_loading(&self, name: &str) {
+        let mut loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = loading.get_mut(name) {
+            *n -= 1;
+            if *n == 0 {
+                loading.remove(name);
+            }
+        }
+    }
+
+    /// Whether a file that will serve `name` is loading now.
+    pub fn is_loading(&self, name: &str) -> bool {
+        self.loading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(name)
+    }
+
+    /// Whether any file is loading, or a watched directory has not been
+    /// scanned once yet: the server is not ready until every model it was
+    /// started with has loaded or been refused.
+    pub fn is_loading_any(&self) -> bool {
+        self.first_scans.load(std::sync::atomic::Ordering::Relaxed) > 0
+            || !self
+                .loading
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty()
+    }
+
+    /// Whether a watched directory has not been scanned once yet.
+    pub fn first_scans_pending(&self) -> bool {
+        self.first_scans.load(std::sync::atomic::Ordering::Relaxed) > 0
+    }
+
+    /// Notes a watched directory whose first scan is to come.
+    pub(crate) fn begin_first_scan(&self) {
+        self.first_scans
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Notes that a watched directory has been scanned once.
+    pub(crate) fn end_first_scan(&self) {
+        self.first_scans
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// `name` at `version` (the newest when `None`).

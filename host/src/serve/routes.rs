@@ -183,6 +183,18 @@ impl Service {
 
     fn find(&self, name: &str, version: Option<&str>) -> Result<Arc<Deployed>, ApiError> {
         self.inner.registry.get(name, version).ok_or_else(|| {
+            if self.inner.registry.is_loading(name) {
+                return ApiError {
+                    retry_after: Some(self.limits().retry_after_s),
+                    ..ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!(
+                            "model `{name}` is still loading (its component is being compiled); \
+                             retry in a moment"
+                        ),
+                    )
+                };
+            }
             let snapshot = self.inner.registry.snapshot();
             let message = match (version, snapshot.versions(name)) {
                 (Some(v), versions) if !versions.is_empty() => format!(
@@ -458,7 +470,9 @@ async fn live() -> Json<serde_json::Value> {
 }
 
 async fn ready(State(s): State<Service>) -> Response {
-    let ready = s.inner.ready.load(Ordering::Relaxed);
+    // Not ready while draining, nor before every watched directory has been
+    // scanned once (its models loaded or refused).
+    let ready = s.inner.ready.load(Ordering::Relaxed) && !s.inner.registry.first_scans_pending();
     let status = if ready {
         StatusCode::OK
     } else {

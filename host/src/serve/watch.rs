@@ -120,11 +120,58 @@ impl Watcher {
             .filter(|(p, stamp)| self.known.get(p).is_none_or(|k| k.stamp != *stamp))
             .collect();
         changed.sort();
-        for (path, stamp) in changed {
+        // Files load in parallel and each is served as soon as it loads: a
+        // file that takes long to compile (up to the compile budget) holds
+        // up no other. Meanwhile the name a file will serve (see
+        // `may_serve`) answers 503 "still loading".
+        for (path, _) in &changed {
+            self.registry.begin_loading(&bound_name(path));
+        }
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(changed.len())
+            .max(1);
+        let queue = std::sync::Mutex::new(changed.into_iter());
+        let (done, loads) = std::sync::mpsc::channel();
+        let engine = self.engine.clone();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let (done, queue, engine) = (done.clone(), &queue, &engine);
+                scope.spawn(move || {
+                    loop {
+                        let next = queue
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .next();
+                        let Some((path, stamp)) = next else { return };
+                        let loaded = engine.load_file(&path);
+                        if done.send((path, stamp, loaded)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(done);
+            for (path, stamp, loaded) in loads {
+                self.apply(path, stamp, loaded, &mut report);
+            }
+        });
+        Ok(report)
+    }
+
+    /// Serves what a file loaded, or keeps what it served before when it
+    /// was refused.
+    fn apply(
+        &mut self,
+        path: PathBuf,
+        stamp: Stamp,
+        loaded: crate::Result<crate::Model>,
+        report: &mut ScanReport,
+    ) {
+        {
+            self.registry.end_loading(&bound_name(&path));
             let previous = self.known.get(&path).and_then(|k| k.serves.clone());
-            let loaded = self
-                .engine
-                .load_file(&path)
+            let loaded = loaded
                 .map_err(|e| (e.outcome(), e.to_string()))
                 .and_then(|model| self.may_serve(&path, &model).map(|()| model));
             match loaded {
@@ -190,15 +237,23 @@ impl Watcher {
                 }
             }
         }
-        Ok(report)
     }
 
-    /// Scans every `interval` on a thread of its own until the guard drops.
+    /// Scans every `interval` on a thread of its own until the guard drops,
+    /// the first time at once: the server answers meanwhile (a model still
+    /// loading answers 503, and the server is not ready until this first
+    /// scan is done).
     pub fn spawn(mut self, interval: Duration) -> std::io::Result<WatchGuard> {
         let (stop, stopped): (Sender<()>, Receiver<()>) = std::sync::mpsc::channel();
+        self.registry.begin_first_scan();
+        let registry = self.registry.clone();
         std::thread::Builder::new()
             .name("glassbox-watch".into())
             .spawn(move || {
+                if let Err(e) = self.scan() {
+                    tracing::warn!("watching {}: {e}", self.dir.display());
+                }
+                self.registry.end_first_scan();
                 loop {
                     match stopped.recv_timeout(interval) {
                         Err(RecvTimeoutError::Timeout) => {}
@@ -208,7 +263,8 @@ impl Watcher {
                         tracing::warn!("watching {}: {e}", self.dir.display());
                     }
                 }
-            })?;
+            })
+            .inspect_err(|_| registry.end_first_scan())?;
         Ok(WatchGuard { _stop: stop })
     }
 
@@ -275,6 +331,16 @@ impl Watcher {
             tracing::info!("{}: removed; retired {name} {version}", path.display());
         }
     }
+}
+
+/// The model name a file may serve: its name before `.wasm` and before any
+/// `@` (see `Watcher::may_serve`).
+fn bound_name(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    stem.split('@').next().unwrap_or_default().to_string()
 }
 
 /// `*.wasm`, not hidden.
