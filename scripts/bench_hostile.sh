@@ -94,7 +94,8 @@ spin_pids=""
 printf 'alone:                     %8s req/s  p99 %7s ms\n' "$alone_rps" "$alone_p99"
 printf 'beside %d spinning clients: %8s req/s  p99 %7s ms\n' "$SPINNERS" "$spin_rps" "$spin_p99"
 awk -v a="$alone_p99" -v b="$spin_p99" 'BEGIN { printf "p99 ratio (target <= 2): %.2f\n", b / a }'
-grep -c "low-priority" "$work/log" | sed 's/^/demotions logged: /'
+echo "demotions logged: $(grep -c "low-priority" "$work/log")"
+grep "low-priority" "$work/log" | sed 's/^/  /' | cut -c1-160
 
 sleep 2
 echo "== overload: friedman one-row requests, 32 then 512 connections, $DURATION" >&2

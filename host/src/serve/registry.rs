@@ -167,8 +167,10 @@ impl Deployed {
     fn slow_lane(&self) -> Option<&SlowLane> {
         self.lane
             .get_or_init(|| {
-                let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-                SlowLane::start(threads, 1024)
+                // Half the CPUs: a demoted model gets what the others leave,
+                // and never all of it.
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get() / 2);
+                SlowLane::start(threads.max(1), 1024)
                     .inspect_err(|e| tracing::warn!("the slow lane could not start: {e}"))
                     .ok()
             })
@@ -240,7 +242,21 @@ impl Deployed {
     }
 }
 
-/// A call of this many rows or fewer that takes longer than this overran.
+/// The CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes the struct it is given, which lives on
+    // this stack frame for the call.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// A call that uses more CPU than this (and than `SLOW_ROW` a row) overran.
 const SLOW_CALL: Duration = Duration::from_millis(5);
 /// Longer calls overran when they took more than this per row (the largest
 /// reference forest takes about 5 µs a row).
@@ -248,8 +264,9 @@ const SLOW_ROW: Duration = Duration::from_micros(50);
 /// How long a model that overran stays demoted.
 const DEMOTION: Duration = Duration::from_secs(60);
 
-/// Whether a model version was caught being slow: a call that timed out,
-/// or took more than [`SLOW_CALL`] and [`SLOW_ROW`] a row. A demoted
+/// Whether a model version was caught being slow: a call that used more
+/// than [`SLOW_CALL`] and [`SLOW_ROW`] a row of CPU (a call that spins to
+/// its deadline does). A demoted
 /// version runs no call inline and its calls take the slow lane (see
 /// [`super::lane`]) until [`DEMOTION`] has passed since its last overrun.
 #[derive(Debug)]
@@ -276,9 +293,10 @@ impl Demotion {
         self.now_ms() < self.until_ms.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Notes a call; returns whether it demoted a version that was not.
-    fn note(&self, rows: usize, took: Duration, timed_out: bool) -> bool {
-        let overran = timed_out || (took > SLOW_CALL && took > SLOW_ROW * rows as u32);
+    /// Notes a call that used `used` of CPU; returns whether it demoted a
+    /// version that was not.
+    fn note(&self, rows: usize, used: Duration) -> bool {
+        let overran = used > SLOW_CALL && used > SLOW_ROW.saturating_mul(rows as u32);
         if !overran {
             return false;
         }
@@ -334,17 +352,23 @@ fn score_counted(
     demotion: &Demotion,
 ) -> crate::Result<Scores> {
     let started = Instant::now();
+    let cpu = thread_cpu_time();
     let result = model.score(batch);
-    let timed_out = matches!(result, Err(crate::Error::Timeout { .. }));
-    if demotion.note(batch.rows as usize, started.elapsed(), timed_out) {
+    // CPU time, not wall-clock time: a call that waited for a CPU on a busy
+    // machine did not overrun, and must not be demoted for it.
+    let used = thread_cpu_time().saturating_sub(cpu);
+    if demotion.note(batch.rows as usize, used) {
         tracing::warn!(
-            "model `{}` {}: a call of {} rows took {:?}{}; its calls run on low-priority \
-             threads for the next {} s",
+            "model `{}` {}: a call of {} rows used {used:?} of CPU{}; its calls run on \
+             low-priority threads for the next {} s",
             model.name(),
             model.info().version,
             batch.rows,
-            started.elapsed(),
-            if timed_out { " and timed out" } else { "" },
+            if matches!(result, Err(crate::Error::Timeout { .. })) {
+                " and timed out"
+            } else {
+                ""
+            },
             DEMOTION.as_secs()
         );
     }
