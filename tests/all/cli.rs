@@ -123,6 +123,19 @@ fn refused_models_exit_with_a_clear_message() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not a bundled example"), "{stderr}");
+
+    // A component wasmtime cannot compile: its reason once, naming the file
+    // given, not the compiling process's scratch file.
+    let cut = std::env::temp_dir().join(format!("cut-{}.wasm", std::process::id()));
+    let echo = std::fs::read(fx::ECHO).unwrap();
+    std::fs::write(&cut, &echo[..echo.len() / 2]).unwrap();
+    let out = glassbox(&["inspect", cut.to_str().unwrap()], None);
+    let _ = std::fs::remove_file(&cut);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("could not be loaded").count(), 1, "{stderr}");
+    assert!(stderr.contains("failed to parse WebAssembly"), "{stderr}");
+    assert!(!stderr.contains("glassbox-compile-"), "{stderr}");
 }
 
 #[test]

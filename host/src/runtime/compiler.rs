@@ -165,13 +165,15 @@ fn private_dir() -> std::io::Result<PrivateDir> {
 }
 
 /// The child's side (`glassbox __compile`): compiles `input` for an engine
-/// built from `limits` and writes the serialized code to `output`.
+/// built from `limits` and writes the serialized code to `output`. Its
+/// error is the message the parent passes on, so it names no file of its
+/// own.
 pub fn compile_command(
     limits: Limits,
     interruptible: bool,
     input: &Path,
     output: &Path,
-) -> crate::Result<()> {
+) -> std::io::Result<()> {
     // Compiling untrusted code must not take the CPU from serving: the
     // child runs at a low priority (nice 10).
     // SAFETY: `setpriority` takes plain integers and changes only this
@@ -180,24 +182,12 @@ pub fn compile_command(
     let engine = crate::EngineBuilder::default()
         .limits(limits)
         .interruptible(interruptible)
-        .build()?;
-    let bytes = std::fs::read(input).map_err(|source| crate::Error::Io {
-        path: input.to_owned(),
-        source,
-    })?;
+        .build()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let bytes = std::fs::read(input)?;
     let code = engine
         .wasmtime()
         .precompile_component(&bytes)
-        .map_err(|e| crate::Error::Load {
-            model: input.display().to_string(),
-            source: anyhow::Error::from(e),
-        })?;
-    let mut file = std::fs::File::create(output).map_err(|source| crate::Error::Io {
-        path: output.to_owned(),
-        source,
-    })?;
-    file.write_all(&code).map_err(|source| crate::Error::Io {
-        path: output.to_owned(),
-        source,
-    })
+        .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    std::fs::File::create(output)?.write_all(&code)
 }
