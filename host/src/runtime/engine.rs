@@ -122,7 +122,7 @@ impl EngineBuilder {
     }
 
     /// Loads only components signed by one of `keys` whose bytes have not
-    /// changed since (see [`crate::sign`]); anything else is refused with
+    /// changed since (see [`crate::artifact::sign`]); anything else is refused with
     /// [`Error::Signature`]. Off by default: any component loads.
     pub fn trusted_keys(mut self, keys: TrustedKeys) -> Self {
         self.trusted = Some(keys);

@@ -86,7 +86,7 @@ pub struct Config {
     /// The sampled log of inputs and answers (off unless `dir` is set).
     pub prediction_log: PredictionLogConfig,
     /// Public keys (PEM files): when any is given, only components signed
-    /// by one of them, unchanged since, are loaded (see [`crate::sign`]).
+    /// by one of them, unchanged since, are loaded (see [`crate::artifact::sign`]).
     pub trusted_keys: Vec<PathBuf>,
     /// Registries (`HOST:PORT`) of `oci://` sources reached over plain
     /// HTTP rather than HTTPS: loopback test registries.
