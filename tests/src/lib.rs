@@ -8,3 +8,7 @@ include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 
 /// Reference data: `NAME.inputs.jsonl`, `NAME.expected.jsonl`, `NAME.meta.json`, `NAME.onnx`.
 pub const SKLEARN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/sklearn");
+
+/// Reproductions of reported compile failures: `NAME.onnx`,
+/// `NAME.train.jsonl` and onnxruntime's answers in `NAME.expected.jsonl`.
+pub const REPRO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/repro");

@@ -255,7 +255,8 @@ fn info_classes(info: &ModelInfo) -> usize {
 fn check_probabilities(p: &[f64], classes: usize) -> Result<()> {
     for (r, row) in p.chunks(classes.max(1)).enumerate() {
         let sum: f64 = row.iter().sum();
-        if row.iter().any(|v| !(0.0..=1.0 + 1e-6).contains(v)) || (sum - 1.0).abs() > 1e-4 {
+        let tolerance = crate::runtime::model::probability_sum_tolerance(classes);
+        if row.iter().any(|v| !(0.0..=1.0 + 1e-6).contains(v)) || (sum - 1.0).abs() > tolerance {
             return Err(Error::InvalidOnnx(format!(
                 "the classifier's second output holds scores, not probabilities (training row {r}: {row:?}); \
                  Glassbox returns probabilities, so export a model that has them \

@@ -43,9 +43,17 @@ use crate::error::{Error, Result, Violation, Violations, bound_text};
 use crate::runtime::batch::{self, Prediction};
 use crate::telemetry::{CallRecord, GuestUse, ModelTelemetry};
 
-/// Probabilities of one row must sum to 1 within this tolerance. Models that
-/// compute in `f32` land within about 1e-6 of 1 for ten classes.
-pub const PROBABILITY_SUM_TOLERANCE: f64 = 1e-5;
+/// How far from 1 the probabilities of one row may sum, for `classes`
+/// classes: 128 float32 ulps a class, at least 1e-5 and at most 1e-2.
+///
+/// Models built from ONNX compute in float32, and normalising large
+/// log-probabilities loses a few ulps a class: MultinomialNB on digits (10
+/// classes) sums to 1 ± 1.7e-5 here and ± 6.1e-5 in onnxruntime, past the
+/// fixed 1e-5 this used to be. The bound stays a real check: 1.5e-4 for ten
+/// classes, so a model answering 0.9 still fails.
+pub fn probability_sum_tolerance(classes: usize) -> f64 {
+    (128.0 * classes as f64 * f64::from(f32::EPSILON)).clamp(1e-5, 1e-2)
+}
 
 /// Log lines one call may write; later ones are dropped, so a chatty guest
 /// cannot flood the host.
@@ -640,6 +648,7 @@ impl Model {
         match (&self.inner.info.outputs, &scores) {
             (Outputs::Classes(classes), Scores::Classification(c)) => {
                 let k = classes.len();
+                let tolerance = probability_sum_tolerance(k);
                 if c.labels.len() != rows || c.probabilities.len() != rows * k {
                     return Err(bad(format!(
                         "{} labels and {} probabilities for {rows} rows of {k} classes",
@@ -660,7 +669,7 @@ impl Model {
                         )));
                     }
                     let sum: f64 = p.iter().sum();
-                    if (sum - 1.0).abs() > PROBABILITY_SUM_TOLERANCE {
+                    if (sum - 1.0).abs() > tolerance {
                         return Err(bad(format!("row {row}: probabilities sum to {sum}, not 1")));
                     }
                 }
@@ -1145,6 +1154,15 @@ mod tests {
 
     fn refused(info: &ModelInfo) -> String {
         check_info(info).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_probability_tolerance_follows_float32_and_the_classes() {
+        assert!(probability_sum_tolerance(2) < 5e-5);
+        let ten = probability_sum_tolerance(10);
+        // MultinomialNB on digits in onnxruntime: 1 ± 6.1e-5.
+        assert!(ten > 6.1e-5 && ten < 2e-4, "{ten}");
+        assert_eq!(probability_sum_tolerance(1_000_000), 1e-2);
     }
 
     #[test]
