@@ -144,61 +144,51 @@ fn friedman_row() -> Value {
            "x5": 0.5, "x6": 0.5, "x7": 0.5, "x8": 0.5, "x9": 0.5})
 }
 
-#[test]
-fn oip_v2_requests_are_answered_in_json_never_with_a_5xx() {
+/// Mutations of `valid`, then generated JSON values, posted to `path`.
+fn fuzz_route(path: &str, valid: Vec<u8>, what: &str) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let service = service();
+    let started = Instant::now();
+    runner()
+        .run(&mutated(valid), |body| {
+            post(&rt, &service, path, body);
+            Ok(())
+        })
+        .unwrap();
+    runner()
+        .run(&json_value(), |value| {
+            post(&rt, &service, path, serde_json::to_vec(&value).unwrap());
+            Ok(())
+        })
+        .unwrap();
+    report(what, started);
+}
+
+#[test]
+fn oip_v2_requests_are_answered_in_json_never_with_a_5xx() {
     let valid: Vec<Value> = friedman_row()
         .as_object()
         .unwrap()
         .iter()
         .map(|(k, v)| json!({"name": k, "datatype": "FP64", "shape": [1], "data": [v]}))
         .collect();
-    let valid = serde_json::to_vec(&json!({ "inputs": valid })).unwrap();
-    let started = Instant::now();
-    let path = "/v2/models/friedman-tree/infer";
-    runner()
-        .run(&mutated(valid), |body| {
-            post(&rt, &service, path, body);
-            Ok(())
-        })
-        .unwrap();
-    runner()
-        .run(&json_value(), |value| {
-            post(&rt, &service, path, serde_json::to_vec(&value).unwrap());
-            Ok(())
-        })
-        .unwrap();
-    report("OIP v2 decoding (mutated and generated bodies)", started);
+    fuzz_route(
+        "/v2/models/friedman-tree/infer",
+        serde_json::to_vec(&json!({ "inputs": valid })).unwrap(),
+        "OIP v2 decoding (mutated and generated bodies)",
+    );
 }
 
 #[test]
 fn v1_requests_are_answered_in_json_never_with_a_5xx() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let service = service();
-    let valid =
-        serde_json::to_vec(&json!({ "instances": [friedman_row(), friedman_row()] })).unwrap();
-    let started = Instant::now();
-    let path = "/v1/models/friedman-tree:predict";
-    runner()
-        .run(&mutated(valid), |body| {
-            post(&rt, &service, path, body);
-            Ok(())
-        })
-        .unwrap();
-    runner()
-        .run(&json_value(), |value| {
-            post(&rt, &service, path, serde_json::to_vec(&value).unwrap());
-            Ok(())
-        })
-        .unwrap();
-    report("KServe v1 decoding (mutated and generated bodies)", started);
+    fuzz_route(
+        "/v1/models/friedman-tree:predict",
+        serde_json::to_vec(&json!({ "instances": [friedman_row(), friedman_row()] })).unwrap(),
+        "KServe v1 decoding (mutated and generated bodies)",
+    );
 }
 
 #[test]

@@ -337,11 +337,13 @@ impl Expectations {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{Field, Task};
 
-    fn info() -> ModelInfo {
+    /// A schema of `age` (numeric) and `device` (categorical), shared
+    /// with the rules' tests.
+    pub(crate) fn info() -> ModelInfo {
         ModelInfo {
             name: "m".into(),
             version: "1".into(),

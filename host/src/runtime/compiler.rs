@@ -26,17 +26,7 @@ use super::Limits;
 /// The default memory budget of a compile: 2 GiB, or a quarter of the
 /// machine's memory when that is less.
 pub(crate) fn default_memory() -> u64 {
-    // SAFETY: `sysconf` takes a constant and returns a number (or -1).
-    let (pages, page) = unsafe {
-        (
-            libc::sysconf(libc::_SC_PHYS_PAGES),
-            libc::sysconf(libc::_SC_PAGESIZE),
-        )
-    };
-    let quarter = match (u64::try_from(pages), u64::try_from(page)) {
-        (Ok(pages), Ok(page)) if pages > 0 && page > 0 => pages.saturating_mul(page) / 4,
-        _ => u64::MAX,
-    };
+    let quarter = super::limits::physical_memory().map_or(u64::MAX, |m| m as u64 / 4);
     quarter.min(2 << 30)
 }
 

@@ -74,8 +74,8 @@ impl Default for Limits {
     }
 }
 
-/// Half the machine's physical memory.
-fn half_of_physical_memory() -> usize {
+/// The machine's physical memory in bytes, if the system tells it.
+pub(crate) fn physical_memory() -> Option<usize> {
     // SAFETY: `sysconf` takes a constant and returns a number (or -1).
     let (pages, page) = unsafe {
         (
@@ -84,9 +84,14 @@ fn half_of_physical_memory() -> usize {
         )
     };
     match (usize::try_from(pages), usize::try_from(page)) {
-        (Ok(pages), Ok(page)) if pages > 0 && page > 0 => pages.saturating_mul(page) / 2,
-        _ => 4 << 30,
+        (Ok(pages), Ok(page)) if pages > 0 && page > 0 => Some(pages.saturating_mul(page)),
+        _ => None,
     }
+}
+
+/// Half the machine's physical memory (4 GiB when it cannot be read).
+fn half_of_physical_memory() -> usize {
+    physical_memory().map_or(4 << 30, |m| m / 2)
 }
 
 mod millis {

@@ -213,31 +213,7 @@ impl Rules {
 mod tests {
     use super::*;
     use crate::artifact::expect::Expectations;
-    use crate::{Field, Outputs, Task};
-
-    fn info() -> ModelInfo {
-        ModelInfo {
-            name: "m".into(),
-            version: "1".into(),
-            task: Task::Classification,
-            inputs: vec![
-                Field {
-                    name: "age".into(),
-                    kind: FeatureKind::Numeric,
-                    nullable: true,
-                    categories: vec![],
-                },
-                Field {
-                    name: "device".into(),
-                    kind: FeatureKind::Categorical,
-                    nullable: true,
-                    categories: vec!["ios".into(), "web".into()],
-                },
-            ],
-            outputs: Outputs::Classes(vec!["no".into(), "yes".into()]),
-            profile: None,
-        }
-    }
+    use crate::artifact::expect::tests::info;
 
     #[test]
     fn hard_rules_reject_exactly_the_rows_that_break_them() {

@@ -114,12 +114,12 @@ pub(crate) async fn serve(
             Err(e) => {
                 // Out of descriptors or memory for a moment: wait a little
                 // rather than spin, and say so once in a while.
+                accept_errors += 1;
                 if accept_errors.is_power_of_two() {
                     tracing::warn!(
                         "accepting a connection failed ({accept_errors} times so far): {e}"
                     );
                 }
-                accept_errors += 1;
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }

@@ -434,11 +434,7 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: &self.message,
             problems: &self.problems,
-            problems_total: if self.problems.is_empty() {
-                0
-            } else {
-                self.problems_total
-            },
+            problems_total: self.problems_total,
         };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(s) = self.retry_after {

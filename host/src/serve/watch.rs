@@ -168,73 +168,68 @@ impl Watcher {
         loaded: crate::Result<crate::Model>,
         report: &mut ScanReport,
     ) {
-        {
-            self.registry.end_loading(&bound_name(&path));
-            let previous = self.known.get(&path).and_then(|k| k.serves.clone());
-            let loaded = loaded
-                .map_err(|e| (e.outcome(), e.to_string()))
-                .and_then(|model| self.may_serve(&path, &model).map(|()| model));
-            match loaded {
-                Ok(model) => {
-                    let (name, version) = (model.name().to_string(), model.info().version.clone());
-                    let retire = previous
-                        .as_ref()
-                        .filter(|old| **old != (name.clone(), version.clone()))
-                        .filter(|(n, v)| self.owned_by(&path, n, v));
-                    let replaced = self.registry.deploy(
-                        model,
-                        Origin::Watched(path.clone()),
-                        retire.map(|(n, v)| (n.as_str(), v.as_str())),
-                    );
-                    match (&previous, replaced) {
-                        (Some((_, old)), Some(_)) if *old != version => tracing::info!(
-                            "{}: swapped {name} {old} for {name} {version}",
-                            path.display()
-                        ),
-                        (_, Some(r)) => tracing::info!(
-                            "{}: reloaded {name} {version} (was served from {:?})",
-                            path.display(),
-                            r.origin()
-                        ),
-                        (_, None) => tracing::info!("{}: loaded {name} {version}", path.display()),
-                    }
-                    self.known.insert(
-                        path.clone(),
-                        Known {
-                            stamp,
-                            serves: Some((name, version)),
-                        },
-                    );
-                    report.loaded.push(path);
+        self.registry.end_loading(&bound_name(&path));
+        let previous = self.known.get(&path).and_then(|k| k.serves.clone());
+        let loaded = loaded
+            .map_err(|e| (e.outcome(), e.to_string()))
+            .and_then(|model| self.may_serve(&path, &model).map(|()| model));
+        match loaded {
+            Ok(model) => {
+                let (name, version) = (model.name().to_string(), model.info().version.clone());
+                let retire = previous
+                    .as_ref()
+                    .filter(|old| **old != (name.clone(), version.clone()))
+                    .filter(|(n, v)| self.owned_by(&path, n, v));
+                let replaced = self.registry.deploy(
+                    model,
+                    Origin::Watched(path.clone()),
+                    retire.map(|(n, v)| (n.as_str(), v.as_str())),
+                );
+                match (&previous, replaced) {
+                    (Some((_, old)), Some(_)) if *old != version => tracing::info!(
+                        "{}: swapped {name} {old} for {name} {version}",
+                        path.display()
+                    ),
+                    (_, Some(r)) => tracing::info!(
+                        "{}: reloaded {name} {version} (was served from {:?})",
+                        path.display(),
+                        r.origin()
+                    ),
+                    (_, None) => tracing::info!("{}: loaded {name} {version}", path.display()),
                 }
-                Err((reason, e)) => {
-                    self.refusals.add(
-                        1,
-                        &[
-                            opentelemetry::KeyValue::new(names::REFUSAL_REASON, reason),
-                            opentelemetry::KeyValue::new(
-                                names::MODEL_FILE,
-                                path.display().to_string(),
-                            ),
-                        ],
-                    );
-                    match &previous {
-                        Some((name, version)) => tracing::error!(
-                            "{}: refused ({e}); {name} {version} keeps serving",
-                            path.display()
-                        ),
-                        None => tracing::error!("{}: refused ({e})", path.display()),
-                    }
-                    // Keep serving what the file held before; retry once it changes.
-                    self.known.insert(
-                        path.clone(),
-                        Known {
-                            stamp,
-                            serves: previous,
-                        },
-                    );
-                    report.refused.push((path, e));
+                self.known.insert(
+                    path.clone(),
+                    Known {
+                        stamp,
+                        serves: Some((name, version)),
+                    },
+                );
+                report.loaded.push(path);
+            }
+            Err((reason, e)) => {
+                self.refusals.add(
+                    1,
+                    &[
+                        opentelemetry::KeyValue::new(names::REFUSAL_REASON, reason),
+                        opentelemetry::KeyValue::new(names::MODEL_FILE, path.display().to_string()),
+                    ],
+                );
+                match &previous {
+                    Some((name, version)) => tracing::error!(
+                        "{}: refused ({e}); {name} {version} keeps serving",
+                        path.display()
+                    ),
+                    None => tracing::error!("{}: refused ({e})", path.display()),
                 }
+                // Keep serving what the file held before; retry once it changes.
+                self.known.insert(
+                    path.clone(),
+                    Known {
+                        stamp,
+                        serves: previous,
+                    },
+                );
+                report.refused.push((path, e));
             }
         }
     }
