@@ -110,17 +110,8 @@ impl Graph {
             match o.domain.as_deref().unwrap_or("") {
                 "" | "ai.onnx" => opsets.core = o.version.unwrap_or(1),
                 "ai.onnx.ml" => opsets.ml = o.version.unwrap_or(1),
-                other => {
-                    if graph
-                        .node
-                        .iter()
-                        .any(|n| n.domain.as_deref().unwrap_or("") == other)
-                    {
-                        return Err(OnnxError::model(format!(
-                            "the graph uses operators of domain `{other}`, which Glassbox does not implement (only ai.onnx and ai.onnx.ml)"
-                        )));
-                    }
-                }
+                // Nodes of other domains are refused one by one, by name.
+                _ => {}
             }
         }
         Self::build_graph(graph, opsets)
@@ -162,6 +153,7 @@ impl Graph {
         }
 
         let mut steps: Vec<Step> = Vec::new();
+        let mut refused: Vec<OnnxError> = Vec::new();
         let mut producers = HashMap::new();
         let mut operators = BTreeSet::new();
         for (index, node) in graph.node.iter().enumerate() {
@@ -174,8 +166,23 @@ impl Graph {
             operators.insert(format!("{domain}:{op}"));
             let err = |m: String| OnnxError::node(&label, domain, op, m);
             let attrs = Attrs::new(node);
-            let kernel = ops::build(domain, op, &attrs, opsets).map_err(err)?;
-            attrs.check_all_used().map_err(err)?;
+            let kernel = match ops::build(domain, op, &attrs, opsets)
+                .and_then(|k| attrs.check_all_used().map(|()| k))
+            {
+                Ok(k) => k,
+                Err(m) => {
+                    // Go on, so that one error lists every node that cannot
+                    // run: a user fixing a conversion wants the whole list,
+                    // not one node per attempt. The outputs get slots so
+                    // that the nodes reading them are not reported as
+                    // reading nothing.
+                    refused.push(err(m));
+                    for name in &node.output {
+                        new_slot(name, &mut slot_of);
+                    }
+                    continue;
+                }
+            };
 
             let mut in_slots = Vec::with_capacity(node.input.len());
             for name in &node.input {
@@ -235,6 +242,27 @@ impl Graph {
             });
         }
 
+        match refused.len() {
+            0 => {}
+            1 => return Err(refused.remove(0)),
+            n => {
+                // A hostile file may have a million such nodes: the first
+                // few tell the story.
+                const SHOWN: usize = 20;
+                let mut list: Vec<String> = refused
+                    .iter()
+                    .take(SHOWN)
+                    .map(|e| format!("  {e}"))
+                    .collect();
+                if n > SHOWN {
+                    list.push(format!("  … and {} more", n - SHOWN));
+                }
+                return Err(OnnxError::model(format!(
+                    "{n} nodes cannot be compiled:\n{}",
+                    list.join("\n")
+                )));
+            }
+        }
         let mut outputs = Vec::new();
         for o in &graph.output {
             let name = o.name.clone().unwrap_or_default();

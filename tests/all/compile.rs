@@ -263,22 +263,36 @@ fn the_component_carries_schema_profile_and_provenance() {
     );
 }
 
+/// Every node that cannot run is named in one error, with its operator and
+/// domain, including operators of domains nobody implements.
 #[test]
-fn unsupported_operators_are_refused_by_node_and_name() {
+fn unsupported_operators_are_refused_all_at_once_by_node_and_name() {
     use glassbox_onnx::proto::*;
+    let node = |name: &str, domain: &str, op: &str, input: &str, output: &str| NodeProto {
+        input: vec![input.into()],
+        output: vec![output.into()],
+        name: Some(name.into()),
+        op_type: Some(op.into()),
+        domain: Some(domain.into()),
+        ..Default::default()
+    };
     let model = ModelProto {
-        opset_import: vec![OperatorSetIdProto {
-            domain: Some(String::new()),
-            version: Some(17),
-        }],
+        opset_import: vec![
+            OperatorSetIdProto {
+                domain: Some(String::new()),
+                version: Some(17),
+            },
+            OperatorSetIdProto {
+                domain: Some("com.acme".into()),
+                version: Some(1),
+            },
+        ],
         graph: Some(GraphProto {
-            node: vec![NodeProto {
-                input: vec!["x".into(), "k".into()],
-                output: vec!["y".into(), "i".into()],
-                name: Some("top".into()),
-                op_type: Some("TopK".into()),
-                ..Default::default()
-            }],
+            node: vec![
+                node("frob", "com.acme", "Frobnicate", "x", "a"),
+                node("ok", "", "Relu", "a", "b"),
+                node("spiral", "", "HammingWindow", "b", "y"),
+            ],
             input: vec![ValueInfoProto::tensor(
                 "x",
                 DataType::Float,
@@ -297,8 +311,14 @@ fn unsupported_operators_are_refused_by_node_and_name() {
     let train = TrainingData::from_jsonl("{\"x\": 1.0}\n").unwrap();
     let err = compile(&model.encode_to_vec(), &train, &CompileOptions::new("m")).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("node `top` (ai.onnx:TopK)"), "{msg}");
-    assert!(msg.contains("not supported"), "{msg}");
+    assert!(msg.contains("2 nodes cannot be compiled"), "{msg}");
+    assert!(msg.contains("node `frob` (com.acme:Frobnicate)"), "{msg}");
+    assert!(msg.contains("`Frobnicate` of domain `com.acme`"), "{msg}");
+    assert!(
+        msg.contains("node `spiral` (ai.onnx:HammingWindow)"),
+        "{msg}"
+    );
+    assert!(!msg.contains("`ok`"), "{msg}");
 }
 
 #[test]

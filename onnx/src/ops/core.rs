@@ -22,8 +22,10 @@ pub(super) fn build(op: &str, a: &Attrs<'_>, opset: i64) -> R<Box<dyn Kernel>> {
         "And" => Box::new(Logical(op.to_string())),
         "Or" => Box::new(Logical(op.to_string())),
         "Xor" => Box::new(Logical(op.to_string())),
-        "Max" => Box::new(Variadic(true)),
-        "Min" => Box::new(Variadic(false)),
+        "Max" => Box::new(Variadic(Var::Max)),
+        "Min" => Box::new(Variadic(Var::Min)),
+        "Sum" => Box::new(Variadic(Var::Sum)),
+        "Mean" => Box::new(Variadic(Var::Mean)),
         "Sqrt" => Box::new(Unary(Un::Sqrt)),
         "Exp" => Box::new(Unary(Un::Exp)),
         "Log" => Box::new(Unary(Un::Log)),
@@ -134,6 +136,12 @@ pub(super) fn build(op: &str, a: &Attrs<'_>, opset: i64) -> R<Box<dyn Kernel>> {
             };
             Box::new(ConstantOfShape(value))
         }
+        "Transpose" => super::shape::transpose(a),
+        "Slice" => super::shape::slice(a, opset),
+        "TopK" => super::shape::top_k(a, opset)?,
+        "IsNaN" => super::shape::is_nan(),
+        "IsInf" => super::shape::is_inf(a),
+        "LpNormalization" => super::shape::lp_normalization(a)?,
         other => return Err(format!("operator ai.onnx:{other} is not supported")),
     })
 }
@@ -496,52 +504,80 @@ impl Kernel for Logical {
     }
 }
 
-#[derive(Clone, Debug)]
-struct Variadic(bool);
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Var {
+    Max,
+    Min,
+    Sum,
+    Mean,
+}
+
+/// Max, Min, Sum and Mean over any number of broadcast inputs, folded left
+/// to right as onnxruntime does (so float sums round the same way).
+#[derive(Clone, Copy, Debug)]
+struct Variadic(Var);
+
+impl Variadic {
+    fn f32(self, a: f32, b: f32) -> f32 {
+        match self.0 {
+            // NaN propagates, as in onnxruntime.
+            Var::Max | Var::Min if a.is_nan() || b.is_nan() => f32::NAN,
+            Var::Max => a.max(b),
+            Var::Min => a.min(b),
+            Var::Sum | Var::Mean => a + b,
+        }
+    }
+
+    fn f64(self, a: f64, b: f64) -> f64 {
+        match self.0 {
+            Var::Max | Var::Min if a.is_nan() || b.is_nan() => f64::NAN,
+            Var::Max => a.max(b),
+            Var::Min => a.min(b),
+            Var::Sum | Var::Mean => a + b,
+        }
+    }
+
+    fn i64(self, a: i64, b: i64) -> i64 {
+        match self.0 {
+            Var::Max => a.max(b),
+            Var::Min => a.min(b),
+            Var::Sum | Var::Mean => a.wrapping_add(b),
+        }
+    }
+}
 
 impl Kernel for Variadic {
     fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
         let mut acc = tensor(inputs, 0, "data_0")?.clone();
-        let max = self.0;
         for i in 1..inputs.len() {
             let t = tensor(inputs, i, "data")?;
             let (ash, bsh) = (&acc.shape[..], &t.shape[..]);
             acc = match (&acc.data, &t.data) {
                 (Data::F32(x), Data::F32(y)) => {
-                    // NaN propagates, as in onnxruntime.
-                    let (shape, v) = zip_with(x, ash, y, bsh, |a, b| {
-                        if a.is_nan() || b.is_nan() {
-                            f32::NAN
-                        } else if max {
-                            a.max(b)
-                        } else {
-                            a.min(b)
-                        }
-                    })?;
+                    let (shape, v) = zip_with(x, ash, y, bsh, |a, b| self.f32(a, b))?;
                     Tensor::f32(shape, v)
                 }
                 (Data::F64(x), Data::F64(y)) => {
-                    let (shape, v) = zip_with(x, ash, y, bsh, |a, b| {
-                        if a.is_nan() || b.is_nan() {
-                            f64::NAN
-                        } else if max {
-                            a.max(b)
-                        } else {
-                            a.min(b)
-                        }
-                    })?;
+                    let (shape, v) = zip_with(x, ash, y, bsh, |a, b| self.f64(a, b))?;
                     Tensor {
                         shape,
                         data: Data::F64(v),
                     }
                 }
-                (Data::I64(x), Data::I64(y)) => {
-                    let (shape, v) =
-                        zip_with(x, ash, y, bsh, |a, b| if max { a.max(b) } else { a.min(b) })?;
+                (Data::I64(x), Data::I64(y)) if self.0 != Var::Mean => {
+                    let (shape, v) = zip_with(x, ash, y, bsh, |a, b| self.i64(a, b))?;
                     Tensor::i64(shape, v)
                 }
                 _ => return Err(type_mismatch(&acc, t)),
             };
+        }
+        if self.0 == Var::Mean {
+            let n = inputs.len();
+            match &mut acc.data {
+                Data::F32(v) => v.iter_mut().for_each(|x| *x /= n as f32),
+                Data::F64(v) => v.iter_mut().for_each(|x| *x /= n as f64),
+                d => return Err(format!("Mean of {} is not supported", d.elem_type())),
+            }
         }
         Ok(vec![acc.into()])
     }

@@ -8,6 +8,7 @@ mod core;
 
 pub(crate) use core::cast;
 mod ml;
+mod shape;
 mod svm;
 mod tree;
 
@@ -26,11 +27,14 @@ pub fn build(
         "ai.onnx.ml" => match op {
             "TreeEnsembleClassifier" => tree::build(attrs, true),
             "TreeEnsembleRegressor" => tree::build(attrs, false),
+            "TreeEnsemble" => tree::build_unified(attrs),
             "SVMClassifier" => svm::build_classifier(attrs),
             "SVMRegressor" => svm::build_regressor(attrs),
             _ => ml::build(op, attrs, opsets.ml),
         },
-        other => Err(format!("domain `{other}` is not supported")),
+        other => Err(format!(
+            "operator `{op}` of domain `{other}` is not supported (Glassbox implements the ai.onnx and ai.onnx.ml domains)"
+        )),
     }
 }
 

@@ -22,6 +22,8 @@ const GTE: u32 = 3;
 const GT: u32 = 4;
 const EQ: u32 = 5;
 const NEQ: u32 = 6;
+/// Set membership (opset 5), only while reading: packed as a chain of EQ.
+const MEMBER: u32 = 7;
 const FEATURE_BITS: u32 = 24;
 const MISSING_TRUE: u32 = 1 << 27;
 
@@ -108,8 +110,46 @@ struct Classifier {
 }
 
 #[derive(Clone, Debug)]
-struct Regressor(Ensemble);
+struct Regressor {
+    ensemble: Ensemble,
+    /// Opset 5's `TreeEnsemble` answers in its input's type (double for
+    /// double rows); the legacy regressor always in float.
+    typed: bool,
+}
 
+/// A tree ensemble as a file describes it, before it is packed for walking:
+/// nodes by position, children by position. Both encodings (the legacy
+/// `TreeEnsembleClassifier`/`Regressor` and opset 5's `TreeEnsemble`) are
+/// read into this, and one function checks and packs it.
+struct Raw {
+    nodes: Vec<RawNode>,
+    roots: Vec<u32>,
+    /// How errors name node `i`: `node 3 of tree 0`, `interior node 7`.
+    names: Vec<String>,
+}
+
+enum RawNode {
+    Leaf(Vec<(u32, f32)>),
+    Branch {
+        mode: u32,
+        feature: usize,
+        threshold: f64,
+        yes: u32,
+        no: u32,
+        missing_true: bool,
+    },
+}
+
+/// The post-transform, aggregation and classes of an ensemble.
+struct Head {
+    targets: usize,
+    aggregate: Aggregate,
+    base: Vec<f32>,
+    post: PostTransform,
+    labels: Option<Labels>,
+}
+
+/// `TreeEnsembleClassifier` (`classifier`) or `TreeEnsembleRegressor`.
 pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {
     let tree_ids = a.ints("nodes_treeids");
     let node_ids = a.ints("nodes_nodeids");
@@ -193,7 +233,7 @@ pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {
         ));
     }
 
-    // Flatten: (tree, node id) → index.
+    // (tree, node id) → position.
     let mut index: HashMap<(i64, i64), u32> = HashMap::with_capacity(n);
     for i in 0..n {
         if index.insert((tree_ids[i], node_ids[i]), i as u32).is_some() {
@@ -203,7 +243,6 @@ pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {
             ));
         }
     }
-    // Leaf weights grouped by leaf.
     let mut leaf_weights: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
     for k in 0..w_trees.len() {
         let at = *index.get(&(w_trees[k], w_nodes[k])).ok_or_else(|| {
@@ -219,8 +258,6 @@ pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {
         leaf_weights[at as usize].push((id as u32, w_values[k] as f32));
     }
     let mut nodes = Vec::with_capacity(n);
-    let mut weights = Vec::new();
-    let mut features = 0usize;
     let mut is_child = vec![false; n];
     for i in 0..n {
         let mode = match modes[i].as_str() {
@@ -234,14 +271,7 @@ pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {
             other => return Err(format!("node mode `{other}` is not supported")),
         };
         if mode == LEAF {
-            let start = weights.len() as u32;
-            weights.extend(&leaf_weights[i]);
-            nodes.push(Node {
-                threshold: 0.0,
-                meta: LEAF << 28,
-                yes: start,
-                no: leaf_weights[i].len() as u32,
-            });
+            nodes.push(RawNode::Leaf(std::mem::take(&mut leaf_weights[i])));
             continue;
         }
         if !leaf_weights[i].is_empty() {
@@ -250,11 +280,6 @@ pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {
                 node_ids[i], tree_ids[i]
             ));
         }
-        let feature = usize::try_from(feature_ids[i])
-            .ok()
-            .filter(|&f| f < (1 << FEATURE_BITS))
-            .ok_or_else(|| format!("feature id {} is out of range", feature_ids[i]))?;
-        features = features.max(feature + 1);
         let child = |id: i64| {
             index.get(&(tree_ids[i], id)).copied().ok_or_else(|| {
                 format!(
@@ -266,29 +291,25 @@ pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {
         let (yes, no) = (child(yes_ids[i])?, child(no_ids[i])?);
         is_child[yes as usize] = true;
         is_child[no as usize] = true;
-        let mut meta = (mode << 28) | feature as u32;
-        if missing.get(i).copied().unwrap_or(0) != 0 {
-            meta |= MISSING_TRUE;
-        }
-        nodes.push(Node {
-            threshold: values[i] as f32,
-            meta,
+        nodes.push(RawNode::Branch {
+            mode,
+            feature: feature(feature_ids[i])?,
+            threshold: values[i],
             yes,
             no,
+            missing_true: missing.get(i).copied().unwrap_or(0) != 0,
         });
     }
-    // One root per tree, in order of first appearance.
-    let mut roots = Vec::new();
+    // One root per tree, in order of first appearance: the one node of the
+    // tree that no node points to.
     let mut seen = BTreeSet::new();
-    let mut tree_order = Vec::new();
+    let mut roots = Vec::new();
     for &t in &tree_ids {
-        if seen.insert(t) {
-            tree_order.push(t);
+        if !seen.insert(t) {
+            continue;
         }
-    }
-    for t in &tree_order {
         let candidates: Vec<u32> = (0..n)
-            .filter(|&i| tree_ids[i] == *t && !is_child[i])
+            .filter(|&i| tree_ids[i] == t && !is_child[i])
             .map(|i| i as u32)
             .collect();
         match candidates.as_slice() {
@@ -297,32 +318,356 @@ pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {
             _ => return Err(format!("tree {t} has {} roots", candidates.len())),
         }
     }
-    // Every tree must be finite: a walk from the root visits each node once.
-    let mut visited = vec![false; n];
-    let mut depths = Vec::with_capacity(roots.len());
-    for &r in &roots {
-        let mut stack = vec![(r, 0u32)];
-        let mut deepest = 0;
-        while let Some((i, depth)) = stack.pop() {
-            deepest = deepest.max(depth);
-            if std::mem::replace(&mut visited[i as usize], true) {
+    let names = (0..n)
+        .map(|i| format!("node {} of tree {}", node_ids[i], tree_ids[i]))
+        .collect();
+    let raw = Raw {
+        nodes,
+        roots,
+        names,
+    };
+    assemble(
+        raw,
+        Head {
+            targets,
+            aggregate,
+            base,
+            post,
+            labels,
+        },
+        false,
+    )
+}
+
+/// `ai.onnx.ml` opset 5's `TreeEnsemble`: interior nodes and leaves in
+/// separate lists, explicit roots, modes as a byte tensor, set membership.
+/// It answers `[N, n_targets]` scores like a regressor (a classifier is this
+/// followed by ArgMax in the graph).
+pub(super) fn build_unified(a: &Attrs<'_>) -> R<Box<dyn Kernel>> {
+    let feature_ids = a.ints("nodes_featureids");
+    let yes_ids = a.ints("nodes_truenodeids");
+    let no_ids = a.ints("nodes_falsenodeids");
+    let yes_leaf = a.ints("nodes_trueleafs");
+    let no_leaf = a.ints("nodes_falseleafs");
+    let missing = a.ints("nodes_missing_value_tracks_true");
+    let roots = a.ints("tree_roots");
+    let leaf_targets = a.ints("leaf_targetids");
+    a.ignore(&["nodes_hitrates"]);
+    let modes: Vec<u32> = match a.tensor("nodes_modes")? {
+        Some(t) => t
+            .data
+            .to_f64()
+            .iter()
+            .map(|&m| match m as i64 {
+                0 => Ok(LEQ),
+                1 => Ok(LT),
+                2 => Ok(GTE),
+                3 => Ok(GT),
+                4 => Ok(EQ),
+                5 => Ok(NEQ),
+                6 => Ok(MEMBER),
+                other => Err(format!("node mode {other} is not one of 0..=6")),
+            })
+            .collect::<R<_>>()?,
+        None => return Err("needs `nodes_modes`".into()),
+    };
+    let splits = tensor_f64(a, "nodes_splits")?;
+    let weights = tensor_f64(a, "leaf_weights")?;
+    let members = match a.tensor("membership_values")? {
+        Some(_) => tensor_f64(a, "membership_values")?,
+        None => Vec::new(),
+    };
+    let n = modes.len();
+    for (name, len) in [
+        ("nodes_featureids", feature_ids.len()),
+        ("nodes_splits", splits.len()),
+        ("nodes_truenodeids", yes_ids.len()),
+        ("nodes_falsenodeids", no_ids.len()),
+        ("nodes_trueleafs", yes_leaf.len()),
+        ("nodes_falseleafs", no_leaf.len()),
+    ] {
+        if len != n {
+            return Err(format!("{name} has {len} entries, nodes_modes {n}"));
+        }
+    }
+    if !missing.is_empty() && missing.len() != n {
+        return Err(format!(
+            "nodes_missing_value_tracks_true has {} entries for {n} nodes",
+            missing.len()
+        ));
+    }
+    if leaf_targets.len() != weights.len() {
+        return Err(format!(
+            "leaf_targetids has {} entries, leaf_weights {}",
+            leaf_targets.len(),
+            weights.len()
+        ));
+    }
+    let targets = usize::try_from(a.int("n_targets").unwrap_or(1))
+        .ok()
+        .filter(|&t| t > 0)
+        .ok_or("n_targets must be positive")?;
+    let aggregate = match a.int("aggregate_function").unwrap_or(1) {
+        0 => Aggregate::Average,
+        1 => Aggregate::Sum,
+        2 => Aggregate::Min,
+        3 => Aggregate::Max,
+        other => return Err(format!("aggregate_function {other} is not one of 0..=3")),
+    };
+    // The specification numbers SOFTMAX 1 and LOGISTIC 2; onnxruntime
+    // (1.32) reads 1 as LOGISTIC and 2 as SOFTMAX, its own enum's order.
+    // Models are validated against onnxruntime, so its reading wins; the
+    // operator tests pin it (tests/data/ops, treeensemble5_*).
+    let post = match a.int("post_transform").unwrap_or(0) {
+        0 => PostTransform::None,
+        1 => PostTransform::Logistic,
+        2 => PostTransform::Softmax,
+        3 => PostTransform::SoftmaxZero,
+        4 => PostTransform::Probit,
+        other => return Err(format!("post_transform {other} is not one of 0..=4")),
+    };
+    // Interior nodes first, then the leaves, then the extra branches that
+    // spell out set memberships.
+    let leaves = weights.len();
+    let mut nodes = Vec::with_capacity(n + leaves);
+    let mut names: Vec<String> = (0..n).map(|i| format!("interior node {i}")).collect();
+    let position = |i: usize, id: i64, leaf: i64| -> R<u32> {
+        let (limit, offset, what) = match leaf {
+            0 => (n, 0, "interior node"),
+            1 => (leaves, n, "leaf"),
+            other => {
                 return Err(format!(
-                    "node {} of tree {} is reached twice: the tree has a cycle or shared subtree",
-                    node_ids[i as usize], tree_ids[i as usize]
+                    "nodes_trueleafs/falseleafs has {other}, not 0 or 1"
                 ));
             }
-            let node = nodes[i as usize];
-            if node.meta >> 28 != LEAF {
-                stack.push((node.yes, depth + 1));
-                stack.push((node.no, depth + 1));
+        };
+        usize::try_from(id)
+            .ok()
+            .filter(|&id| id < limit)
+            .map(|id| (id + offset) as u32)
+            .ok_or_else(|| format!("interior node {i} points to {what} {id}, which does not exist"))
+    };
+    let mut sets = members.split(|v| v.is_nan());
+    let mut extra: Vec<RawNode> = Vec::new();
+    for i in 0..n {
+        let yes = position(i, yes_ids[i], yes_leaf[i])?;
+        let no = position(i, no_ids[i], no_leaf[i])?;
+        let feature = feature(feature_ids[i])?;
+        let missing_true = missing.get(i).copied().unwrap_or(0) != 0;
+        if modes[i] != MEMBER {
+            nodes.push(RawNode::Branch {
+                mode: modes[i],
+                feature,
+                threshold: splits[i],
+                yes,
+                no,
+                missing_true,
+            });
+            continue;
+        }
+        // x ∈ {a, b, c} as the chain x == a ? yes : x == b ? yes : …,
+        // every link sharing the `yes` subtree (the same shape LightGBM's
+        // converters write by hand). NaN is in no set; it goes `yes` only
+        // when the node says missing values do.
+        let set = sets.next().unwrap_or(&[]);
+        if set.is_empty() {
+            return Err(format!(
+                "interior node {i} is a BRANCH_MEMBER node without its set in membership_values"
+            ));
+        }
+        let first_extra = (n + leaves + extra.len()) as u32;
+        for (k, &v) in set.iter().enumerate() {
+            let next = if k + 1 == set.len() {
+                no
+            } else {
+                first_extra + k as u32
+            };
+            let link = RawNode::Branch {
+                mode: EQ,
+                feature,
+                threshold: v,
+                yes,
+                no: next,
+                missing_true,
+            };
+            if k == 0 {
+                nodes.push(link);
+            } else {
+                extra.push(link);
             }
         }
-        depths.push(deepest);
     }
-    let thresholds64 = values
+    for (k, (&t, &w)) in leaf_targets.iter().zip(&weights).enumerate() {
+        let t = usize::try_from(t)
+            .ok()
+            .filter(|&t| t < targets)
+            .ok_or_else(|| format!("leaf {k} targets {t}, outside 0..{targets}"))?;
+        nodes.push(RawNode::Leaf(vec![(t as u32, w as f32)]));
+        names.push(format!("leaf {k}"));
+    }
+    for k in 0..extra.len() {
+        names.push(format!("set-membership link {k}"));
+    }
+    nodes.extend(extra);
+    let roots = roots
+        .iter()
+        .map(|&r| {
+            usize::try_from(r)
+                .ok()
+                .filter(|&r| r < n)
+                .map(|r| r as u32)
+                .ok_or_else(|| format!("tree_roots has {r}, which is not an interior node"))
+        })
+        .collect::<R<Vec<u32>>>()?;
+    if roots.is_empty() {
+        return Err("tree_roots is empty".into());
+    }
+    assemble(
+        Raw {
+            nodes,
+            roots,
+            names,
+        },
+        Head {
+            targets,
+            aggregate,
+            base: Vec::new(),
+            post,
+            labels: None,
+        },
+        true,
+    )
+}
+
+/// A tensor attribute's values as doubles.
+fn tensor_f64(a: &Attrs<'_>, name: &str) -> R<Vec<f64>> {
+    match a.tensor(name)? {
+        Some(t) => match &t.data {
+            Data::F32(_) | Data::F64(_) => Ok(t.data.to_f64()),
+            other => Err(format!(
+                "attribute `{name}` must be float or double, got {}",
+                other.elem_type()
+            )),
+        },
+        None => Err(format!("needs `{name}`")),
+    }
+}
+
+fn feature(id: i64) -> R<usize> {
+    usize::try_from(id)
+        .ok()
+        .filter(|&f| f < (1 << FEATURE_BITS))
+        .ok_or_else(|| format!("feature id {id} is out of range"))
+}
+
+/// The longest path from each root to a leaf, checking on the way that no
+/// walk can loop. A node may be reached from several parents (a tree is a
+/// DAG: converters share a subtree between the links of a category set);
+/// each node is visited once, so this is linear in the nodes.
+fn depths(nodes: &[Node], roots: &[u32], names: &[String]) -> R<Vec<u32>> {
+    const NEW: u8 = 0;
+    const OPEN: u8 = 1;
+    const DONE: u8 = 2;
+    let mut state = vec![NEW; nodes.len()];
+    let mut depth = vec![0u32; nodes.len()];
+    let children = |i: usize| {
+        let node = nodes[i];
+        (node.meta >> 28 != LEAF).then_some([node.yes as usize, node.no as usize])
+    };
+    let cycle = |i: usize| {
+        format!(
+            "{} is reached from itself: the trees have a cycle",
+            names[i]
+        )
+    };
+    for &r in roots {
+        let mut stack = vec![(r as usize, false)];
+        while let Some((i, closing)) = stack.pop() {
+            if closing {
+                depth[i] = children(i).map_or(0, |[y, n]| 1 + depth[y].max(depth[n]));
+                state[i] = DONE;
+                continue;
+            }
+            match state[i] {
+                DONE => continue,
+                // An entry pushed after `i` was opened, i.e. by a node
+                // below it: `i` reaches itself.
+                OPEN => return Err(cycle(i)),
+                _ => {}
+            }
+            state[i] = OPEN;
+            stack.push((i, true));
+            for c in children(i).into_iter().flatten() {
+                match state[c] {
+                    NEW => stack.push((c, false)),
+                    OPEN => return Err(cycle(c)),
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(roots.iter().map(|&r| depth[r as usize]).collect())
+}
+
+/// Checks and packs a read ensemble.
+fn assemble(raw: Raw, head: Head, typed_output: bool) -> R<Box<dyn Kernel>> {
+    let Head {
+        targets,
+        aggregate,
+        base,
+        post,
+        labels,
+    } = head;
+    let n = raw.nodes.len();
+    if n >= 1 << 31 {
+        return Err(format!("{n} tree nodes are more than an ensemble may have"));
+    }
+    let mut nodes = Vec::with_capacity(n);
+    let mut weights = Vec::new();
+    let mut features = 0usize;
+    let mut thresholds = Vec::with_capacity(n);
+    for node in &raw.nodes {
+        match node {
+            RawNode::Leaf(w) => {
+                let start = weights.len() as u32;
+                weights.extend(w);
+                nodes.push(Node {
+                    threshold: 0.0,
+                    meta: LEAF << 28,
+                    yes: start,
+                    no: w.len() as u32,
+                });
+                thresholds.push(0.0);
+            }
+            &RawNode::Branch {
+                mode,
+                feature,
+                threshold,
+                yes,
+                no,
+                missing_true,
+            } => {
+                features = features.max(feature + 1);
+                let mut meta = (mode << 28) | feature as u32;
+                if missing_true {
+                    meta |= MISSING_TRUE;
+                }
+                nodes.push(Node {
+                    threshold: threshold as f32,
+                    meta,
+                    yes,
+                    no,
+                });
+                thresholds.push(threshold);
+            }
+        }
+    }
+    let roots = raw.roots;
+    let depths = depths(&nodes, &roots, &raw.names)?;
+    let thresholds64 = thresholds
         .iter()
         .any(|&v| f64::from(v as f32) != v)
-        .then_some(values);
+        .then_some(thresholds);
     let branch_modes: BTreeSet<u32> = nodes
         .iter()
         .map(|n| n.meta >> 28)
@@ -384,7 +729,10 @@ pub(super) fn build(a: &Attrs<'_>, classifier: bool) -> R<Box<dyn Kernel>> {
                 labels,
             })
         }
-        None => Box::new(Regressor(ensemble)),
+        None => Box::new(Regressor {
+            ensemble,
+            typed: typed_output,
+        }),
     })
 }
 
@@ -671,8 +1019,9 @@ impl Ensemble {
 
 impl Kernel for Regressor {
     fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
-        let e = &self.0;
-        let (rows, mut scores, _) = e.scores(tensor(inputs, 0, "X")?)?;
+        let e = &self.ensemble;
+        let x = tensor(inputs, 0, "X")?;
+        let (rows, mut scores, _) = e.scores(x)?;
         if !e.base.is_empty() {
             for row in scores.chunks_mut(e.targets) {
                 row.iter_mut().zip(&e.base).for_each(|(s, b)| *s += b);
@@ -683,7 +1032,14 @@ impl Kernel for Regressor {
         } else if e.post == PostTransform::Probit {
             scores.iter_mut().for_each(|s| *s = probit(*s));
         }
-        Ok(vec![Tensor::f32(vec![rows, e.targets], scores).into()])
+        let mut y = Tensor::f32(vec![rows, e.targets], scores);
+        if self.typed && matches!(x.data, Data::F64(_)) {
+            y = Tensor {
+                shape: y.shape,
+                data: Data::F64(y.data.to_f64()),
+            };
+        }
+        Ok(vec![y.into()])
     }
 }
 

@@ -2080,6 +2080,163 @@ def ml_cases(g):
     )
 
 
+# --------------------------------------------------------------------------
+# operators that converters emit for common estimators beyond the reference
+# pipelines (CalibratedClassifierCV and soft voting: Sum; OneVsRest: Slice
+# and LpNormalization; nearest neighbours: TopK and Transpose; missing-value
+# indicators: IsNaN), trees that share subtrees, and opset 5's TreeEnsemble.
+
+
+def coverage_cases(g):
+    A = f32([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    g.add(
+        "sum_3_inputs_bcast",
+        node("Sum", ["A", "B", "C"], ["Y"]),
+        {"A": A, "B": f32([0.1, 0.2, 0.3]), "C": f32([[1e-8], [1e8]])},
+        {"Y": FLOAT},
+    )
+    g.add("sum_single_input", node("Sum", ["A"], ["Y"]), {"A": A}, {"Y": FLOAT})
+    g.add(
+        "sum_double",
+        node("Sum", ["A", "B"], ["Y"]),
+        {"A": f64([0.1, 0.2]), "B": f64([0.7, NAN])},
+        {"Y": DOUBLE},
+    )
+    g.add("mean_2_inputs", node("Mean", ["A", "B"], ["Y"]), {"A": A, "B": f32([1.0, 0.0, -1.0])}, {"Y": FLOAT})
+
+    T3 = f32(np.arange(24).reshape(2, 3, 4))
+    g.add("transpose_default", node("Transpose", ["X"], ["Y"]), {"X": T3}, {"Y": FLOAT})
+    g.add("transpose_perm_3d", node("Transpose", ["X"], ["Y"], perm=[1, 0, 2]), {"X": T3}, {"Y": FLOAT})
+    g.add("transpose_2d_int64", node("Transpose", ["X"], ["Y"]), {"X": i64([[1, 2, 3], [4, 5, 6]])}, {"Y": INT64})
+
+    M = f32(np.arange(20).reshape(4, 5))
+    g.add(
+        "slice_axes_steps",
+        node("Slice", ["X", "s", "e", "a", "st"], ["Y"]),
+        {"X": M},
+        {"Y": FLOAT},
+        inits={"s": i64([1, 0]), "e": i64([3, 5]), "a": i64([1, 0]), "st": i64([1, 2])},
+    )
+    g.add(
+        "slice_negative_step",
+        node("Slice", ["X", "s", "e", "a", "st"], ["Y"]),
+        {"X": M},
+        {"Y": FLOAT},
+        inits={"s": i64([-1]), "e": i64([-1000]), "a": i64([1]), "st": i64([-2])},
+    )
+    g.add(
+        "slice_clamped_no_axes",
+        node("Slice", ["X", "s", "e"], ["Y"]),
+        {"X": M},
+        {"Y": FLOAT},
+        inits={"s": i64([-100, 2]), "e": i64([100, -1])},
+    )
+    g.add(
+        "slice_string_column",
+        node("Slice", ["X", "s", "e", "a"], ["Y"]),
+        {"X": s([["a", "b"], ["c", "d"]])},
+        {"Y": STRING},
+        inits={"s": i64([1]), "e": i64([2]), "a": i64([1])},
+    )
+
+    K = f32([[3.0, 1.0, 3.0, 2.0], [0.5, NAN, -1.0, 0.5]])
+    g.add(
+        "topk_largest_ties",
+        node("TopK", ["X", "k"], ["V", "I"]),
+        {"X": K},
+        {"V": FLOAT, "I": INT64},
+        inits={"k": i64([3])},
+    )
+    g.add(
+        "topk_smallest_axis0",
+        node("TopK", ["X", "k"], ["V", "I"], axis=0, largest=0),
+        {"X": f32([[3.0, 1.0], [1.0, 1.0], [2.0, 0.0]])},
+        {"V": FLOAT, "I": INT64},
+        inits={"k": i64([2])},
+    )
+
+    special = f32([[NAN, 1.0, INF], [-INF, 0.0, NAN]])
+    g.add("isnan", node("IsNaN", ["X"], ["Y"]), {"X": special}, {"Y": BOOL})
+    g.add("isnan_double", node("IsNaN", ["X"], ["Y"]), {"X": f64([NAN, 2.0])}, {"Y": BOOL})
+    g.add("isinf", node("IsInf", ["X"], ["Y"]), {"X": special}, {"Y": BOOL})
+    g.add("isinf_positive_only", node("IsInf", ["X"], ["Y"], detect_negative=0), {"X": special}, {"Y": BOOL})
+
+    L = f32([[3.0, -4.0, 0.0], [0.0, 0.0, 0.0], [1.0, 2.0, 2.0]])
+    g.add("lpnormalization_l2_default", node("LpNormalization", ["X"], ["Y"]), {"X": L}, {"Y": FLOAT})
+    g.add("lpnormalization_l1_axis0", node("LpNormalization", ["X"], ["Y"], axis=0, p=1), {"X": L}, {"Y": FLOAT})
+
+    # A category set written as a chain of BRANCH_EQ nodes whose true
+    # branches all point to one shared subtree (node 4), as onnxmltools
+    # writes LightGBM's categorical splits.
+    shared = [
+        ("branch", "BRANCH_EQ", 0, 1.0, 4, 1),
+        ("branch", "BRANCH_EQ", 0, 3.0, 4, 2),
+        ("branch", "BRANCH_EQ", 0, 7.0, 4, 3),
+        ("leaf", [(0, -1.0)]),
+        ("branch", "BRANCH_LEQ", 1, 0.5, 5, 6),
+        ("leaf", [(0, 10.0)]),
+        ("leaf", [(0, 20.0)]),
+    ]
+    shared_x = f32([[1.0, 0.0], [3.0, 1.0], [7.0, 0.2], [2.0, 0.0], [NAN, 0.0], [7.0, NAN]])
+    g.add(
+        "treeregressor_shared_subtree",
+        ml("TreeEnsembleRegressor", ["X"], ["Y"], n_targets=1, **tree_attrs([shared, shared], False)),
+        {"X": shared_x},
+        {"Y": FLOAT},
+        note="two copies of a tree whose category chain shares its true subtree",
+    )
+
+    # Opset 5: interior nodes and leaves apart, modes as bytes, a set
+    # membership node, a leaf shared by two parents, two trees, two targets.
+    te5 = dict(
+        n_targets=2,
+        aggregate_function=1,
+        post_transform=0,
+        tree_roots=[0, 3],
+        nodes_modes=helper.make_tensor("nodes_modes", TensorProto.UINT8, (5,), [0, 6, 2, 5, 6]),
+        nodes_featureids=[0, 1, 0, 1, 0],
+        nodes_splits=helper.make_tensor("nodes_splits", FLOAT, (5,), [0.5, NAN, 2.0, 3.0, NAN]),
+        nodes_trueleafs=[0, 1, 1, 0, 1],
+        nodes_truenodeids=[1, 0, 1, 4, 3],
+        nodes_falseleafs=[0, 1, 1, 1, 1],
+        nodes_falsenodeids=[2, 2, 0, 4, 2],
+        nodes_missing_value_tracks_true=[1, 0, 0, 0, 1],
+        leaf_targetids=[0, 1, 0, 1, 1],
+        leaf_weights=helper.make_tensor("leaf_weights", FLOAT, (5,), [1.0, 10.0, 100.0, 1000.0, 5.0]),
+        membership_values=helper.make_tensor(
+            "membership_values", FLOAT, (6,), [1.0, 4.0, 9.0, NAN, 2.0, NAN]
+        ),
+    )
+    te5_x = f32(
+        [[0.0, 4.0], [0.0, 5.0], [1.0, 3.0], [3.0, 1.0], [NAN, 9.0], [2.0, NAN], [NAN, NAN], [0.4, 1.0]]
+    )
+    g.add(
+        "treeensemble5_member_shared_leaf",
+        ml("TreeEnsemble", ["X"], ["Y"], **te5),
+        {"X": te5_x},
+        {"Y": FLOAT},
+        opset=21,
+        ml=5,
+    )
+    g.add(
+        "treeensemble5_double_average_softmax",
+        ml("TreeEnsemble", ["X"], ["Y"], **dict(te5, aggregate_function=0, post_transform=1, nodes_splits=helper.make_tensor("nodes_splits", DOUBLE, (5,), [0.5, NAN, 2.0, 3.0, NAN]), membership_values=helper.make_tensor("membership_values", DOUBLE, (6,), [1.0, 4.0, 9.0, NAN, 2.0, NAN]), leaf_weights=helper.make_tensor("leaf_weights", DOUBLE, (5,), [1.0, 10.0, 100.0, 1000.0, 5.0]))),
+        {"X": te5_x.astype(np.float64)},
+        {"Y": DOUBLE},
+        opset=21,
+        ml=5,
+    )
+    g.add(
+        "treeensemble5_post_transform_2",
+        ml("TreeEnsemble", ["X"], ["Y"], **dict(te5, post_transform=2)),
+        {"X": te5_x},
+        {"Y": FLOAT},
+        opset=21,
+        ml=5,
+        note="onnxruntime reads post_transform 1 as LOGISTIC and 2 as SOFTMAX, against the specification's numbering",
+    )
+
+
 def main():
     for f in os.listdir(OUT_DIR):
         if f.endswith(".onnx"):
@@ -2087,6 +2244,7 @@ def main():
     g = Generator()
     core_cases(g)
     ml_cases(g)
+    coverage_cases(g)
     with open(os.path.join(OUT_DIR, "cases.json"), "w", encoding="utf-8") as f:
         json.dump(g.cases, f, indent=1, allow_nan=False)
         f.write("\n")
