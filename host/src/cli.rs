@@ -989,7 +989,13 @@ fn score_chunk(model: &Model, first_row: usize, chunk: &[Line]) -> Vec<Result<Pr
         match model.score_rows(&rows) {
             Ok(predictions) => {
                 for ((i, _), p) in good.iter().zip(predictions) {
-                    results[*i] = Some(Ok(p));
+                    results[*i] = Some(match p {
+                        Prediction::Invalid { error } => Err(format!(
+                            "row {}: the model's answer is unusable: {error}",
+                            first_row + i
+                        )),
+                        p => Ok(p),
+                    });
                 }
             }
             // The call as a whole failed (a trap, a timeout, …): which row

@@ -317,3 +317,28 @@ fn expectations_that_do_not_fit_the_model_are_refused_before_compiling() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn score_isolates_a_row_whose_answer_is_unusable() {
+    let row = |v: f64| {
+        let map: serde_json::Map<String, serde_json::Value> = (0..8)
+            .flat_map(|r| (0..8).map(move |c| (format!("pixel_{r}_{c}"), serde_json::json!(v))))
+            .collect();
+        serde_json::to_string(&map).unwrap()
+    };
+    let input = format!("{}\n{}\n{}\n", row(1.0), row(1.7e308), row(2.0));
+    let out = glassbox(&["score", "digits-logreg", "-"], Some(&input));
+    assert_eq!(out.status.code(), Some(1));
+    let lines = lines(&out);
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0]["label"].is_string(), "{}", lines[0]);
+    assert_eq!(lines[1]["row"], 1);
+    let error = lines[1]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("row 1: the model's answer is unusable"),
+        "{error}"
+    );
+    assert!(lines[2]["label"].is_string(), "{}", lines[2]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("scored 2 rows, 1 with errors"), "{stderr}");
+}

@@ -106,6 +106,7 @@ fn check(dir: &str, name: &str, sklearn_labels_may_flip: bool) -> Worst {
                     }
                 }
             }
+            Prediction::Invalid { error } => panic!("{name}: row {i}: {error}"),
             Prediction::Value { value } => {
                 let o = e["onnxruntime_value"].as_f64().unwrap();
                 let s = e["value"].as_f64().unwrap();
@@ -113,7 +114,6 @@ fn check(dir: &str, name: &str, sklearn_labels_may_flip: bool) -> Worst {
                 w.vs_sklearn = w.vs_sklearn.max((value - s).abs() / s.abs().max(1e-12));
             }
         }
-        let _ = i;
     }
     eprintln!("{name:<22} {w:?}");
     w

@@ -115,6 +115,8 @@ fn lie(model: &glassbox::Model, x: f64) -> Result<Vec<glassbox::Prediction>, Err
     model.score_rows(&util::rows(&[json!({"x": x})]))
 }
 
+/// A row's answer that breaks the model's declaration fails that row (the
+/// rest of the call stands); an answer of the wrong shape fails the call.
 #[test]
 fn bad_answers_are_errors_not_silent_bad_predictions() {
     let model = util::load(fx::BAD_OUTPUT);
@@ -123,19 +125,27 @@ fn bad_answers_are_errors_not_silent_bad_predictions() {
         (2.0, "probability 1.5 is not a number in [0, 1]"),
         (3.0, "probabilities sum to 1.25, not 1"),
         (4.0, "label index 7 is outside the 2 classes"),
-        (5.0, "0 labels and 0 probabilities for 1 rows of 2 classes"),
     ];
     for (x, expected) in cases {
-        let err = lie(&model, x).unwrap_err();
-        assert!(matches!(err, Error::BadOutput { .. }), "x={x}: {err}");
-        assert!(err.to_string().contains(expected), "x={x}: {err}");
-        assert!(
-            err.to_string().contains("bad-output"),
-            "names the model: {err}"
-        );
+        let got = lie(&model, x).unwrap();
+        let glassbox::Prediction::Invalid { error } = &got[0] else {
+            panic!("x={x}: {got:?}");
+        };
+        assert!(error.contains(expected), "x={x}: {error}");
         // And the model keeps answering honest questions.
-        assert!(lie(&model, 0.0).is_ok());
+        assert!(lie(&model, 0.0).unwrap()[0].is_valid());
     }
+    let err = lie(&model, 5.0).unwrap_err();
+    assert!(matches!(err, Error::BadOutput { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("0 labels and 0 probabilities for 1 rows of 2 classes"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("bad-output"),
+        "names the model: {err}"
+    );
 }
 
 #[test]

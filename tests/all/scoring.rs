@@ -108,3 +108,42 @@ fn classifier_predictions_carry_labels_and_probabilities() {
         r#"{"label":"yes","probabilities":[0.25,0.75]}"#
     );
 }
+
+/// Two digits rows: the first ordinary, the second so large that the
+/// scaler overflows and the probabilities come out NaN.
+fn one_good_one_overflowing() -> Vec<glassbox::Row> {
+    let model = util::engine()
+        .load(glassbox::examples::DIGITS_LOGREG.component)
+        .unwrap();
+    let row = |v: f64| {
+        model
+            .info()
+            .inputs
+            .iter()
+            .map(|f| (f.name.clone(), json!(v)))
+            .collect::<serde_json::Map<_, _>>()
+    };
+    vec![row(1.0), row(1.7e308)]
+}
+
+/// A row whose answer is not usable fails alone: the other rows of the same
+/// call are answered (issue: one bad answer failed its whole batch).
+#[test]
+fn a_bad_answer_fails_only_its_row() {
+    let model = util::engine()
+        .load(glassbox::examples::DIGITS_LOGREG.component)
+        .unwrap();
+    let got = model.score_rows(&one_good_one_overflowing()).unwrap();
+    assert!(matches!(got[0], Prediction::Class { .. }), "{:?}", got[0]);
+    let Prediction::Invalid { error } = &got[1] else {
+        panic!("row 1: {:?}", got[1]);
+    };
+    assert!(error.contains("probability NaN"), "{error}");
+    assert_eq!(
+        serde_json::to_value(&got[1]).unwrap(),
+        json!({ "error": error })
+    );
+    // Alone, the good row answers the same.
+    let alone = model.score_rows(&one_good_one_overflowing()[..1]).unwrap();
+    assert_eq!(alone[0], got[0]);
+}

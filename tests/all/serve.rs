@@ -938,3 +938,36 @@ async fn the_router_in_process_answers_every_error_case() {
         assert!(message.contains(mentions), "{path}: {message}");
     }
 }
+
+/// v1 answers every row it can and marks the one it cannot; OIP v2, whose
+/// answer is one tensor per output, fails the request naming the row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_whose_answer_is_unusable_is_named() {
+    let s = TestServer::start(config(&[])).await;
+    let row = |v: f64| {
+        (0..8)
+            .flat_map(|r| (0..8).map(move |c| (format!("pixel_{r}_{c}"), json!(v))))
+            .collect::<serde_json::Map<String, Value>>()
+    };
+    let (status, out) = s
+        .post(
+            "/v1/models/digits-logreg:predict",
+            &json!({"instances": [row(1.0), row(1.7e308)]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    assert!(out["predictions"][0]["label"].is_string(), "{out}");
+    let error = out["predictions"][1]["error"].as_str().unwrap();
+    assert!(error.contains("not a number in [0, 1]"), "{out}");
+
+    let rows = [row(1.0), row(1.7e308)];
+    let (status, out) = s
+        .post(
+            "/v2/models/digits-logreg/infer",
+            &json!({"inputs": tensors(&rows, "FP64")}),
+        )
+        .await;
+    assert_eq!(status, 500, "{out}");
+    let error = out["error"].as_str().unwrap();
+    assert!(error.contains("answer for row 1 is unusable"), "{error}");
+}

@@ -176,7 +176,18 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
         if let Scores::Classification(c) = &scores {
             check_probabilities(&c.probabilities, info_classes(&info))?;
         }
+        let at = native.len();
         native.extend(batch::predictions(&info, scores));
+        // A model that answers its own training rows with NaN would fail
+        // those rows in production: refuse it now.
+        if let Some((row, Prediction::Invalid { error })) =
+            native[at..].iter().enumerate().find(|(_, p)| !p.is_valid())
+        {
+            return Err(Error::InvalidOnnx(format!(
+                "the graph's answer for training row {} is unusable: {error}",
+                at + row
+            )));
+        }
     }
     let features = profile::profile_rows(&info, &train.rows).map_err(|v| {
         Error::Training(format!("{} rows break the schema, e.g. {}", v.len(), v[0]))

@@ -204,7 +204,7 @@ pub fn prediction_profile(info: &ModelInfo, predictions: &[Prediction]) -> Predi
         Outputs::Target(_) => {
             PredictionProfile::Regression(numeric_profile(predictions.iter().map(|p| match p {
                 Prediction::Value { value } => Some(*value),
-                Prediction::Class { .. } => None,
+                Prediction::Class { .. } | Prediction::Invalid { .. } => None,
             })))
         }
     }

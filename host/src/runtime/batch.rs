@@ -30,6 +30,64 @@ pub enum Prediction {
         /// The predicted value.
         value: f64,
     },
+    /// The model's answer for this row broke its own declaration (a value
+    /// that is not finite, probabilities outside [0, 1] or not summing to
+    /// 1, a label that is not a class). The other rows of the call are
+    /// unaffected; serialised as `{"error": ...}`.
+    Invalid {
+        /// What is wrong (the row is this prediction's position).
+        error: String,
+    },
+}
+
+impl Prediction {
+    /// Whether this row was answered ([`Prediction::Invalid`] is not).
+    pub fn is_valid(&self) -> bool {
+        !matches!(self, Prediction::Invalid { .. })
+    }
+}
+
+/// What is wrong with row `row`'s answer in `scores`, if anything: a label
+/// that is not a class, a probability outside [0, 1] or a row of them not
+/// summing to 1 (within [`crate::runtime::model::probability_sum_tolerance`]),
+/// a value that is not finite. `scores` must already have the right
+/// lengths, which [`crate::Model::score`] checks.
+pub fn answer_problem(info: &ModelInfo, scores: &Scores, row: usize) -> Option<String> {
+    match (scores, &info.outputs) {
+        (Scores::Classification(c), Outputs::Classes(classes)) => {
+            let k = classes.len();
+            let label = *c.labels.get(row)?;
+            let p = c.probabilities.get(row * k..(row + 1) * k)?;
+            if label as usize >= k {
+                return Some(format!("label index {label} is outside the {k} classes"));
+            }
+            if let Some(v) = p.iter().find(|v| !v.is_finite() || **v < 0.0 || **v > 1.0) {
+                return Some(format!("probability {v} is not a number in [0, 1]"));
+            }
+            let sum: f64 = p.iter().sum();
+            if (sum - 1.0).abs() > super::model::probability_sum_tolerance(k) {
+                return Some(format!("probabilities sum to {sum}, not 1"));
+            }
+            None
+        }
+        (Scores::Regression(values), _) => {
+            let v = values.get(row)?;
+            (!v.is_finite()).then(|| format!("value {v} is not finite"))
+        }
+        (Scores::Classification(_), Outputs::Target(_)) => None,
+    }
+}
+
+/// The rows of `scores` whose answers break the model's declaration, with
+/// what is wrong (see [`answer_problem`]).
+pub fn bad_answers(info: &ModelInfo, scores: &Scores) -> Vec<(usize, String)> {
+    let rows = match scores {
+        Scores::Classification(c) => c.labels.len(),
+        Scores::Regression(v) => v.len(),
+    };
+    (0..rows)
+        .filter_map(|r| answer_problem(info, scores, r).map(|p| (r, p)))
+        .collect()
 }
 
 /// Builds a batch from rows, checking each against the schema.
@@ -136,18 +194,36 @@ pub fn predictions(info: &ModelInfo, scores: Scores) -> Vec<Prediction> {
     match (scores, &info.outputs) {
         (Scores::Classification(c), Outputs::Classes(classes)) => {
             let k = classes.len().max(1);
+            let whole = Scores::Classification(c);
+            let Scores::Classification(c) = &whole else {
+                unreachable!()
+            };
             c.labels
                 .iter()
                 .zip(c.probabilities.chunks(k))
-                .map(|(label, p)| Prediction::Class {
-                    label: classes.get(*label as usize).cloned().unwrap_or_default(),
-                    probabilities: p.to_vec(),
-                })
+                .enumerate()
+                .map(
+                    |(row, (label, p))| match answer_problem(info, &whole, row) {
+                        Some(error) => Prediction::Invalid { error },
+                        None => Prediction::Class {
+                            label: classes[*label as usize].clone(),
+                            probabilities: p.to_vec(),
+                        },
+                    },
+                )
                 .collect()
         }
         (Scores::Regression(values), _) => values
             .into_iter()
-            .map(|value| Prediction::Value { value })
+            .map(|value| {
+                if value.is_finite() {
+                    Prediction::Value { value }
+                } else {
+                    Prediction::Invalid {
+                        error: format!("value {value} is not finite"),
+                    }
+                }
+            })
             .collect(),
         // `Model::score` has already refused answers of the wrong kind.
         (Scores::Classification(_), Outputs::Target(_)) => Vec::new(),

@@ -579,6 +579,22 @@ async fn infer(
         .score_admitted(admission, batch)
         .await
         .map_err(|e| ApiError::call(&deployed, e, s.limits()))?;
+    // The answer is one tensor per output: a row that could not be answered
+    // cannot be left out of it, so the request fails, naming the row.
+    let bad = batch::bad_answers(info, &scores);
+    if let Some((row, problem)) = bad.first() {
+        let more = match bad.len() {
+            1 => String::new(),
+            n => format!(" ({} rows in all)", n),
+        };
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "model `{}` {}: its answer for row {row} is unusable: {problem}{more}",
+                info.name, info.version
+            ),
+        ));
+    }
     let response = InferResponse {
         model_name: &info.name,
         model_version: &info.version,

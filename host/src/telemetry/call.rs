@@ -132,6 +132,7 @@ impl ModelTelemetry {
             rows,
             start: Instant::now(),
             guest: None,
+            bad_answers: None,
         }
     }
 }
@@ -156,6 +157,9 @@ pub(crate) struct CallRecord<'a> {
     rows: usize,
     start: Instant,
     guest: Option<GuestUse>,
+    /// Rows whose answers broke the model's declaration, and the first
+    /// one's problem.
+    bad_answers: Option<(usize, String)>,
 }
 
 impl CallRecord<'_> {
@@ -163,11 +167,19 @@ impl CallRecord<'_> {
         self.guest = Some(guest);
     }
 
+    /// Notes that `n` rows' answers broke the model's declaration (the call
+    /// still answers the others): the call counts as `bad_output`, and its
+    /// span says how many rows and what was wrong with the first.
+    pub(crate) fn bad_answers(&mut self, n: usize, first: String) {
+        self.bad_answers = Some((n, first));
+    }
+
     /// Ends the call with its result.
     pub(crate) fn finish<T>(mut self, result: &Result<T, Error>) {
         let elapsed = self.start.elapsed().as_secs_f64();
         let t = self.telemetry;
         let outcome = match result {
+            Ok(_) if self.bad_answers.is_some() => names::OUTCOME_BAD_OUTPUT,
             Ok(_) => names::OUTCOME_OK,
             Err(e) => e.outcome(),
         };
@@ -220,6 +232,13 @@ impl CallRecord<'_> {
                 KeyValue::new(names::GUEST_DEADLINE_TICKS, g.deadline_ticks as i64),
                 KeyValue::new(names::GUEST_MEMORY, g.memory_bytes as i64),
             ]);
+        }
+        if let Some((n, first)) = self.bad_answers.take() {
+            span.set_attribute(KeyValue::new(names::ERROR_TYPE, outcome));
+            span.set_attribute(KeyValue::new(names::BAD_ANSWERS, n as i64));
+            span.set_status(Status::Error {
+                description: Cow::Owned(first),
+            });
         }
         if let Err(e) = result {
             span.set_attribute(KeyValue::new(names::ERROR_TYPE, outcome));

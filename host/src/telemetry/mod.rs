@@ -134,6 +134,11 @@ pub mod names {
     pub const VIOLATIONS_TOTAL: &str = "glassbox.violations.total";
     /// The outcome of a successful call.
     pub const OUTCOME_OK: &str = "ok";
+    /// The outcome of a call that answered, but some of whose rows' answers
+    /// broke the model's declaration (those rows failed, the others not).
+    pub const OUTCOME_BAD_OUTPUT: &str = "bad_output";
+    /// Rows of the call whose answers broke the model's declaration.
+    pub const BAD_ANSWERS: &str = "glassbox.answers.bad_rows";
     /// The field label of violations naming a field the schema lacks.
     pub const OTHER_FIELD: &str = "(other)";
     /// The response header carrying the trace: W3C Trace Context Level 2's
