@@ -114,10 +114,26 @@ impl Graph {
                 _ => {}
             }
         }
-        Self::build_graph(graph, opsets)
+        Self::build_graph(graph, opsets, &HashMap::new(), 0)
     }
 
-    fn build_graph(graph: &GraphProto, opsets: Opsets) -> Result<Graph, OnnxError> {
+    /// Plans a subgraph (a `Scan` body): like [`Graph::build`], and the body
+    /// may read the enclosing graph's constants (`outer`) by name.
+    pub(crate) fn build_subgraph(
+        graph: &GraphProto,
+        opsets: Opsets,
+        outer: &HashMap<String, Value>,
+        depth: usize,
+    ) -> Result<Graph, OnnxError> {
+        Self::build_graph(graph, opsets, outer, depth)
+    }
+
+    fn build_graph(
+        graph: &GraphProto,
+        opsets: Opsets,
+        outer: &HashMap<String, Value>,
+        depth: usize,
+    ) -> Result<Graph, OnnxError> {
         let mut slot_of: HashMap<String, usize> = HashMap::new();
         let mut constants: Vec<(usize, Value)> = Vec::new();
         let mut constant_values: HashMap<String, Value> = HashMap::new();
@@ -166,9 +182,12 @@ impl Graph {
             operators.insert(format!("{domain}:{op}"));
             let err = |m: String| OnnxError::node(&label, domain, op, m);
             let attrs = Attrs::new(node);
-            let kernel = match ops::build(domain, op, &attrs, opsets)
-                .and_then(|k| attrs.check_all_used().map(|()| k))
-            {
+            let built = if domain == "ai.onnx" && op == "Scan" {
+                ops::scan::build(&attrs, opsets, &constant_values, depth)
+            } else {
+                ops::build(domain, op, &attrs, opsets)
+            };
+            let kernel = match built.and_then(|k| attrs.check_all_used().map(|()| k)) {
                 Ok(k) => k,
                 Err(m) => {
                     // Go on, so that one error lists every node that cannot
@@ -190,9 +209,22 @@ impl Graph {
                     in_slots.push(None);
                     continue;
                 }
+                if !slot_of.contains_key(name)
+                    && let Some(v) = outer.get(name)
+                {
+                    // A constant of the enclosing graph, read by a subgraph.
+                    let s = new_slot(name, &mut slot_of);
+                    constants.push((s, v.clone()));
+                    constant_values.insert(name.clone(), v.clone());
+                }
                 let s = *slot_of.get(name).ok_or_else(|| {
                     err(format!(
-                        "input `{name}` is not produced by any earlier node, initializer or graph input"
+                        "input `{name}` is not produced by any earlier node, initializer or graph input{}",
+                        if depth > 0 {
+                            " (a subgraph may read only constants of the graph around it)"
+                        } else {
+                            ""
+                        }
                     ))
                 })?;
                 in_slots.push(Some(s));
@@ -533,6 +565,11 @@ impl<'a> Attrs<'a> {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// A graph attribute (a subgraph, such as a `Scan` body).
+    pub fn graph(&self, name: &str) -> Option<&'a GraphProto> {
+        self.get(name)?.g.as_ref()
     }
 
     /// A tensor attribute.

@@ -54,13 +54,17 @@ pub(super) fn build(op: &str, a: &Attrs<'_>, opset: i64) -> R<Box<dyn Kernel>> {
             last: a.int("select_last_index").unwrap_or(0) != 0,
         }),
         "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceProd"
-        | "ReduceLogSumExp" => {
+        | "ReduceLogSumExp" | "ReduceSumSquare" | "ReduceL1" | "ReduceL2" | "ReduceLogSum" => {
             let kind = match op {
                 "ReduceSum" => Red::Sum,
                 "ReduceProd" => Red::Prod,
                 "ReduceMean" => Red::Mean,
                 "ReduceMax" => Red::Max,
                 "ReduceMin" => Red::Min,
+                "ReduceSumSquare" => Red::SumSquare,
+                "ReduceL1" => Red::L1,
+                "ReduceL2" => Red::L2,
+                "ReduceLogSum" => Red::LogSum,
                 _ => Red::LogSumExp,
             };
             // ReduceSum takes its axes as an input from opset 13, the others from 18.
@@ -1174,6 +1178,10 @@ enum Red {
     Max,
     Min,
     LogSumExp,
+    SumSquare,
+    L1,
+    L2,
+    LogSum,
 }
 
 #[derive(Clone, Debug)]
@@ -1244,7 +1252,11 @@ impl Kernel for Reduce {
             _ => vec![0.0; out_n],
         };
         match self.kind {
-            Red::Sum | Red::Mean => v.iter().zip(&target).for_each(|(x, &o)| out[o] += x),
+            Red::Sum | Red::Mean | Red::LogSum => {
+                v.iter().zip(&target).for_each(|(x, &o)| out[o] += x)
+            }
+            Red::SumSquare | Red::L2 => v.iter().zip(&target).for_each(|(x, &o)| out[o] += x * x),
+            Red::L1 => v.iter().zip(&target).for_each(|(x, &o)| out[o] += x.abs()),
             Red::Prod => v.iter().zip(&target).for_each(|(x, &o)| out[o] *= x),
             Red::Max => v
                 .iter()
@@ -1268,8 +1280,11 @@ impl Kernel for Reduce {
                 }
             }
         }
-        if self.kind == Red::Mean {
-            out.iter_mut().for_each(|x| *x /= count as f64);
+        match self.kind {
+            Red::Mean => out.iter_mut().for_each(|x| *x /= count as f64),
+            Red::L2 => out.iter_mut().for_each(|x| *x = x.sqrt()),
+            Red::LogSum => out.iter_mut().for_each(|x| *x = x.ln()),
+            _ => {}
         }
         let shape: Vec<usize> = if self.keepdims {
             out_dims

@@ -8,6 +8,7 @@ mod core;
 
 pub(crate) use core::cast;
 mod ml;
+pub(crate) mod scan;
 mod shape;
 mod svm;
 mod tree;

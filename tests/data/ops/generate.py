@@ -2237,6 +2237,64 @@ def coverage_cases(g):
     )
 
 
+    R = f32([[1.0, -2.0, 3.0], [0.5, 0.0, -4.0]])
+    for op in ["ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum"]:
+        g.add(f"{op.lower()}_axes1_keepdims0", node(op, ["X"], ["Y"], axes=[1], keepdims=0), {"X": f32(np.abs(R) + 0.25) if op == "ReduceLogSum" else R}, {"Y": FLOAT})
+    g.add("reducesumsquare_all", node("ReduceSumSquare", ["X"], ["Y"]), {"X": R}, {"Y": FLOAT})
+
+    # Squared distances from every row of X to every row of a constant,
+    # as skl2onnx writes nearest neighbours: a Scan over the constant's
+    # rows carrying X as its state, then a Transpose.
+    body = helper.make_graph(
+        [
+            node("Sub", ["state_in", "row"], ["diff"]),
+            node("ReduceSumSquare", ["diff"], ["dist"], axes=[1], keepdims=0),
+            node("Identity", ["state_in"], ["state_out"]),
+        ],
+        "cdist_body",
+        [
+            helper.make_tensor_value_info("state_in", FLOAT, None),
+            helper.make_tensor_value_info("row", FLOAT, None),
+        ],
+        [
+            helper.make_tensor_value_info("state_out", FLOAT, None),
+            helper.make_tensor_value_info("dist", FLOAT, None),
+        ],
+    )
+    g.add(
+        "scan_cdist",
+        [
+            node("Scan", ["X", "P"], ["Xout", "D"], num_scan_inputs=1, body=body),
+            node("Transpose", ["D"], ["Y"], perm=[1, 0]),
+        ],
+        {"X": f32([[0.0, 0.0], [1.0, 2.0], [3.0, -1.0]])},
+        {"Y": FLOAT},
+        inits={"P": f32([[1.0, 1.0], [0.0, 2.0], [-1.0, 0.5], [2.0, 2.0]])},
+        opset=15,
+    )
+    g.add(
+        "scan_reverse_axis1_outputs",
+        node(
+            "Scan",
+            ["S", "X"],
+            ["Sout", "Y"],
+            num_scan_inputs=1,
+            scan_input_axes=[1],
+            scan_input_directions=[1],
+            scan_output_axes=[1],
+            body=helper.make_graph(
+                [node("Add", ["s", "x"], ["s2"]), node("Identity", ["s2"], ["y"])],
+                "running_sum",
+                [helper.make_tensor_value_info("s", FLOAT, None), helper.make_tensor_value_info("x", FLOAT, None)],
+                [helper.make_tensor_value_info("s2", FLOAT, None), helper.make_tensor_value_info("y", FLOAT, None)],
+            ),
+        ),
+        {"S": f32([0.0, 0.0]), "X": f32([[1.0, 2.0, 3.0], [10.0, 20.0, 30.0]])},
+        {"Sout": FLOAT, "Y": FLOAT},
+        opset=15,
+    )
+
+
 def main():
     for f in os.listdir(OUT_DIR):
         if f.endswith(".onnx"):
