@@ -21,6 +21,8 @@ mod onnx;
 mod operators;
 // `glassbox compile`: sklearn pipelines as components, against onnxruntime.
 mod compile;
+// The coverage corpus: every converter-supported estimator, and docs/COVERAGE.md.
+mod coverage;
 // Training profiles against numpy's statistics.
 mod profile;
 // `glassbox serve`: the HTTP API, limits, hot swap, shutdown, on real sockets.

@@ -2237,6 +2237,8 @@ def coverage_cases(g):
     )
 
 
+    g.add("sign", node("Sign", ["X"], ["Y"]), {"X": f32([-2.5, 0.0, -0.0, 3.0, NAN])}, {"Y": FLOAT})
+    g.add("sign_int64", node("Sign", ["X"], ["Y"]), {"X": i64([-7, 0, 9])}, {"Y": INT64})
     R = f32([[1.0, -2.0, 3.0], [0.5, 0.0, -4.0]])
     for op in ["ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum"]:
         g.add(f"{op.lower()}_axes1_keepdims0", node(op, ["X"], ["Y"], axes=[1], keepdims=0), {"X": f32(np.abs(R) + 0.25) if op == "ReduceLogSum" else R}, {"Y": FLOAT})
