@@ -585,7 +585,7 @@ async fn infer(
     if let Some((row, problem)) = bad.first() {
         let more = match bad.len() {
             1 => String::new(),
-            n => format!(" ({} rows in all)", n),
+            n => format!(" ({n} rows in all)"),
         };
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

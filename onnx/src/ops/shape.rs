@@ -86,10 +86,13 @@ impl Kernel for Transpose {
     }
 }
 
+/// Starts, ends and (optional) axes.
+type Bounds = (Vec<i64>, Vec<i64>, Option<Vec<i64>>);
+
 #[derive(Clone, Debug)]
 pub(super) struct Slice {
     /// Before opset 10 the bounds are attributes.
-    attrs: Option<(Vec<i64>, Vec<i64>, Option<Vec<i64>>)>,
+    attrs: Option<Bounds>,
 }
 
 pub(super) fn slice(a: &Attrs<'_>, opset: i64) -> Box<dyn Kernel> {
