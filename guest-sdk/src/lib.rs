@@ -98,8 +98,8 @@ pub fn log(level: LogLevel, message: &str) {
 /// Everything a model file usually needs.
 pub mod prelude {
     pub use crate::{
-        Batch, Categorical, ClassScores, FeatureKind, Field, Model, ModelError, ModelInfo, Numeric,
-        Outputs, Scores, Task, Value,
+        Batch, Categorical, ClassScores, DecisionScores, FeatureKind, Field, Model, ModelError,
+        ModelInfo, Numeric, Outputs, Scores, Task, Value,
     };
 }
 

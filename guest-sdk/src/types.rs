@@ -3,8 +3,8 @@
 
 pub use crate::bindings::glassbox::model::host::Level as LogLevel;
 pub use crate::bindings::glassbox::model::types::{
-    Batch as RawBatch, CategoricalProfile, CategoryCount, ClassScores, FeatureKind, FeatureProfile,
-    Field, Histogram, InputProblem, ModelError, ModelInfo, NumericProfile, Outputs,
+    Batch as RawBatch, CategoricalProfile, CategoryCount, ClassScores, DecisionScores, FeatureKind,
+    FeatureProfile, Field, Histogram, InputProblem, ModelError, ModelInfo, NumericProfile, Outputs,
     PredictionProfile, Quantile, Scores, Task, TrainingProfile,
 };
 
@@ -23,6 +23,21 @@ impl ModelInfo {
             inputs,
             outputs: Outputs::Classes(classes),
             profile: None,
+        }
+    }
+
+    /// Describes a classifier that answers decision scores rather than
+    /// probabilities: one per class in `classes` order, or one per row
+    /// (the second class's) when there are two classes.
+    pub fn decision_classification(
+        name: impl Into<String>,
+        version: impl Into<String>,
+        classes: Vec<String>,
+        inputs: Vec<Field>,
+    ) -> Self {
+        ModelInfo {
+            outputs: Outputs::DecisionClasses(classes),
+            ..Self::classification(name, version, Vec::new(), inputs)
         }
     }
 

@@ -450,6 +450,9 @@ fn compile(
         info.inputs.len(),
         match &info.outputs {
             glassbox::Outputs::Classes(c) => format!("classes {}", c.join(", ")),
+            glassbox::Outputs::DecisionClasses(c) => {
+                format!("classes {}, with decision scores", c.join(", "))
+            }
             glassbox::Outputs::Target(t) => format!("predicts `{t}`"),
         }
     );
@@ -796,6 +799,13 @@ fn inspect(engine: &Engine, name: &str, json: bool, keys: &[PathBuf]) -> Result<
     match &info.outputs {
         glassbox::Outputs::Classes(c) => {
             println!("outputs:  {} classes: {}", c.len(), c.join(", "))
+        }
+        glassbox::Outputs::DecisionClasses(c) => {
+            println!(
+                "outputs:  {} classes, with decision scores: {}",
+                c.len(),
+                c.join(", ")
+            )
         }
         glassbox::Outputs::Target(t) => println!("outputs:  value of `{t}`"),
     }

@@ -11,14 +11,14 @@ wasmtime::component::bindgen!({
 
 pub use self::glassbox::model::host::Level;
 pub use self::glassbox::model::types::{
-    Batch, CategoricalProfile, CategoryCount, ClassScores, FeatureKind, FeatureProfile, Field,
-    Histogram, InputProblem, ModelError, ModelInfo, NumericProfile, Outputs, PredictionProfile,
-    Quantile, Scores, Task, TrainingProfile,
+    Batch, CategoricalProfile, CategoryCount, ClassScores, DecisionScores, FeatureKind,
+    FeatureProfile, Field, Histogram, InputProblem, ModelError, ModelInfo, NumericProfile, Outputs,
+    PredictionProfile, Quantile, Scores, Task, TrainingProfile,
 };
 
 /// The WIT package and version this host speaks.
-pub const PACKAGE: &str = "glassbox:model@0.1.0";
+pub const PACKAGE: &str = "glassbox:model@0.2.0";
 /// The interface a model must export.
-pub const SCORER_EXPORT: &str = "glassbox:model/scorer@0.1.0";
+pub const SCORER_EXPORT: &str = "glassbox:model/scorer@0.2.0";
 /// The interfaces a model may import: the shared types and the log function.
-pub const GRANTED_IMPORTS: [&str; 2] = ["glassbox:model/types@0.1.0", "glassbox:model/host@0.1.0"];
+pub const GRANTED_IMPORTS: [&str; 2] = ["glassbox:model/types@0.2.0", "glassbox:model/host@0.2.0"];

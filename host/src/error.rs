@@ -204,7 +204,11 @@ pub enum Error {
     #[error("not a WebAssembly component: {0}")]
     NotAComponent(String),
     /// The component speaks another version of the contract.
-    #[error("model is built against {found}; this host speaks {expected}")]
+    #[error(
+        "model is built against {found}; this host speaks {expected}: rebuild it \
+         (run `glassbox compile` again for a compiled pipeline, or build it against \
+         the glassbox-guest SDK of this release)"
+    )]
     WrongVersion {
         /// The interface the model exports or imports.
         found: String,
@@ -213,7 +217,8 @@ pub enum Error {
     },
     /// The component does not export the scorer interface.
     #[error(
-        "component does not export glassbox:model/scorer@0.1.0, so it is not a Glassbox model; it exports: {}",
+        "component does not export {}, so it is not a Glassbox model; it exports: {}",
+        crate::contract::SCORER_EXPORT,
         if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") }
     )]
     WrongWorld {

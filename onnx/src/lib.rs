@@ -55,7 +55,9 @@ use std::fmt;
 
 use prost::Message;
 
-use glassbox_guest::{Batch, ClassScores, FeatureKind, Field, ModelError, Scores, Task};
+use glassbox_guest::{
+    Batch, ClassScores, DecisionScores, FeatureKind, Field, ModelError, Scores, Task,
+};
 use graph::{Graph, InputType, Port};
 use proto::{AttributeProto, ModelProto, NodeProto};
 use tensor::{Data, ElemType, Tensor, Value};
@@ -127,6 +129,63 @@ enum Read {
     },
 }
 
+/// What a classifier's second graph output holds, and so what the model
+/// answers. The graph alone does not say (a linear classifier without a
+/// post-transform writes margins where a logistic one writes
+/// probabilities): `glassbox compile` decides from the training rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Answers {
+    /// Probabilities, one per class.
+    #[default]
+    Probabilities,
+    /// Decision scores, one column per class.
+    Scores,
+    /// Two classes, one decision score per row: column `column` of the
+    /// output, negated when `negate` (converters write `[-d, d]`, `[d, -d]`
+    /// or `[d]`).
+    BinaryScore {
+        /// The column holding the score.
+        column: u8,
+        /// Whether that column holds the score's opposite.
+        negate: bool,
+    },
+}
+
+impl Answers {
+    /// One byte, for the compile's package handed to the runner.
+    pub fn to_byte(self) -> u8 {
+        match self {
+            Answers::Probabilities => 0,
+            Answers::Scores => 1,
+            Answers::BinaryScore { column, negate } => 2 + (column.min(63) << 1) + u8::from(negate),
+        }
+    }
+
+    /// The inverse of [`Answers::to_byte`].
+    pub fn from_byte(b: u8) -> Answers {
+        match b {
+            0 => Answers::Probabilities,
+            1 => Answers::Scores,
+            b => Answers::BinaryScore {
+                column: (b - 2) >> 1,
+                negate: (b - 2) & 1 == 1,
+            },
+        }
+    }
+}
+
+/// A classifier's raw answers, before [`Answers`] reads them: for
+/// `glassbox compile` to decide what the second output holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawClasses {
+    /// Per row, the predicted label as the graph gives it.
+    pub labels: Vec<String>,
+    /// The second output, row-major, `width` values per row.
+    pub values: Vec<f64>,
+    /// Values per row.
+    pub width: usize,
+}
+
 /// A planned ONNX model bound to a model's fields.
 #[derive(Clone, Debug)]
 pub struct Program {
@@ -134,6 +193,7 @@ pub struct Program {
     fields: Vec<Field>,
     feed: Feed,
     read: Read,
+    answers: Answers,
     stats: Stats,
 }
 
@@ -192,6 +252,7 @@ impl Program {
             fields: fields.to_vec(),
             feed,
             read,
+            answers: Answers::Probabilities,
             stats,
         })
     }
@@ -204,7 +265,18 @@ impl Program {
         }
     }
 
-    /// The class labels in probability-column order (classifiers only).
+    /// Sets the class list of a classifier whose graph computes its labels
+    /// without naming them ([`Program::classes`] is then empty): the
+    /// compile infers it from the labels predicted for the training rows.
+    pub fn with_classes(mut self, classes: Vec<String>) -> Program {
+        if matches!(self.read, Read::Classification { .. }) {
+            self.read = classification(classes);
+        }
+        self
+    }
+
+    /// The class labels in probability-column order (classifiers only;
+    /// empty when the graph does not name them).
     pub fn classes(&self) -> Option<&[String]> {
         match &self.read {
             Read::Classification { classes, .. } => Some(classes),
@@ -227,12 +299,64 @@ impl Program {
         &self.graph
     }
 
+    /// Reads a classifier's second output as `answers` from now on.
+    pub fn with_answers(mut self, answers: Answers) -> Program {
+        self.answers = answers;
+        self
+    }
+
+    /// What the program answers.
+    pub fn answers(&self) -> Answers {
+        self.answers
+    }
+
     /// Scores a batch (already checked against the fields by the host).
     pub fn score(&self, batch: &Batch<'_>) -> Result<Scores, ModelError> {
         let inputs = self.feed(batch)?;
         let outputs = self.graph.run(inputs).map_err(ModelError::Internal)?;
         self.read(batch.rows(), outputs)
             .map_err(ModelError::Internal)
+    }
+
+    /// A classifier's labels and second output as the graph gives them, for
+    /// deciding what that output holds (`None` for a regressor).
+    pub fn score_raw(&self, batch: &Batch<'_>) -> Result<Option<RawClasses>, ModelError> {
+        let rows = batch.rows();
+        let inputs = self.feed(batch)?;
+        let outputs = self.graph.run(inputs).map_err(ModelError::Internal)?;
+        if matches!(self.read, Read::Regression) {
+            return Ok(None);
+        }
+        let t = outputs[0].tensor().map_err(ModelError::Internal)?;
+        let labels: Vec<String> = match &t.data {
+            Data::I64(v) => v.iter().map(i64::to_string).collect(),
+            Data::Str(v) => v.clone(),
+            d => {
+                return Err(ModelError::Internal(format!(
+                    "labels are {}, not integers or strings",
+                    d.elem_type()
+                )));
+            }
+        };
+        if labels.len() != rows {
+            return Err(ModelError::Internal(format!(
+                "the graph returned {} labels for {rows} rows",
+                labels.len()
+            )));
+        }
+        let values = match (&outputs[1], &self.read) {
+            (Value::Tensor(t), _) => t.data.to_f64(),
+            (Value::Maps(maps), Read::Classification { classes, index, .. }) => {
+                zipmap_matrix(maps, rows, classes.len(), index).map_err(ModelError::Internal)?
+            }
+            _ => return Err(ModelError::internal("the second output is not a tensor")),
+        };
+        let width = values.len().checked_div(rows).unwrap_or(0);
+        Ok(Some(RawClasses {
+            labels,
+            values,
+            width,
+        }))
     }
 
     fn feed(&self, batch: &Batch<'_>) -> Result<Vec<Value>, ModelError> {
@@ -328,6 +452,53 @@ impl Program {
         }
     }
 
+    /// The predicted classes' positions, from the label output.
+    fn labels(&self, rows: usize, outputs: &[Value]) -> Result<Vec<u32>, String> {
+        let Read::Classification {
+            index, int_index, ..
+        } = &self.read
+        else {
+            return Err("not a classifier".into());
+        };
+        let labels = outputs[0].tensor()?;
+        if labels.len() != rows {
+            return Err(format!(
+                "the graph returned {} labels for {rows} rows",
+                labels.len()
+            ));
+        }
+        let unknown = |k: &dyn fmt::Display| {
+            format!("the graph predicted `{k}`, which is not one of the classes")
+        };
+        let labels = match &labels.data {
+            Data::I64(v) => v
+                .iter()
+                .map(|k| {
+                    int_index
+                        .binary_search_by_key(k, |e| e.0)
+                        .map(|at| int_index[at].1)
+                        .map_err(|_| unknown(k))
+                })
+                .collect::<Result<Vec<u32>, String>>()?,
+            Data::Str(v) => v
+                .iter()
+                .map(|k| {
+                    index
+                        .binary_search_by(|e| e.0.as_str().cmp(k))
+                        .map(|at| index[at].1)
+                        .map_err(|_| unknown(k))
+                })
+                .collect::<Result<Vec<u32>, String>>()?,
+            d => {
+                return Err(format!(
+                    "labels are {}, not integers or strings",
+                    d.elem_type()
+                ));
+            }
+        };
+        Ok(labels)
+    }
+
     fn read(&self, rows: usize, outputs: Vec<Value>) -> Result<Scores, String> {
         match &self.read {
             Read::Regression => {
@@ -343,47 +514,40 @@ impl Program {
                     d => Err(format!("the prediction is {}, not a number", d.elem_type())),
                 }
             }
-            Read::Classification {
-                classes,
-                index,
-                int_index,
-            } => {
-                let labels = outputs[0].tensor()?;
-                if labels.len() != rows {
-                    return Err(format!(
-                        "the graph returned {} labels for {rows} rows",
-                        labels.len()
-                    ));
-                }
-                let unknown = |k: &dyn fmt::Display| {
-                    format!("the graph predicted `{k}`, which is not one of the classes")
-                };
-                let labels = match &labels.data {
-                    Data::I64(v) => v
-                        .iter()
-                        .map(|k| {
-                            int_index
-                                .binary_search_by_key(k, |e| e.0)
-                                .map(|at| int_index[at].1)
-                                .map_err(|_| unknown(k))
-                        })
-                        .collect::<Result<Vec<u32>, String>>()?,
-                    Data::Str(v) => v
-                        .iter()
-                        .map(|k| {
-                            index
-                                .binary_search_by(|e| e.0.as_str().cmp(k))
-                                .map(|at| index[at].1)
-                                .map_err(|_| unknown(k))
-                        })
-                        .collect::<Result<Vec<u32>, String>>()?,
-                    d => {
-                        return Err(format!(
-                            "labels are {}, not integers or strings",
-                            d.elem_type()
-                        ));
+            Read::Classification { classes, index, .. } => {
+                let labels = self.labels(rows, &outputs)?;
+                match self.answers {
+                    Answers::Probabilities => {}
+                    Answers::Scores => {
+                        let t = outputs[1].tensor()?;
+                        if t.len() != rows * classes.len() {
+                            return Err(format!(
+                                "the graph returned scores of shape {:?} for {rows} rows and {} classes",
+                                t.shape,
+                                classes.len()
+                            ));
+                        }
+                        return Ok(Scores::Decision(DecisionScores {
+                            labels,
+                            scores: t.data.to_f64(),
+                        }));
                     }
-                };
+                    Answers::BinaryScore { column, negate } => {
+                        let t = outputs[1].tensor()?;
+                        let column = usize::from(column);
+                        let width = t.len().checked_div(rows).unwrap_or(0);
+                        if width * rows != t.len() || column >= width {
+                            return Err(format!(
+                                "the graph returned scores of shape {:?} for {rows} rows; the score is column {column}",
+                                t.shape
+                            ));
+                        }
+                        let sign = if negate { -1.0 } else { 1.0 };
+                        let v = t.data.to_f64();
+                        let scores = (0..rows).map(|r| sign * v[r * width + column]).collect();
+                        return Ok(Scores::Decision(DecisionScores { labels, scores }));
+                    }
+                }
                 let probabilities = match &outputs[1] {
                     Value::Tensor(t) => {
                         if t.len() != rows * classes.len() {
@@ -395,23 +559,7 @@ impl Program {
                         }
                         t.data.to_f64()
                     }
-                    // A ZipMap: one map per row, keyed by class.
-                    Value::Maps(maps) => {
-                        let mut p = vec![0f64; rows * classes.len()];
-                        for (r, m) in maps.iter().enumerate() {
-                            let keys: Vec<String> = match &m.keys {
-                                Data::I64(v) => v.iter().map(i64::to_string).collect(),
-                                Data::Str(v) => v.clone(),
-                                _ => return Err("ZipMap keys are not labels".into()),
-                            };
-                            for (k, v) in keys.iter().zip(m.values.to_f64()) {
-                                if let Ok(at) = index.binary_search_by(|e| e.0.cmp(k)) {
-                                    p[r * classes.len() + index[at].1 as usize] = v;
-                                }
-                            }
-                        }
-                        p
-                    }
+                    Value::Maps(maps) => zipmap_matrix(maps, rows, classes.len(), index)?,
                     Value::Map(_) => return Err("probabilities came back as a single map".into()),
                 };
                 // Float32 sums can land a hair outside [0, 1] (an average of
@@ -676,42 +824,69 @@ fn bind_outputs(graph: &Graph) -> Result<Read, OnnxError> {
             ))),
         },
         2 => {
-            let classes = trace_classes(graph, &outputs[0].name).ok_or_else(|| {
-                OnnxError::model(format!(
-                    "cannot tell the class labels of output `{}`: it should come from a classifier operator or from ArrayFeatureExtractor over a constant",
-                    outputs[0].name
-                ))
-            })?;
-            // Sorted by label; of repeated labels the last position is
-            // kept, as the map these replaced kept its last insertion.
-            fn sorted<K: Ord>(mut v: Vec<(K, u32)>) -> Vec<(K, u32)> {
-                v.sort_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(&x.1)));
-                v.dedup_by(|later, kept| later.0 == kept.0);
-                v
-            }
-            let index = sorted(
-                classes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| (c.clone(), i as u32))
-                    .collect(),
-            );
-            let int_index = sorted(
-                classes
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, c)| c.parse::<i64>().ok().map(|v| (v, i as u32)))
-                    .collect(),
-            );
-            Ok(Read::Classification {
-                classes,
-                index,
-                int_index,
-            })
+            // Labels computed by the graph (a clusterer's ArgMin, an outlier
+            // detector's Where) name no class list: the classes are then
+            // set from outside, see `Program::with_classes`.
+            let classes = trace_classes(graph, &outputs[0].name).unwrap_or_default();
+            Ok(classification(classes))
         }
         n => Err(OnnxError::model(format!(
             "the graph has {n} outputs; Glassbox reads one (a regressor's prediction) or two (a classifier's label and probabilities)"
         ))),
+    }
+}
+
+/// A ZipMap's output (one map per row, keyed by class) as a row-major
+/// `rows × classes` matrix in class order.
+fn zipmap_matrix(
+    maps: &[tensor::Map],
+    rows: usize,
+    classes: usize,
+    index: &[(String, u32)],
+) -> Result<Vec<f64>, String> {
+    let mut p = vec![0f64; rows * classes];
+    for (r, m) in maps.iter().enumerate().take(rows) {
+        let keys: Vec<String> = match &m.keys {
+            Data::I64(v) => v.iter().map(i64::to_string).collect(),
+            Data::Str(v) => v.clone(),
+            _ => return Err("ZipMap keys are not labels".into()),
+        };
+        for (k, v) in keys.iter().zip(m.values.to_f64()) {
+            if let Ok(at) = index.binary_search_by(|e| e.0.cmp(k)) {
+                p[r * classes + index[at].1 as usize] = v;
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// The read of a classifier with `classes`.
+fn classification(classes: Vec<String>) -> Read {
+    // Sorted by label; of repeated labels the last position is
+    // kept, as the map these replaced kept its last insertion.
+    fn sorted<K: Ord>(mut v: Vec<(K, u32)>) -> Vec<(K, u32)> {
+        v.sort_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(&x.1)));
+        v.dedup_by(|later, kept| later.0 == kept.0);
+        v
+    }
+    let index = sorted(
+        classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), i as u32))
+            .collect(),
+    );
+    let int_index = sorted(
+        classes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.parse::<i64>().ok().map(|v| (v, i as u32)))
+            .collect(),
+    );
+    Read::Classification {
+        classes,
+        index,
+        int_index,
     }
 }
 

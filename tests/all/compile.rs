@@ -106,6 +106,28 @@ fn check(dir: &str, name: &str, sklearn_labels_may_flip: bool) -> Worst {
                     }
                 }
             }
+            Prediction::Scores { label, scores } => {
+                if *label != as_label(&e["onnxruntime_label"]) {
+                    w.label_mismatches_ort += 1;
+                }
+                // tests/data/extra keeps onnxruntime's raw scores in
+                // `onnxruntime_proba`; for two classes the one score is
+                // one of its columns, or its opposite.
+                let ort: Vec<f64> = serde_json::from_value(e["onnxruntime_proba"].clone()).unwrap();
+                let err = if scores.len() == ort.len() {
+                    scores
+                        .iter()
+                        .zip(&ort)
+                        .map(|(g, o)| (g - o).abs() / o.abs().max(1.0))
+                        .fold(0.0, f64::max)
+                } else {
+                    ort.iter()
+                        .flat_map(|&o| [o, -o])
+                        .map(|c| (scores[0] - c).abs() / c.abs().max(1.0))
+                        .fold(f64::INFINITY, f64::min)
+                };
+                w.vs_ort = w.vs_ort.max(err);
+            }
             Prediction::Invalid { error } => panic!("{name}: row {i}: {error}"),
             Prediction::Value { value } => {
                 let o = e["onnxruntime_value"].as_f64().unwrap();
@@ -156,14 +178,11 @@ fn answers_do_not_depend_on_the_batch_size() {
     let models = REFERENCE
         .iter()
         .map(|n| (fx::SKLEARN, n.to_string()))
-        .chain(extra.iter().filter_map(|m| {
-            let name = m["name"].as_str().unwrap();
-            let proba = m["task"] != "classification"
-                || util::jsonl(&format!("{EXTRA}/{name}.expected.jsonl"))[0]
-                    .get("proba")
-                    .is_some();
-            proba.then(|| (EXTRA, name.to_string()))
-        }));
+        .chain(
+            extra
+                .iter()
+                .map(|m| (EXTRA, m["name"].as_str().unwrap().to_string())),
+        );
     for (dir, name) in models {
         let model = util::engine().load(&compiled(dir, &name)).unwrap();
         let rows = util::rows(&util::jsonl(&format!("{dir}/{name}.inputs.jsonl")));
@@ -194,19 +213,20 @@ fn pipelines_beyond_the_reference_set_answer_as_onnxruntime() {
     for m in manifest {
         let name = m["name"].as_str().unwrap();
         let expected = util::jsonl(&format!("{EXTRA}/{name}.expected.jsonl"));
-        if m["task"] == "classification" && expected[0].get("proba").is_none() {
-            // No predict_proba in scikit-learn: the graph's second output
-            // holds scores, and the compile says so instead of failing calls.
-            let onnx = std::fs::read(format!("{EXTRA}/{name}.onnx")).unwrap();
-            let train = TrainingData::read(format!("{EXTRA}/{name}.train.jsonl")).unwrap();
-            let err = compile(&onnx, &train, &CompileOptions::new(name)).unwrap_err();
-            assert!(
-                err.to_string().contains("scores, not probabilities"),
-                "{name}: {err}"
-            );
-            eprintln!("{name:<22} refused: scores, not probabilities");
-            continue;
-        }
+        // No predict_proba in scikit-learn: the graph's second output
+        // holds scores, and the component answers decision scores.
+        let scores = m["task"] == "classification" && expected[0].get("proba").is_none();
+        let info = util::engine()
+            .load(&compiled(EXTRA, name))
+            .unwrap()
+            .info()
+            .clone();
+        assert_eq!(
+            matches!(info.outputs, glassbox::Outputs::DecisionClasses(_)),
+            scores,
+            "{name}: {:?}",
+            info.outputs
+        );
         let w = check(EXTRA, name, false);
         assert_eq!(
             w.label_mismatches_ort, 0,

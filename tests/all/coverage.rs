@@ -114,6 +114,38 @@ fn run_one(name: &str) -> Outcome {
                     }
                 }
             }
+            Prediction::Scores { label: l, scores } => {
+                if *l != label(&e["onnxruntime_label"]) {
+                    labels += 1;
+                }
+                let Ok(ort) = serde_json::from_value::<Vec<f64>>(e["onnxruntime_scores"].clone())
+                else {
+                    return Outcome::Failed(format!("row {i}: no onnxruntime_scores to compare"));
+                };
+                let sklearn: Option<Vec<f64>> = serde_json::from_value(e["decision"].clone()).ok();
+                if scores.len() == ort.len() {
+                    for (g, o) in scores.iter().zip(&ort) {
+                        worst = worst.max((g - o).abs() / o.abs().max(1.0));
+                    }
+                } else if let [s] = scores[..] {
+                    // Two classes: converters write the one score as `[d]`,
+                    // `[-d, d]` or `[d, -d]`; ours is scikit-learn's `d`.
+                    let d = sklearn.as_ref().and_then(|d| d.first().copied());
+                    let err = ort
+                        .iter()
+                        .flat_map(|&o| [o, -o])
+                        .filter(|c| d.is_none_or(|d| (c > &0.0) == (d > 0.0)))
+                        .map(|c| (s - c).abs() / c.abs().max(1.0))
+                        .fold(f64::INFINITY, f64::min);
+                    worst = worst.max(err);
+                } else {
+                    return Outcome::Failed(format!(
+                        "row {i}: {} scores where onnxruntime has {}",
+                        scores.len(),
+                        ort.len()
+                    ));
+                }
+            }
             Prediction::Value { value } => {
                 // A one-target regressor's answer, as a number or `[number]`.
                 let o = match &e["onnxruntime_value"] {

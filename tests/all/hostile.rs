@@ -121,7 +121,7 @@ fn component_of_world(wit: &str) -> Vec<u8> {
 #[test]
 fn an_import_the_host_does_not_grant_is_named_as_such() {
     let component = component_of_world(
-        "package glassbox:model@0.1.0;
+        "package glassbox:model@0.2.0;
          interface fs { read: func(path: string) -> string; }
          world hostile { import fs; }",
     );
@@ -129,7 +129,7 @@ fn an_import_the_host_does_not_grant_is_named_as_such() {
     assert!(matches!(err, Error::ForbiddenImports { .. }), "{err}");
     let text = err.to_string();
     assert!(
-        text.contains("glassbox:model/fs@0.1.0") && text.contains("does not grant"),
+        text.contains("glassbox:model/fs@0.2.0") && text.contains("does not grant"),
         "{text}"
     );
     assert!(

@@ -35,10 +35,10 @@ fn component_of_another_world_is_refused() {
 
 #[test]
 fn component_of_another_contract_version_is_refused() {
-    // Rename every `@0.1.0` of the echo fixture to `@0.2.0`: same length, so
-    // the binary stays valid, but it now speaks glassbox:model@0.2.0.
+    // Rename every `@0.2.0` of the echo fixture to `@0.1.0`: same length, so
+    // the binary stays valid, but it now speaks the old glassbox:model@0.1.0.
     let mut bytes = std::fs::read(fx::ECHO).unwrap();
-    let (from, to) = (b"@0.1.0", b"@0.2.0");
+    let (from, to) = (b"@0.2.0", b"@0.1.0");
     let mut i = 0;
     while i + from.len() <= bytes.len() {
         if &bytes[i..i + from.len()] == from {
@@ -48,8 +48,9 @@ fn component_of_another_contract_version_is_refused() {
     }
     let err = util::engine().load(&bytes).unwrap_err();
     assert!(matches!(err, Error::WrongVersion { .. }), "{err}");
-    assert!(err.to_string().contains("@0.2.0"), "{err}");
-    assert!(err.to_string().contains("glassbox:model@0.1.0"), "{err}");
+    assert!(err.to_string().contains("@0.1.0"), "{err}");
+    assert!(err.to_string().contains("glassbox:model@0.2.0"), "{err}");
+    assert!(err.to_string().contains("glassbox compile"), "{err}");
 }
 
 #[test]

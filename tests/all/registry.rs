@@ -99,7 +99,7 @@ fn push_then_pull_gives_back_the_same_bytes_in_the_wasm_layout() {
     assert_eq!(config["layerDigests"][0], layers[0]["digest"]);
     assert_eq!(
         config["component"]["exports"][0],
-        "glassbox:model/scorer@0.1.0"
+        "glassbox:model/scorer@0.2.0"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

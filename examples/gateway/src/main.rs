@@ -121,7 +121,8 @@ async fn score(g: &Gateway, body: &Bytes) -> Result<HeaderValue, String> {
         .map_err(|e| e.message)?;
     let score = match prediction.first() {
         Some(Prediction::Value { value }) => value.to_string(),
-        Some(Prediction::Class { label, .. }) => label.clone(),
+        Some(Prediction::Class { label, .. } | Prediction::Scores { label, .. }) => label.clone(),
+        Some(Prediction::Invalid { error }) => return Err(error.clone()),
         None => return Err("no prediction".into()),
     };
     HeaderValue::from_str(&score).map_err(|e| e.to_string())

@@ -8,12 +8,13 @@
 //! instantiating it maps the data copy-on-write and the first call scores.
 //!
 //! The package handed to `glassbox_init` is
-//! `[u32 little-endian length][postcard-encoded ModelInfo][ONNX bytes]`.
+//! `[u32 little-endian length][postcard-encoded ModelInfo][u8 answers][ONNX bytes]`,
+//! the answers byte being [`glassbox_onnx::Answers::to_byte`].
 
 use std::sync::OnceLock;
 
 use glassbox_guest::prelude::*;
-use glassbox_onnx::Program;
+use glassbox_onnx::{Answers, Program};
 
 #[derive(Clone)]
 #[cfg_attr(
@@ -39,14 +40,30 @@ fn init(package: &[u8]) -> Result<Loaded, String> {
     if rest.len() < len {
         return Err("the package's model description is truncated".into());
     }
-    let (info, onnx) = rest.split_at(len);
+    let (info, rest) = rest.split_at(len);
+    let (&answers, onnx) = rest
+        .split_first()
+        .ok_or("the package has no answers byte")?;
     let info: ModelInfo =
         postcard::from_bytes(info).map_err(|e| format!("bad model description: {e}"))?;
-    let program = Program::new(onnx, &info.inputs).map_err(|e| e.to_string())?;
+    let mut program = Program::new(onnx, &info.inputs)
+        .map_err(|e| e.to_string())?
+        .with_answers(Answers::from_byte(answers));
     if program.task() != info.task {
         return Err("the graph's task does not match the model description".into());
     }
-    if let (Some(classes), Outputs::Classes(declared)) = (program.classes(), &info.outputs)
+    let declared = match &info.outputs {
+        Outputs::Classes(c) if program.answers() == Answers::Probabilities => Some(c),
+        Outputs::DecisionClasses(c) if program.answers() != Answers::Probabilities => Some(c),
+        Outputs::Target(_) => None,
+        _ => return Err("the answers byte does not match the model description".into()),
+    };
+    // Labels the graph computes without naming a class list: the compile
+    // inferred the classes from the training rows.
+    if let (Some([]), Some(declared)) = (program.classes(), declared) {
+        program = program.with_classes(declared.clone());
+    }
+    if let (Some(classes), Some(declared)) = (program.classes(), declared)
         && classes != declared.as_slice()
     {
         return Err("the graph's classes do not match the model description".into());

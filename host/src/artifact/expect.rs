@@ -219,7 +219,7 @@ impl Expectations {
                 );
             }
             match &info.outputs {
-                Outputs::Classes(classes) => {
+                Outputs::Classes(classes) | Outputs::DecisionClasses(classes) => {
                     if o.mean.is_some() {
                         problems.push(
                             "outputs.mean: the model is a classifier; bound the share of a \

@@ -28,9 +28,9 @@ pub fn digest(component: &[u8]) -> [u8; 32] {
 /// (for `glassbox:model` components: interface names with versions).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Interface {
-    /// Import names, e.g. `glassbox:model/host@0.1.0`.
+    /// Import names, e.g. `glassbox:model/host@0.2.0`.
     pub imports: Vec<String>,
-    /// Export names, e.g. `glassbox:model/scorer@0.1.0`.
+    /// Export names, e.g. `glassbox:model/scorer@0.2.0`.
     pub exports: Vec<String>,
 }
 

@@ -47,6 +47,7 @@ pub mod onnx;
 pub mod profile;
 pub mod training;
 
+use glassbox_onnx::Answers;
 use training::TrainingData;
 
 /// The runner guest, a core module built by `build.rs`.
@@ -131,9 +132,21 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
     let program = contained(|| glassbox_onnx::Program::from_proto(decoded.proto(), &guest_fields))?
         .map_err(|e| Error::InvalidOnnx(e.to_string()))?;
     let stats = program.stats().clone();
+    let (program, answers) = match program.classes() {
+        Some(classes) => {
+            let (classes, answers) = decide_answers(&program, classes, train, &guest_fields)?;
+            if answers != Answers::Probabilities {
+                opts.step("the classifier answers decision scores, not probabilities");
+            }
+            (program.with_classes(classes), answers)
+        }
+        None => (program, Answers::Probabilities),
+    };
+    let program = program.with_answers(answers);
 
     let outputs = match program.classes() {
-        Some(classes) => Outputs::Classes(classes.to_vec()),
+        Some(classes) if answers == Answers::Probabilities => Outputs::Classes(classes.to_vec()),
+        Some(classes) => Outputs::DecisionClasses(classes.to_vec()),
         None => Outputs::Target(
             decoded
                 .outputs()
@@ -173,9 +186,6 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
         let scores = contained(|| program.score(&glassbox_guest::Batch::new(&raw, &guest_fields)))?
             .map_err(|e| Error::InvalidOnnx(format!("scoring the training rows failed: {e:?}")))?;
         let scores: Scores = convert(&scores)?;
-        if let Scores::Classification(c) = &scores {
-            check_probabilities(&c.probabilities, info_classes(&info))?;
-        }
         let at = native.len();
         native.extend(batch::predictions(&info, scores));
         // A model that answers its own training rows with NaN would fail
@@ -203,6 +213,7 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
         .map_err(|e| Error::InvalidOnnx(format!("cannot encode the model description: {e}")))?;
     package.extend_from_slice(&(described.len() as u32).to_le_bytes());
     package.extend_from_slice(&described);
+    package.push(answers.to_byte());
     package.extend_from_slice(onnx);
     let (module, snapshot_bytes, segments, memory_bytes) = snapshot(&package)?;
 
@@ -253,29 +264,134 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
     })
 }
 
-fn info_classes(info: &ModelInfo) -> usize {
-    match &info.outputs {
-        Outputs::Classes(c) => c.len(),
-        Outputs::Target(_) => 0,
-    }
-}
+/// The most classes inferred from training predictions: past this the
+/// "labels" are more likely values than classes.
+const MAX_INFERRED_CLASSES: usize = 1000;
 
-/// The contract promises probabilities: refuse graphs whose second output
-/// holds raw scores (an SVC without `probability=True`, a LinearSVC, ...)
-/// now, rather than failing every call later.
-fn check_probabilities(p: &[f64], classes: usize) -> Result<()> {
-    for (r, row) in p.chunks(classes.max(1)).enumerate() {
-        let sum: f64 = row.iter().sum();
-        let tolerance = crate::runtime::model::probability_sum_tolerance(classes);
-        if row.iter().any(|v| !(0.0..=1.0 + 1e-6).contains(v)) || (sum - 1.0).abs() > tolerance {
+/// Decides what a classifier's second output holds, from its answers on the
+/// training rows: probabilities when every row is a valid distribution over
+/// the classes; otherwise decision scores, one column per class, or for two
+/// classes the one column (possibly negated) whose sign agrees with every
+/// label (converters write `[-d, d]`, `[d, -d]` or `[d]`).
+///
+/// A graph that computes its labels without naming a class list (a
+/// clusterer, an outlier detector, one-vs-one voting) gets the labels it
+/// predicts for the training rows as its classes, in numeric order when
+/// they are integers.
+fn decide_answers(
+    program: &glassbox_onnx::Program,
+    named: &[String],
+    train: &TrainingData,
+    guest_fields: &[glassbox_guest::Field],
+) -> Result<(Vec<String>, Answers)> {
+    let probe = ModelInfo {
+        name: String::new(),
+        version: String::new(),
+        task: Task::Classification,
+        inputs: train.fields.clone(),
+        outputs: Outputs::Classes(Vec::new()),
+        profile: None,
+    };
+    let (mut labels, mut values, mut width) = (Vec::new(), Vec::new(), None);
+    for rows in train.rows.chunks(CHUNK) {
+        let batch = batch::from_rows(&probe, rows).map_err(|v| {
+            Error::Training(format!(
+                "the training rows do not fit their own schema: {}",
+                v.first().map(ToString::to_string).unwrap_or_default()
+            ))
+        })?;
+        let raw: glassbox_guest::RawBatch = convert(&batch)?;
+        let got = contained(|| program.score_raw(&glassbox_guest::Batch::new(&raw, guest_fields)))?
+            .map_err(|e| Error::InvalidOnnx(format!("scoring the training rows failed: {e:?}")))?;
+        let Some(got) = got else {
+            return Ok((named.to_vec(), Answers::Probabilities));
+        };
+        if *width.get_or_insert(got.width) != got.width {
+            return Err(Error::InvalidOnnx(
+                "the classifier's second output changes width from batch to batch".into(),
+            ));
+        }
+        labels.extend(got.labels);
+        values.extend(got.values);
+    }
+    // Integer labels that index the second output's columns (a mixture's
+    // components, a clusterer's centres) are those columns, including any
+    // the training rows never predicted.
+    let columns = width.filter(|&w| {
+        w >= 2
+            && labels
+                .iter()
+                .all(|l| l.parse::<usize>().is_ok_and(|i| i < w))
+    });
+    let classes: Vec<String> = if let (true, Some(w)) = (named.is_empty(), columns) {
+        (0..w).map(|i| i.to_string()).collect()
+    } else if named.is_empty() {
+        let mut seen: Vec<&String> = labels.iter().collect();
+        seen.sort_by(|a, b| match (a.parse::<i64>(), b.parse::<i64>()) {
+            (Ok(x), Ok(y)) => x.cmp(&y),
+            _ => a.cmp(b),
+        });
+        seen.dedup();
+        if seen.len() > MAX_INFERRED_CLASSES {
             return Err(Error::InvalidOnnx(format!(
-                "the classifier's second output holds scores, not probabilities (training row {r}: {row:?}); \
-                 Glassbox returns probabilities, so export a model that has them \
-                 (e.g. SVC(probability=True), or CalibratedClassifierCV around LinearSVC)"
+                "the graph names no class list and predicts {} distinct labels for the \
+                 training rows; more than {MAX_INFERRED_CLASSES} look like values, not classes",
+                seen.len()
             )));
         }
+        seen.into_iter().cloned().collect()
+    } else {
+        named.to_vec()
+    };
+    let labels: Vec<usize> = labels
+        .iter()
+        .map(|l| classes.iter().position(|c| c == l).unwrap_or(usize::MAX))
+        .collect();
+    let answers = decide(&labels, &values, width, classes.len())?;
+    Ok((classes, answers))
+}
+
+/// [`decide_answers`] once the labels are class positions.
+fn decide(
+    labels: &[usize],
+    values: &[f64],
+    width: Option<usize>,
+    classes: usize,
+) -> Result<Answers> {
+    let width = width.unwrap_or(classes);
+    let tolerance = crate::runtime::model::probability_sum_tolerance(classes);
+    let probabilities = width == classes
+        && values.chunks(width.max(1)).all(|row| {
+            let sum: f64 = row.iter().sum();
+            // The read clamps what float32 sums leave a hair outside [0, 1].
+            row.iter().all(|v| (-1e-5..=1.0 + 1e-5).contains(v)) && (sum - 1.0).abs() <= tolerance
+        });
+    if probabilities {
+        return Ok(Answers::Probabilities);
     }
-    Ok(())
+    if classes == 2 && (1..=2).contains(&width) {
+        let candidates = [(width - 1, false), (0, false), (width - 1, true), (0, true)];
+        for (column, negate) in candidates {
+            let agrees = labels.iter().enumerate().all(|(r, &label)| {
+                let v = values[r * width + column];
+                let s = if negate { -v } else { v };
+                s == 0.0 || (s > 0.0) == (label == 1)
+            });
+            if agrees {
+                return Ok(Answers::BinaryScore {
+                    column: column as u8,
+                    negate,
+                });
+            }
+        }
+    } else if width == classes {
+        return Ok(Answers::Scores);
+    }
+    let row: Vec<f64> = values.iter().take(width).copied().collect();
+    Err(Error::InvalidOnnx(format!(
+        "the classifier's second output is neither probabilities nor decision scores that agree \
+         with its labels ({width} values per row for {classes} classes; training row 0: {row:?})"
+    )))
 }
 
 /// Runs native planning or scoring so that a bug a crafted file could
@@ -557,6 +673,23 @@ fn verify(component: &[u8], info: &ModelInfo, rows: &[Row], native: &[Prediction
                         probabilities: pb,
                     },
                 ) => a == b && pa.iter().zip(pb).all(|(x, y)| (x - y).abs() <= TOLERANCE),
+                (
+                    Prediction::Scores {
+                        label: a,
+                        scores: sa,
+                    },
+                    Prediction::Scores {
+                        label: b,
+                        scores: sb,
+                    },
+                ) => {
+                    a == b
+                        && sa.len() == sb.len()
+                        && sa
+                            .iter()
+                            .zip(sb)
+                            .all(|(x, y)| (x - y).abs() <= TOLERANCE * y.abs().max(1.0))
+                }
                 (Prediction::Value { value: a }, Prediction::Value { value: b }) => {
                     (a - b).abs() <= TOLERANCE * b.abs().max(1.0)
                 }

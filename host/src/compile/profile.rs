@@ -190,10 +190,10 @@ pub fn profile_rows(info: &ModelInfo, rows: &[Row]) -> Result<Vec<FeatureProfile
 /// distribution of values for a regressor.
 pub fn prediction_profile(info: &ModelInfo, predictions: &[Prediction]) -> PredictionProfile {
     match &info.outputs {
-        Outputs::Classes(classes) => {
+        Outputs::Classes(classes) | Outputs::DecisionClasses(classes) => {
             let mut counts = vec![0u64; classes.len()];
             for p in predictions {
-                if let Prediction::Class { label, .. } = p
+                if let Prediction::Class { label, .. } | Prediction::Scores { label, .. } = p
                     && let Some(i) = classes.iter().position(|c| c == label)
                 {
                     counts[i] += 1;
@@ -204,7 +204,9 @@ pub fn prediction_profile(info: &ModelInfo, predictions: &[Prediction]) -> Predi
         Outputs::Target(_) => {
             PredictionProfile::Regression(numeric_profile(predictions.iter().map(|p| match p {
                 Prediction::Value { value } => Some(*value),
-                Prediction::Class { .. } | Prediction::Invalid { .. } => None,
+                Prediction::Class { .. }
+                | Prediction::Scores { .. }
+                | Prediction::Invalid { .. } => None,
             })))
         }
     }

@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifact::expect::Bounds;
 use crate::contract::{
-    Batch, FeatureKind, FeatureProfile, ModelInfo, Outputs, PredictionProfile, Scores,
+    Batch, ClassScores, DecisionScores, FeatureKind, FeatureProfile, ModelInfo, Outputs,
+    PredictionProfile, Scores,
 };
 use crate::runtime::Model;
 use crate::runtime::rules::Rules;
@@ -296,7 +297,7 @@ impl Monitor {
             kinds,
             rules,
             classes: match &info.outputs {
-                Outputs::Classes(c) => c.clone(),
+                Outputs::Classes(c) | Outputs::DecisionClasses(c) => c.clone(),
                 Outputs::Target(_) => Vec::new(),
             },
             shards: (0..std::thread::available_parallelism().map_or(1, |n| n.get().min(16)))
@@ -369,8 +370,9 @@ impl Monitor {
         }
         let p = self.columns.len() - 1;
         match (&self.columns[p].bins, scores) {
-            (Bins::Classes, Scores::Classification(c)) => {
-                for &label in &c.labels {
+            (Bins::Classes, Scores::Classification(ClassScores { labels, .. }))
+            | (Bins::Classes, Scores::Decision(DecisionScores { labels, .. })) => {
+                for &label in labels {
                     if let Some(slot) = segment.counts[p].get_mut(label as usize) {
                         *slot += 1;
                     }

@@ -34,7 +34,9 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::contract::{Batch, ClassScores, FeatureKind, ModelInfo, Outputs, Scores};
+use crate::contract::{
+    Batch, ClassScores, DecisionScores, FeatureKind, ModelInfo, Outputs, Scores,
+};
 use crate::error::{Error, Result};
 
 /// How often the writer takes what the queue holds.
@@ -377,6 +379,18 @@ impl Writer {
                         serde_json::to_writer(&mut *line, p)?;
                     }
                 }
+                (Scores::Decision(d), Outputs::DecisionClasses(classes)) => {
+                    let w = crate::runtime::batch::decision_width(classes.len());
+                    let label = d.labels.get(row).and_then(|&l| classes.get(l as usize));
+                    if let Some(label) = label {
+                        line.extend_from_slice(b",\"label\":");
+                        serde_json::to_writer(&mut *line, label)?;
+                    }
+                    if let Some(s) = d.scores.get(row * w..(row + 1) * w) {
+                        line.extend_from_slice(b",\"scores\":");
+                        serde_json::to_writer(&mut *line, s)?;
+                    }
+                }
                 (Scores::Regression(values), _) => {
                     if let Some(v) = values.get(row).filter(|v| v.is_finite()) {
                         line.extend_from_slice(b",\"value\":");
@@ -486,18 +500,26 @@ pub fn read(paths: &[PathBuf], info: &ModelInfo) -> Result<Logged> {
                 v.first().map(ToString::to_string).unwrap_or_default()
             ))
         })?;
+        let labels = |classes: &[String]| -> Vec<u32> {
+            answers
+                .iter()
+                .map(|(label, _)| {
+                    label
+                        .as_ref()
+                        .and_then(|l| classes.iter().position(|c| c == l))
+                        .map_or(u32::MAX, |i| i as u32)
+                })
+                .collect()
+        };
+        // The log keeps labels, not probabilities or scores.
         let scores = match &info.outputs {
             Outputs::Classes(classes) => Scores::Classification(ClassScores {
-                labels: answers
-                    .iter()
-                    .map(|(label, _)| {
-                        label
-                            .as_ref()
-                            .and_then(|l| classes.iter().position(|c| c == l))
-                            .map_or(u32::MAX, |i| i as u32)
-                    })
-                    .collect(),
+                labels: labels(classes),
                 probabilities: Vec::new(),
+            }),
+            Outputs::DecisionClasses(classes) => Scores::Decision(DecisionScores {
+                labels: labels(classes),
+                scores: Vec::new(),
             }),
             Outputs::Target(_) => {
                 Scores::Regression(answers.iter().map(|(_, v)| v.unwrap_or(f64::NAN)).collect())

@@ -25,6 +25,15 @@ pub enum Prediction {
         /// One probability per class, in the model's class order.
         probabilities: Vec<f64>,
     },
+    /// A decision-score classifier's answer.
+    Scores {
+        /// The predicted class.
+        label: String,
+        /// Its decision scores: one per class in the model's class order,
+        /// or for two classes one, the second class's (positive means the
+        /// second class), as scikit-learn's `decision_function`.
+        scores: Vec<f64>,
+    },
     /// A regressor's answer.
     Value {
         /// The predicted value.
@@ -70,12 +79,31 @@ pub fn answer_problem(info: &ModelInfo, scores: &Scores, row: usize) -> Option<S
             }
             None
         }
+        (Scores::Decision(d), Outputs::DecisionClasses(classes)) => {
+            let k = classes.len();
+            let w = decision_width(k);
+            let label = *d.labels.get(row)?;
+            if label as usize >= k {
+                return Some(format!("label index {label} is outside the {k} classes"));
+            }
+            let s = d.scores.get(row * w..(row + 1) * w)?;
+            s.iter()
+                .find(|v| !v.is_finite())
+                .map(|v| format!("decision score {v} is not finite"))
+        }
         (Scores::Regression(values), _) => {
             let v = values.get(row)?;
             (!v.is_finite()).then(|| format!("value {v} is not finite"))
         }
-        (Scores::Classification(_), Outputs::Target(_)) => None,
+        // `Model::score` has already refused answers of the wrong kind.
+        _ => None,
     }
+}
+
+/// Decision scores per row for `classes` classes: one per class, or one
+/// for two classes.
+pub fn decision_width(classes: usize) -> usize {
+    if classes == 2 { 1 } else { classes }
 }
 
 /// The rows of `scores` whose answers break the model's declaration, with
@@ -83,6 +111,7 @@ pub fn answer_problem(info: &ModelInfo, scores: &Scores, row: usize) -> Option<S
 pub fn bad_answers(info: &ModelInfo, scores: &Scores) -> Vec<(usize, String)> {
     let rows = match scores {
         Scores::Classification(c) => c.labels.len(),
+        Scores::Decision(d) => d.labels.len(),
         Scores::Regression(v) => v.len(),
     };
     (0..rows)
@@ -225,8 +254,29 @@ pub fn predictions(info: &ModelInfo, scores: Scores) -> Vec<Prediction> {
                 }
             })
             .collect(),
+        (Scores::Decision(d), Outputs::DecisionClasses(classes)) => {
+            let w = decision_width(classes.len()).max(1);
+            let whole = Scores::Decision(d);
+            let Scores::Decision(d) = &whole else {
+                unreachable!()
+            };
+            d.labels
+                .iter()
+                .zip(d.scores.chunks(w))
+                .enumerate()
+                .map(
+                    |(row, (label, s))| match answer_problem(info, &whole, row) {
+                        Some(error) => Prediction::Invalid { error },
+                        None => Prediction::Scores {
+                            label: classes[*label as usize].clone(),
+                            scores: s.to_vec(),
+                        },
+                    },
+                )
+                .collect()
+        }
         // `Model::score` has already refused answers of the wrong kind.
-        (Scores::Classification(_), Outputs::Target(_)) => Vec::new(),
+        _ => Vec::new(),
     }
 }
 

@@ -15,7 +15,10 @@ use crate::contract::{
 pub fn describe(model: &Model) -> Value {
     let info = model.info();
     let outputs = match &info.outputs {
-        Outputs::Classes(classes) => json!({ "classes": classes }),
+        Outputs::Classes(classes) => json!({ "classes": classes, "answers": "probabilities" }),
+        Outputs::DecisionClasses(classes) => {
+            json!({ "classes": classes, "answers": "decision scores" })
+        }
         Outputs::Target(target) => json!({ "target": target }),
     };
     let profile = info.profile.as_ref().map(|p| {

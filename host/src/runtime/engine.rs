@@ -370,7 +370,7 @@ impl Engine {
     /// Loads a model from the bytes of a component.
     ///
     /// The component is checked (it must be a component, export
-    /// `glassbox:model/scorer@0.1.0` and import nothing beyond the log
+    /// `glassbox:model/scorer@0.2.0` and import nothing beyond the log
     /// function), compiled or fetched from the cache, instantiated once and
     /// asked for its [`crate::ModelInfo`], which is checked too.
     pub fn load(&self, bytes: &[u8]) -> Result<Model> {

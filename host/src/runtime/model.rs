@@ -668,11 +668,30 @@ impl Model {
                     return Err(bad(format!("{} values for {rows} rows", values.len())));
                 }
             }
-            (Outputs::Classes(_), Scores::Regression(_)) => {
-                return Err(bad("a classifier returned regression values".into()));
+            (Outputs::DecisionClasses(classes), Scores::Decision(d)) => {
+                let k = classes.len();
+                let w = batch::decision_width(k);
+                if d.labels.len() != rows || d.scores.len() != rows * w {
+                    return Err(bad(format!(
+                        "{} labels and {} decision scores for {rows} rows of {k} classes \
+                         ({w} per row)",
+                        d.labels.len(),
+                        d.scores.len()
+                    )));
+                }
             }
-            (Outputs::Target(_), Scores::Classification(_)) => {
+            (Outputs::Target(_), _) => {
                 return Err(bad("a regressor returned class scores".into()));
+            }
+            (Outputs::Classes(_), _) => {
+                return Err(bad(
+                    "a classifier with probabilities returned something else".into(),
+                ));
+            }
+            (Outputs::DecisionClasses(_), _) => {
+                return Err(bad(
+                    "a classifier with decision scores returned something else".into(),
+                ));
             }
         }
         Ok(scores)
@@ -927,7 +946,7 @@ fn check_info_bounds(info: &ModelInfo) -> std::result::Result<(), String> {
         }
     }
     match &info.outputs {
-        Outputs::Classes(classes) => {
+        Outputs::Classes(classes) | Outputs::DecisionClasses(classes) => {
             if classes.len() > max::CLASSES {
                 return Err(format!(
                     "it declares {} classes; the limit is {}",
@@ -1022,7 +1041,7 @@ fn check_info_consistency(info: &ModelInfo) -> Result<()> {
         return fail("the name is empty".into());
     }
     match (&info.task, &info.outputs) {
-        (Task::Classification, Outputs::Classes(classes)) => {
+        (Task::Classification, Outputs::Classes(classes) | Outputs::DecisionClasses(classes)) => {
             if classes.is_empty() {
                 return fail("a classifier must list its classes".into());
             }
@@ -1067,8 +1086,10 @@ fn check_info_consistency(info: &ModelInfo) -> Result<()> {
                 ));
             }
         }
-        if let (PredictionProfile::Classification(counts), Outputs::Classes(classes)) =
-            (&profile.predictions, &info.outputs)
+        if let (
+            PredictionProfile::Classification(counts),
+            Outputs::Classes(classes) | Outputs::DecisionClasses(classes),
+        ) = (&profile.predictions, &info.outputs)
             && counts.len() != classes.len()
         {
             return fail(format!(

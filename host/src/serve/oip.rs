@@ -460,6 +460,7 @@ pub enum OutputData<'a> {
 pub fn output_names(info: &ModelInfo) -> &'static [&'static str] {
     match info.outputs {
         Outputs::Classes(_) => &["label", "probabilities"],
+        Outputs::DecisionClasses(_) => &["label", "scores"],
         Outputs::Target(_) => &["value"],
     }
 }
@@ -497,6 +498,30 @@ pub fn encode<'a>(
                 });
             }
         }
+        (Scores::Decision(d), Outputs::DecisionClasses(classes)) => {
+            let n = d.labels.len();
+            if keep("label") {
+                let labels = d
+                    .labels
+                    .iter()
+                    .map(|&l| classes.get(l as usize).map_or("", String::as_str))
+                    .collect();
+                out.push(OutputTensor {
+                    name: "label",
+                    datatype: "BYTES",
+                    shape: vec![n],
+                    data: OutputData::Strings(labels),
+                });
+            }
+            if keep("scores") {
+                out.push(OutputTensor {
+                    name: "scores",
+                    datatype: "FP64",
+                    shape: vec![n, crate::runtime::batch::decision_width(classes.len())],
+                    data: OutputData::Numbers(d.scores),
+                });
+            }
+        }
         (Scores::Regression(values), _) => {
             if keep("value") {
                 out.push(OutputTensor {
@@ -508,7 +533,7 @@ pub fn encode<'a>(
             }
         }
         // `Model::score` has already refused answers of the wrong kind.
-        (Scores::Classification(_), Outputs::Target(_)) => {}
+        _ => {}
     }
     out
 }
@@ -565,6 +590,18 @@ impl ModelMetadata {
                     name: "probabilities".into(),
                     datatype: "FP64",
                     shape: vec![-1, c.len() as i64],
+                },
+            ],
+            Outputs::DecisionClasses(c) => vec![
+                MetadataTensor {
+                    name: "label".into(),
+                    datatype: "BYTES",
+                    shape: vec![-1],
+                },
+                MetadataTensor {
+                    name: "scores".into(),
+                    datatype: "FP64",
+                    shape: vec![-1, crate::runtime::batch::decision_width(c.len()) as i64],
                 },
             ],
             Outputs::Target(_) => vec![MetadataTensor {

@@ -764,7 +764,7 @@ pub(crate) fn dashboard_entry(
         "version": model.info().version,
         "digest": format!("sha256:{}", model.digest()),
         "task": match model.info().outputs {
-            Outputs::Classes(_) => "classification",
+            Outputs::Classes(_) | Outputs::DecisionClasses(_) => "classification",
             Outputs::Target(_) => "regression",
         },
         "owner": expectations.map(|e| &e.owner),

@@ -210,7 +210,7 @@ fn world_of(component: &[u8]) -> ComponentWorld {
             _ => {}
         }
     }
-    world.target = Some("glassbox:model/model@0.1.0".into());
+    world.target = Some("glassbox:model/model@0.2.0".into());
     world
 }
 
