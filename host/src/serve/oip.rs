@@ -522,17 +522,16 @@ pub fn encode<'a>(
                 });
             }
         }
-        (Scores::Regression(values), _) => {
-            if keep("value") {
-                out.push(OutputTensor {
-                    name: "value",
-                    datatype: "FP64",
-                    shape: vec![values.len()],
-                    data: OutputData::Numbers(values),
-                });
-            }
+        (Scores::Regression(values), _) if keep("value") => {
+            out.push(OutputTensor {
+                name: "value",
+                datatype: "FP64",
+                shape: vec![values.len()],
+                data: OutputData::Numbers(values),
+            });
         }
-        // `Model::score` has already refused answers of the wrong kind.
+        // Not wanted, or of the wrong kind (which `Model::score` has
+        // already refused).
         _ => {}
     }
     out

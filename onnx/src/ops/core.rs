@@ -142,6 +142,8 @@ pub(super) fn build(op: &str, a: &Attrs<'_>, opset: i64) -> R<Box<dyn Kernel>> {
             Box::new(ConstantOfShape(value))
         }
         "Transpose" => super::shape::transpose(a),
+        "CumSum" => super::shape::cum_sum(a),
+        "GatherElements" => super::shape::gather_elements(a),
         "Slice" => super::shape::slice(a, opset),
         "TopK" => super::shape::top_k(a, opset)?,
         "IsNaN" => super::shape::is_nan(),

@@ -387,3 +387,129 @@ impl Kernel for LpNormalization {
         ])
     }
 }
+
+#[derive(Clone, Debug)]
+pub(super) struct CumSum {
+    exclusive: bool,
+    reverse: bool,
+}
+
+pub(super) fn cum_sum(a: &Attrs<'_>) -> Box<dyn Kernel> {
+    Box::new(CumSum {
+        exclusive: a.int("exclusive").unwrap_or(0) != 0,
+        reverse: a.int("reverse").unwrap_or(0) != 0,
+    })
+}
+
+impl Kernel for CumSum {
+    fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
+        let t = tensor(inputs, 0, "x")?;
+        let ax = tensor(inputs, 1, "axis")?.data.to_i64();
+        let ax = axis(*ax.first().ok_or("input 1 (axis) is empty")?, t.shape.len())?;
+        let n = t.shape.get(ax).copied().unwrap_or(1);
+        let outer: usize = t.shape[..ax.min(t.shape.len())].iter().product();
+        let inner: usize = t.shape.get(ax + 1..).map_or(1, |s| s.iter().product());
+        macro_rules! go {
+            ($v:expr, $zero:expr, $add:expr) => {{
+                let v = $v;
+                let mut out = v.clone();
+                for o in 0..outer {
+                    for i in 0..inner {
+                        let mut acc = $zero;
+                        for step in 0..n {
+                            let j = if self.reverse { n - 1 - step } else { step };
+                            let at = (o * n + j) * inner + i;
+                            if self.exclusive {
+                                out[at] = acc;
+                                acc = $add(acc, v[at]);
+                            } else {
+                                acc = $add(acc, v[at]);
+                                out[at] = acc;
+                            }
+                        }
+                    }
+                }
+                out
+            }};
+        }
+        let data = match &t.data {
+            Data::F32(v) => Data::F32(go!(v, 0f32, |a: f32, b| a + b)),
+            Data::F64(v) => Data::F64(go!(v, 0f64, |a: f64, b| a + b)),
+            // Integers wrap, as in onnxruntime, rather than overflow.
+            Data::I64(v) => Data::I64(go!(v, 0i64, i64::wrapping_add)),
+            d => return Err(format!("x must be numeric, got {}", d.elem_type())),
+        };
+        Ok(vec![
+            Tensor {
+                shape: t.shape.clone(),
+                data,
+            }
+            .into(),
+        ])
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct GatherElements {
+    axis: i64,
+}
+
+pub(super) fn gather_elements(a: &Attrs<'_>) -> Box<dyn Kernel> {
+    Box::new(GatherElements {
+        axis: a.int("axis").unwrap_or(0),
+    })
+}
+
+impl Kernel for GatherElements {
+    fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
+        let t = tensor(inputs, 0, "data")?;
+        let idx = tensor(inputs, 1, "indices")?;
+        let rank = t.shape.len();
+        if idx.shape.len() != rank {
+            return Err(format!(
+                "indices have rank {}, data rank {rank}",
+                idx.shape.len()
+            ));
+        }
+        let ax = axis(self.axis, rank)?;
+        if idx
+            .shape
+            .iter()
+            .zip(&t.shape)
+            .enumerate()
+            .any(|(d, (&i, &s))| d != ax && i > s)
+        {
+            return Err(format!(
+                "indices of shape {:?} do not fit data of shape {:?}",
+                idx.shape, t.shape
+            ));
+        }
+        let st = strides(&t.shape);
+        let ist = strides(&idx.shape);
+        let n = t.shape[ax] as i64;
+        let values = idx.data.to_i64();
+        let mut elems = Vec::with_capacity(values.len());
+        for (flat, &k) in values.iter().enumerate() {
+            let k = if k < 0 { k + n } else { k };
+            if !(0..n).contains(&k) {
+                return Err(format!("index {k} is out of range for axis of size {n}"));
+            }
+            // The element's position in `indices`, with axis `ax` replaced.
+            let mut at = 0;
+            let mut rest = flat;
+            for d in 0..rank {
+                let coord = rest / ist[d];
+                rest %= ist[d];
+                at += if d == ax { k as usize } else { coord } * st[d];
+            }
+            elems.push(at);
+        }
+        Ok(vec![
+            Tensor {
+                shape: idx.shape.clone(),
+                data: t.data.gather(&elems),
+            }
+            .into(),
+        ])
+    }
+}

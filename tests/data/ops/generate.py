@@ -2239,6 +2239,24 @@ def coverage_cases(g):
 
     g.add("sign", node("Sign", ["X"], ["Y"]), {"X": f32([-2.5, 0.0, -0.0, 3.0, NAN])}, {"Y": FLOAT})
     g.add("sign_int64", node("Sign", ["X"], ["Y"]), {"X": i64([-7, 0, 9])}, {"Y": INT64})
+    C = f32([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    g.add("cumsum_axis1", node("CumSum", ["X", "a"], ["Y"]), {"X": C}, {"Y": FLOAT}, inits={"a": i64(1)})
+    g.add("cumsum_axis0_exclusive_reverse", node("CumSum", ["X", "a"], ["Y"], exclusive=1, reverse=1), {"X": C}, {"Y": FLOAT}, inits={"a": i64(0)})
+    g.add("cumsum_int64", node("CumSum", ["X", "a"], ["Y"]), {"X": i64([3, -1, 4])}, {"Y": INT64}, inits={"a": i64(0)})
+    g.add(
+        "gatherelements_axis1_negative",
+        node("GatherElements", ["X", "I"], ["Y"], axis=1),
+        {"X": C},
+        {"Y": FLOAT},
+        inits={"I": i64([[0, -1], [2, 1]])},
+    )
+    g.add(
+        "gatherelements_axis0",
+        node("GatherElements", ["X", "I"], ["Y"], axis=0),
+        {"X": C},
+        {"Y": FLOAT},
+        inits={"I": i64([[1, 0, 1]])},
+    )
     R = f32([[1.0, -2.0, 3.0], [0.5, 0.0, -4.0]])
     for op in ["ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum"]:
         g.add(f"{op.lower()}_axes1_keepdims0", node(op, ["X"], ["Y"], axes=[1], keepdims=0), {"X": f32(np.abs(R) + 0.25) if op == "ReduceLogSum" else R}, {"Y": FLOAT})
