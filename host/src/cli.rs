@@ -114,6 +114,16 @@ enum Command {
         /// shares or mean; hard or soft). Embedded; see docs/MONITOR.md.
         #[arg(long, value_name = "EXPECT.toml")]
         expect: Option<PathBuf>,
+        /// The fitted model's own answers (JSON Lines: {"input": {...},
+        /// "label": ..., "probabilities": [...]} or "scores" or "value"):
+        /// the component is written only if it agrees with every row, so a
+        /// converter that silently changed the model is caught here.
+        #[arg(long, value_name = "EXPECTED.jsonl")]
+        check_against: Option<PathBuf>,
+        /// How far `--check-against` lets an answer be: absolute on
+        /// probabilities, relative (to at least 1) on scores and values.
+        #[arg(long, default_value_t = glassbox::compile::check::DEFAULT_TOLERANCE)]
+        check_tolerance: f64,
     },
     /// Wrap a core module built with glassbox-guest (wasm32-unknown-unknown) into a component.
     Componentize {
@@ -351,7 +361,17 @@ pub fn run() -> Result<ExitCode> {
             name,
             version,
             expect,
-        } => compile(&onnx, &train, &output, name, version, expect.as_deref()),
+            check_against,
+            check_tolerance,
+        } => compile(
+            &onnx,
+            &train,
+            &output,
+            name,
+            version,
+            expect.as_deref(),
+            check_against.as_deref().map(|p| (p, check_tolerance)),
+        ),
         Command::Componentize { module, output } => {
             let bytes =
                 std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
@@ -405,8 +425,19 @@ fn compile(
     name: Option<String>,
     version: String,
     expect: Option<&Path>,
+    check_against: Option<(&Path, f64)>,
 ) -> Result<ExitCode> {
     let started = Instant::now();
+    // Read before the long steps: a typo in the path fails at once.
+    let check = check_against
+        .map(|(path, tolerance)| -> Result<_> {
+            anyhow::ensure!(
+                tolerance.is_finite() && tolerance >= 0.0,
+                "--check-tolerance must be a number of at least 0, got {tolerance}"
+            );
+            Ok((path, glassbox::compile::check::read(path)?, tolerance))
+        })
+        .transpose()?;
     let bytes = std::fs::read(onnx).with_context(|| format!("reading {}", onnx.display()))?;
     let expectations = expect
         .map(|path| -> Result<_> {
@@ -430,6 +461,32 @@ fn compile(
     };
     let compiled = glassbox::compile::compile(&bytes, &data, &opts)
         .with_context(|| format!("compiling {}", onnx.display()))?;
+    if let Some((path, expected, tolerance)) = &check {
+        progress(&format!(
+            "checking against the fitted model's answers in {}",
+            path.display()
+        ));
+        let model = Engine::new()?.load(&compiled.component)?;
+        let report = glassbox::compile::check::check(&model, expected, *tolerance)?;
+        if !report.agrees() {
+            anyhow::bail!(
+                "the compiled model disagrees with the fitted model on {} of {} rows of {} \
+                 (tolerance {tolerance}); {} was not written. The converter changed the \
+                 model: check its options, or report it to the converter.\n  {}",
+                report.disagreeing,
+                report.rows,
+                path.display(),
+                output.display(),
+                report.disagreements.join("\n  ")
+            );
+        }
+        eprintln!(
+            "agrees with the fitted model on all {} rows of {} (worst difference {:.1e})",
+            report.rows,
+            path.display(),
+            report.worst
+        );
+    }
     std::fs::write(output, &compiled.component)
         .with_context(|| format!("writing {}", output.display()))?;
     let s = &compiled.summary;

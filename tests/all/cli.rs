@@ -342,3 +342,59 @@ fn score_isolates_a_row_whose_answer_is_unusable() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("scored 2 rows, 1 with errors"), "{stderr}");
 }
+
+/// `--check-against` with scikit-learn's own answers: a converter that
+/// silently changed the model (skl2onnx's HistGradientBoosting with
+/// categorical features) is caught and nothing is written; a faithful
+/// conversion passes.
+#[test]
+fn compile_checks_against_the_fitted_models_answers() {
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/coverage");
+    let dir = std::env::temp_dir().join(format!("glassbox-cli-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |name: &str| {
+        let inputs = crate::util::jsonl(&format!("{corpus}/{name}.inputs.jsonl"));
+        let expected = crate::util::jsonl(&format!("{corpus}/{name}.expected.jsonl"));
+        let check: String = inputs
+            .iter()
+            .zip(&expected)
+            .map(|(i, e)| {
+                let mut line = serde_json::json!({"input": i, "label": e["label"]});
+                if let Some(p) = e.get("proba") {
+                    line["probabilities"] = p.clone();
+                }
+                format!("{line}\n")
+            })
+            .collect();
+        let check_path = dir.join(format!("{name}.check.jsonl"));
+        std::fs::write(&check_path, check).unwrap();
+        let out_path = dir.join(format!("{name}.wasm"));
+        let out = Command::new(env!("CARGO_BIN_EXE_glassbox"))
+            .args(["compile", &format!("{corpus}/{name}.onnx")])
+            .args(["--train", &format!("{corpus}/{name}.train.jsonl")])
+            .args(["--check-against", check_path.to_str().unwrap()])
+            .args(["-o", out_path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (out, out_path.exists())
+    };
+    let (out, written) = run("hist_gradient_boosting_classifier_categorical");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("disagrees with the fitted model"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("probabilities["), "{stderr}");
+    assert!(!written);
+
+    let (out, written) = run("logistic_regression");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("agrees with the fitted model on all 40 rows"),
+        "{stderr}"
+    );
+    assert!(written);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -42,6 +42,7 @@ use crate::contract::{ModelInfo, Outputs, Scores, Task, TrainingProfile};
 use crate::error::{Error, Result};
 use crate::runtime::batch::{self, Prediction, Row};
 
+pub mod check;
 pub mod componentize;
 pub mod onnx;
 pub mod profile;
