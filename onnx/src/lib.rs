@@ -964,6 +964,30 @@ impl proto::ValueInfoProto {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn answers_survive_their_byte() {
+        use super::Answers;
+        let all = [
+            Answers::Probabilities,
+            Answers::Scores,
+            Answers::BinaryScore {
+                column: 0,
+                negate: false,
+            },
+            Answers::BinaryScore {
+                column: 1,
+                negate: true,
+            },
+            Answers::BinaryScore {
+                column: 5,
+                negate: false,
+            },
+        ];
+        for a in all {
+            assert_eq!(Answers::from_byte(a.to_byte()), a);
+        }
+    }
+
     use super::*;
 
     #[test]

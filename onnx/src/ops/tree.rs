@@ -1286,6 +1286,37 @@ mod tests {
         }
     }
 
+    /// Two nodes of one tree pointing at each other: a walk would never
+    /// end, so the build refuses it, naming the node.
+    #[test]
+    fn a_cycle_is_a_build_error_and_a_shared_subtree_is_not() {
+        let tree = |yes: &[i64], no: &[i64]| NodeProto {
+            attribute: vec![
+                ints("nodes_treeids", &[0, 0, 0, 0]),
+                ints("nodes_nodeids", &[0, 1, 2, 3]),
+                ints("nodes_featureids", &[0, 0, 0, 0]),
+                strings(
+                    "nodes_modes",
+                    &["BRANCH_LEQ", "BRANCH_LEQ", "BRANCH_LEQ", "LEAF"],
+                ),
+                floats("nodes_values", &[1.0, 2.0, 3.0, 0.0]),
+                ints("nodes_truenodeids", yes),
+                ints("nodes_falsenodeids", no),
+                ints("target_treeids", &[0]),
+                ints("target_nodeids", &[3]),
+                ints("target_ids", &[0]),
+                floats("target_weights", &[7.0]),
+            ],
+            ..Default::default()
+        };
+        // 0 → 1 → 2 → 1: a cycle below the root.
+        let err = build(&Attrs::of(&tree(&[1, 2, 1, 0], &[3, 3, 3, 0])), false).unwrap_err();
+        assert!(err.contains("reached from itself"), "{err}");
+        // 0 → (1, 2), 1 → (2, 3), 2 → (3, 3): node 2 and leaf 3 shared.
+        let k = build(&Attrs::of(&tree(&[1, 2, 3, 0], &[2, 3, 3, 0])), false).unwrap();
+        assert_eq!(run(&*k, &[0.0, 5.0]), [7.0, 7.0]);
+    }
+
     #[test]
     fn a_child_that_does_not_exist_is_a_build_error() {
         let node = NodeProto {
