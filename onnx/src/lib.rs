@@ -193,6 +193,11 @@ pub struct Program {
     fields: Vec<Field>,
     feed: Feed,
     read: Read,
+    /// Which graph outputs are read, in order: the prediction, or the
+    /// label and the probabilities or scores. Usually the first one or
+    /// two; a graph with extra outputs (a transformer's features exposed
+    /// beside the classifier's) names them `label` and `probabilities`.
+    picks: Vec<usize>,
     answers: Answers,
     stats: Stats,
 }
@@ -224,7 +229,7 @@ impl Program {
     pub fn from_proto(model: &ModelProto, fields: &[Field]) -> Result<Program, OnnxError> {
         let mut graph = Graph::build(model)?;
         let feed = bind_inputs(&graph, fields)?;
-        let read = bind_outputs(&graph)?;
+        let (read, picks) = bind_outputs(&graph)?;
         // A compiled model's memory is snapshotted: keep only what runs.
         graph.release_sources();
         let nodes = model.graph.as_ref().map_or(0, |g| g.node.len());
@@ -252,6 +257,7 @@ impl Program {
             fields: fields.to_vec(),
             feed,
             read,
+            picks,
             answers: Answers::Probabilities,
             stats,
         })
@@ -313,7 +319,7 @@ impl Program {
     /// Scores a batch (already checked against the fields by the host).
     pub fn score(&self, batch: &Batch<'_>) -> Result<Scores, ModelError> {
         let inputs = self.feed(batch)?;
-        let outputs = self.graph.run(inputs).map_err(ModelError::Internal)?;
+        let outputs = self.pick(self.graph.run(inputs).map_err(ModelError::Internal)?);
         self.read(batch.rows(), outputs)
             .map_err(ModelError::Internal)
     }
@@ -323,7 +329,7 @@ impl Program {
     pub fn score_raw(&self, batch: &Batch<'_>) -> Result<Option<RawClasses>, ModelError> {
         let rows = batch.rows();
         let inputs = self.feed(batch)?;
-        let outputs = self.graph.run(inputs).map_err(ModelError::Internal)?;
+        let outputs = self.pick(self.graph.run(inputs).map_err(ModelError::Internal)?);
         if matches!(self.read, Read::Regression) {
             return Ok(None);
         }
@@ -499,13 +505,27 @@ impl Program {
         Ok(labels)
     }
 
+    /// The outputs that are read, in reading order.
+    fn pick(&self, mut outputs: Vec<Value>) -> Vec<Value> {
+        if self.picks.iter().enumerate().all(|(i, &p)| i == p) {
+            outputs.truncate(self.picks.len());
+            return outputs;
+        }
+        self.picks
+            .iter()
+            .map(|&i| {
+                std::mem::replace(&mut outputs[i], Value::Tensor(Tensor::f32(vec![0], vec![])))
+            })
+            .collect()
+    }
+
     fn read(&self, rows: usize, outputs: Vec<Value>) -> Result<Scores, String> {
         match &self.read {
             Read::Regression => {
                 let t = outputs[0].tensor()?;
                 if t.len() != rows {
                     return Err(format!(
-                        "the graph returned {} values for {rows} rows",
+                        "the graph returned {} values for {rows} rows; Glassbox predicts one value per row (multi-target regression is not supported)",
                         t.len()
                     ));
                 }
@@ -804,36 +824,52 @@ fn bind_inputs(graph: &Graph, fields: &[Field]) -> Result<Feed, OnnxError> {
     Ok(Feed::Columns { order, elems, flat })
 }
 
-fn bind_outputs(graph: &Graph) -> Result<Read, OnnxError> {
+fn bind_outputs(graph: &Graph) -> Result<(Read, Vec<usize>), OnnxError> {
     let outputs: Vec<&Port> = graph.outputs().collect();
-    match outputs.len() {
-        1 => match &outputs[0].ty {
+    // skl2onnx names a classifier's outputs `label` and `probabilities`
+    // (`output_label` and `output_probability` with a ZipMap): with more
+    // than two outputs, those are the ones read.
+    let named = |names: &[&str]| {
+        outputs
+            .iter()
+            .position(|p| names.contains(&p.name.as_str()))
+    };
+    let picks = match outputs.len() {
+        1 => vec![0],
+        2 => vec![0, 1],
+        n => match (
+            named(&["label", "output_label"]),
+            named(&["probabilities", "output_probability", "scores"]),
+        ) {
+            (Some(l), Some(p)) => vec![l, p],
+            _ => {
+                return Err(OnnxError::model(format!(
+                    "the graph has {n} outputs; Glassbox reads one (a regressor's prediction) or two (a classifier's label and probabilities), or `label` and `probabilities` among more"
+                )));
+            }
+        },
+    };
+    if picks.len() == 1 {
+        // The declared shape is not trusted (converters declare a
+        // regressor's [N, 1] as [N, features]); the values per row are
+        // checked on every call, so a multi-target graph fails its
+        // training rows at compile time.
+        return match &outputs[0].ty {
             InputType::Tensor {
                 elem: ElemType::F32 | ElemType::F64,
-                shape,
-            } if shape.len() <= 1 || shape[1..].iter().all(|d| *d == Some(1)) => {
-                Ok(Read::Regression)
-            }
-            InputType::Tensor { shape, .. } if shape.len() == 2 => Err(OnnxError::model(format!(
-                "output `{}` has {:?} columns; Glassbox predicts one value per row",
-                outputs[0].name, shape[1]
-            ))),
+                ..
+            } => Ok((Read::Regression, picks)),
             other => Err(OnnxError::model(format!(
                 "the single output `{}` ({other:?}) is not a float prediction",
                 outputs[0].name
             ))),
-        },
-        2 => {
-            // Labels computed by the graph (a clusterer's ArgMin, an outlier
-            // detector's Where) name no class list: the classes are then
-            // set from outside, see `Program::with_classes`.
-            let classes = trace_classes(graph, &outputs[0].name).unwrap_or_default();
-            Ok(classification(classes))
-        }
-        n => Err(OnnxError::model(format!(
-            "the graph has {n} outputs; Glassbox reads one (a regressor's prediction) or two (a classifier's label and probabilities)"
-        ))),
+        };
     }
+    // Labels computed by the graph (a clusterer's ArgMin, an outlier
+    // detector's Where) name no class list: the classes are then set from
+    // outside, see `Program::with_classes`.
+    let classes = trace_classes(graph, &outputs[picks[0]].name).unwrap_or_default();
+    Ok((classification(classes), picks))
 }
 
 /// A ZipMap's output (one map per row, keyed by class) as a row-major

@@ -418,3 +418,69 @@ fn float32_probabilities_over_many_classes_pass_the_sum_check() {
     }
     assert!(worst <= 1e-5, "{worst} from onnxruntime");
 }
+
+/// Converters misdeclare a regressor's output shape ([N, features] for
+/// [N, 1]), so the declaration is not trusted; the values are. A graph that
+/// really answers two values per row is refused at compile time.
+#[test]
+fn a_regressor_with_two_targets_is_refused_by_its_answers() {
+    use glassbox_onnx::proto::*;
+    let model = |declared: Option<i64>, width: usize| ModelProto {
+        opset_import: vec![OperatorSetIdProto {
+            domain: Some(String::new()),
+            version: Some(17),
+        }],
+        graph: Some(GraphProto {
+            node: vec![NodeProto {
+                input: vec!["x".into(), "w".into()],
+                output: vec!["y".into()],
+                op_type: Some("MatMul".into()),
+                ..Default::default()
+            }],
+            initializer: vec![TensorProto {
+                name: Some("w".into()),
+                data_type: Some(DataType::Float as i32),
+                dims: vec![1, width as i64],
+                float_data: vec![2.0; width],
+                ..Default::default()
+            }],
+            input: vec![ValueInfoProto::tensor(
+                "x",
+                DataType::Float,
+                &[None, Some(1)],
+            )],
+            output: vec![ValueInfoProto::tensor(
+                "y",
+                DataType::Float,
+                &[None, declared],
+            )],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    use prost::Message;
+    let train = TrainingData::from_jsonl("{\"x\": 1.0}\n{\"x\": 2.0}\n").unwrap();
+    let err = compile(
+        &model(Some(2), 2).encode_to_vec(),
+        &train,
+        &CompileOptions::new("m"),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("multi-target regression is not supported"),
+        "{err}"
+    );
+    // Declared with ten columns, answering one: compiles.
+    let ok = compile(
+        &model(Some(10), 1).encode_to_vec(),
+        &train,
+        &CompileOptions::new("m"),
+    )
+    .unwrap();
+    let m = util::engine().load(&ok.component).unwrap();
+    let p = m
+        .score_rows(&util::rows(&[serde_json::json!({"x": 3.0})]))
+        .unwrap();
+    assert_eq!(p[0], Prediction::Value { value: 6.0 });
+}

@@ -273,7 +273,16 @@ enum Edit {
     Type(usize, i32),
 }
 
-const OPS: [&str; 14] = [
+const OPS: [&str; 23] = [
+    "Slice",
+    "TopK",
+    "Transpose",
+    "CumSum",
+    "GatherElements",
+    "Sum",
+    "LpNormalization",
+    "Scan",
+    "TreeEnsemble",
     "Gemm",
     "MatMul",
     "Add",

@@ -400,8 +400,12 @@ impl Model {
     /// Scores a column-major batch.
     ///
     /// The batch is checked against the schema first (every problem is
-    /// reported at once, as [`Error::InvalidInput`]), and the answer after
-    /// (as [`Error::BadOutput`]). The call is one `glassbox.score` span, a
+    /// reported at once, as [`Error::InvalidInput`]), and the answer's shape
+    /// after (as [`Error::BadOutput`]). A row whose answer breaks the
+    /// model's declaration (a value that is not finite, say) does not fail
+    /// the call: [`crate::runtime::batch::bad_answers`] lists those rows,
+    /// and [`crate::runtime::batch::predictions`] marks them
+    /// [`Prediction::Invalid`]. The call is one `glassbox.score` span, a
     /// child of the current OpenTelemetry context, and counts in the
     /// model's metrics (see [`crate::telemetry`]).
     pub fn score(&self, batch: &Batch) -> Result<Scores> {

@@ -171,7 +171,8 @@ impl Kernel for Slice {
             let mut i = start;
             while (step > 0 && i < end) || (step < 0 && i > end) {
                 p.push(i as usize);
-                i += step;
+                // A step of i64::MAX must end the loop, not overflow.
+                i = i.saturating_add(step);
             }
             picks[ax] = p;
         }
