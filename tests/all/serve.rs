@@ -971,3 +971,56 @@ async fn a_row_whose_answer_is_unusable_is_named() {
     let error = out["error"].as_str().unwrap();
     assert!(error.contains("answer for row 1 is unusable"), "{error}");
 }
+
+/// A classifier without probabilities, served: metadata declares `scores`
+/// (one per row for two classes), v2 answers it, v1 answers `"scores"`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_score_classifier_answers_scores_on_both_apis() {
+    let extra = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/extra");
+    let onnx = std::fs::read(format!("{extra}/svc_linear_binary.onnx")).unwrap();
+    let train = TrainingData::read(format!("{extra}/svc_linear_binary.train.jsonl")).unwrap();
+    let component = compile(&onnx, &train, &CompileOptions::new("svc"))
+        .unwrap()
+        .component;
+    let path = std::env::temp_dir().join(format!("glassbox-serve-svc-{}.wasm", std::process::id()));
+    std::fs::write(&path, component).unwrap();
+    let s = TestServer::start(config(&[path.to_str().unwrap()])).await;
+
+    let (status, meta) = s.get("/v2/models/svc").await;
+    assert_eq!(status, 200, "{meta}");
+    assert_eq!(
+        meta["outputs"],
+        json!([{"name": "label", "datatype": "BYTES", "shape": [-1]},
+               {"name": "scores", "datatype": "FP64", "shape": [-1, 1]}])
+    );
+    let rows: Vec<serde_json::Map<String, Value>> =
+        crate::util::jsonl(&format!("{extra}/svc_linear_binary.inputs.jsonl"))
+            .into_iter()
+            .take(2)
+            .map(|v| v.as_object().unwrap().clone())
+            .collect();
+    let (status, v2) = s
+        .post(
+            "/v2/models/svc/infer",
+            &json!({"inputs": tensors(&rows, "FP64")}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v2}");
+    assert_eq!(v2["outputs"][1]["name"], "scores");
+    assert_eq!(v2["outputs"][1]["shape"], json!([2, 1]));
+    let (status, v1) = s
+        .post("/v1/models/svc:predict", &json!({"instances": rows}))
+        .await;
+    assert_eq!(status, 200, "{v1}");
+    for (i, p) in v1["predictions"].as_array().unwrap().iter().enumerate() {
+        let score = p["scores"][0].as_f64().unwrap();
+        // Positive means the second class, as scikit-learn's decision_function.
+        assert_eq!(
+            p["label"],
+            if score > 0.0 { "1" } else { "0" },
+            "row {i}: {p}"
+        );
+        assert_eq!(v2["outputs"][1]["data"][i].as_f64().unwrap(), score);
+    }
+    let _ = std::fs::remove_file(&path);
+}

@@ -472,55 +472,51 @@ pub fn encode<'a>(
     wanted: Option<&[&str]>,
 ) -> Vec<OutputTensor<'a>> {
     let keep = |name: &str| wanted.is_none_or(|w| w.contains(&name));
+    // A classifier's two outputs: its labels, then its probabilities or
+    // decision scores (`width` per row).
+    let classifier = |labels: &[u32],
+                      classes: &'a [String],
+                      name: &'static str,
+                      values: Vec<f64>,
+                      width: usize| {
+        let n = labels.len();
+        let mut out = Vec::new();
+        if keep("label") {
+            let labels = labels
+                .iter()
+                .map(|&l| classes.get(l as usize).map_or("", String::as_str))
+                .collect();
+            out.push(OutputTensor {
+                name: "label",
+                datatype: "BYTES",
+                shape: vec![n],
+                data: OutputData::Strings(labels),
+            });
+        }
+        if keep(name) {
+            out.push(OutputTensor {
+                name,
+                datatype: "FP64",
+                shape: vec![n, width],
+                data: OutputData::Numbers(values),
+            });
+        }
+        out
+    };
     let mut out = Vec::new();
     match (scores, &info.outputs) {
         (Scores::Classification(c), Outputs::Classes(classes)) => {
-            let n = c.labels.len();
-            if keep("label") {
-                let labels = c
-                    .labels
-                    .iter()
-                    .map(|&l| classes.get(l as usize).map_or("", String::as_str))
-                    .collect();
-                out.push(OutputTensor {
-                    name: "label",
-                    datatype: "BYTES",
-                    shape: vec![n],
-                    data: OutputData::Strings(labels),
-                });
-            }
-            if keep("probabilities") {
-                out.push(OutputTensor {
-                    name: "probabilities",
-                    datatype: "FP64",
-                    shape: vec![n, classes.len()],
-                    data: OutputData::Numbers(c.probabilities),
-                });
-            }
+            out = classifier(
+                &c.labels,
+                classes,
+                "probabilities",
+                c.probabilities,
+                classes.len(),
+            );
         }
         (Scores::Decision(d), Outputs::DecisionClasses(classes)) => {
-            let n = d.labels.len();
-            if keep("label") {
-                let labels = d
-                    .labels
-                    .iter()
-                    .map(|&l| classes.get(l as usize).map_or("", String::as_str))
-                    .collect();
-                out.push(OutputTensor {
-                    name: "label",
-                    datatype: "BYTES",
-                    shape: vec![n],
-                    data: OutputData::Strings(labels),
-                });
-            }
-            if keep("scores") {
-                out.push(OutputTensor {
-                    name: "scores",
-                    datatype: "FP64",
-                    shape: vec![n, crate::runtime::batch::decision_width(classes.len())],
-                    data: OutputData::Numbers(d.scores),
-                });
-            }
+            let width = crate::runtime::batch::decision_width(classes.len());
+            out = classifier(&d.labels, classes, "scores", d.scores, width);
         }
         (Scores::Regression(values), _) if keep("value") => {
             out.push(OutputTensor {
