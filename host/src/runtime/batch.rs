@@ -65,39 +65,56 @@ pub fn answer_problem(info: &ModelInfo, scores: &Scores, row: usize) -> Option<S
     match (scores, &info.outputs) {
         (Scores::Classification(c), Outputs::Classes(classes)) => {
             let k = classes.len();
-            let label = *c.labels.get(row)?;
-            let p = c.probabilities.get(row * k..(row + 1) * k)?;
-            if label as usize >= k {
-                return Some(format!("label index {label} is outside the {k} classes"));
-            }
-            if let Some(v) = p.iter().find(|v| !v.is_finite() || **v < 0.0 || **v > 1.0) {
-                return Some(format!("probability {v} is not a number in [0, 1]"));
-            }
-            let sum: f64 = p.iter().sum();
-            if (sum - 1.0).abs() > super::model::probability_sum_tolerance(k) {
-                return Some(format!("probabilities sum to {sum}, not 1"));
-            }
-            None
+            class_problem(
+                k,
+                *c.labels.get(row)?,
+                c.probabilities.get(row * k..(row + 1) * k)?,
+            )
         }
         (Scores::Decision(d), Outputs::DecisionClasses(classes)) => {
             let k = classes.len();
             let w = decision_width(k);
-            let label = *d.labels.get(row)?;
-            if label as usize >= k {
-                return Some(format!("label index {label} is outside the {k} classes"));
-            }
-            let s = d.scores.get(row * w..(row + 1) * w)?;
-            s.iter()
-                .find(|v| !v.is_finite())
-                .map(|v| format!("decision score {v} is not finite"))
+            decision_problem(
+                k,
+                *d.labels.get(row)?,
+                d.scores.get(row * w..(row + 1) * w)?,
+            )
         }
-        (Scores::Regression(values), _) => {
-            let v = values.get(row)?;
-            (!v.is_finite()).then(|| format!("value {v} is not finite"))
-        }
+        (Scores::Regression(values), _) => value_problem(*values.get(row)?),
         // `Model::score` has already refused answers of the wrong kind.
         _ => None,
     }
+}
+
+/// A probability classifier's row: `label` of `k` classes, `p` its
+/// probabilities.
+fn class_problem(k: usize, label: u32, p: &[f64]) -> Option<String> {
+    if label as usize >= k {
+        return Some(format!("label index {label} is outside the {k} classes"));
+    }
+    if let Some(v) = p.iter().find(|v| !v.is_finite() || **v < 0.0 || **v > 1.0) {
+        return Some(format!("probability {v} is not a number in [0, 1]"));
+    }
+    let sum: f64 = p.iter().sum();
+    if (sum - 1.0).abs() > super::model::probability_sum_tolerance(k) {
+        return Some(format!("probabilities sum to {sum}, not 1"));
+    }
+    None
+}
+
+/// A decision-score classifier's row: `label` of `k` classes, `s` its scores.
+fn decision_problem(k: usize, label: u32, s: &[f64]) -> Option<String> {
+    if label as usize >= k {
+        return Some(format!("label index {label} is outside the {k} classes"));
+    }
+    s.iter()
+        .find(|v| !v.is_finite())
+        .map(|v| format!("decision score {v} is not finite"))
+}
+
+/// A regressor's row.
+fn value_problem(v: f64) -> Option<String> {
+    (!v.is_finite()).then(|| format!("value {v} is not finite"))
 }
 
 /// Decision scores per row for `classes` classes: one per class, or one
@@ -218,63 +235,56 @@ pub fn from_rows(info: &ModelInfo, rows: &[Row]) -> Result<Batch, Violations> {
 const NULL_NOT_ALLOWED: &str = "null (this field may not be missing)";
 const ABSENT: &str = "no value (the key is absent)";
 
-/// Turns a checked answer into one [`Prediction`] per row.
+/// Turns a checked answer into one [`Prediction`] per row; a row whose
+/// answer breaks the declaration (see [`answer_problem`]) becomes
+/// [`Prediction::Invalid`].
 pub fn predictions(info: &ModelInfo, scores: Scores) -> Vec<Prediction> {
+    // A classifier's rows: `width` values each, checked by `problem`, made
+    // into a prediction by `make`.
+    fn classified(
+        classes: &[String],
+        labels: &[u32],
+        values: &[f64],
+        width: usize,
+        problem: fn(usize, u32, &[f64]) -> Option<String>,
+        make: fn(String, Vec<f64>) -> Prediction,
+    ) -> Vec<Prediction> {
+        labels
+            .iter()
+            .zip(values.chunks(width.max(1)))
+            .map(|(&label, v)| match problem(classes.len(), label, v) {
+                Some(error) => Prediction::Invalid { error },
+                None => make(classes[label as usize].clone(), v.to_vec()),
+            })
+            .collect()
+    }
     match (scores, &info.outputs) {
-        (Scores::Classification(c), Outputs::Classes(classes)) => {
-            let k = classes.len().max(1);
-            let whole = Scores::Classification(c);
-            let Scores::Classification(c) = &whole else {
-                unreachable!()
-            };
-            c.labels
-                .iter()
-                .zip(c.probabilities.chunks(k))
-                .enumerate()
-                .map(
-                    |(row, (label, p))| match answer_problem(info, &whole, row) {
-                        Some(error) => Prediction::Invalid { error },
-                        None => Prediction::Class {
-                            label: classes[*label as usize].clone(),
-                            probabilities: p.to_vec(),
-                        },
-                    },
-                )
-                .collect()
-        }
+        (Scores::Classification(c), Outputs::Classes(classes)) => classified(
+            classes,
+            &c.labels,
+            &c.probabilities,
+            classes.len(),
+            class_problem,
+            |label, probabilities| Prediction::Class {
+                label,
+                probabilities,
+            },
+        ),
+        (Scores::Decision(d), Outputs::DecisionClasses(classes)) => classified(
+            classes,
+            &d.labels,
+            &d.scores,
+            decision_width(classes.len()),
+            decision_problem,
+            |label, scores| Prediction::Scores { label, scores },
+        ),
         (Scores::Regression(values), _) => values
             .into_iter()
-            .map(|value| {
-                if value.is_finite() {
-                    Prediction::Value { value }
-                } else {
-                    Prediction::Invalid {
-                        error: format!("value {value} is not finite"),
-                    }
-                }
+            .map(|value| match value_problem(value) {
+                Some(error) => Prediction::Invalid { error },
+                None => Prediction::Value { value },
             })
             .collect(),
-        (Scores::Decision(d), Outputs::DecisionClasses(classes)) => {
-            let w = decision_width(classes.len()).max(1);
-            let whole = Scores::Decision(d);
-            let Scores::Decision(d) = &whole else {
-                unreachable!()
-            };
-            d.labels
-                .iter()
-                .zip(d.scores.chunks(w))
-                .enumerate()
-                .map(
-                    |(row, (label, s))| match answer_problem(info, &whole, row) {
-                        Some(error) => Prediction::Invalid { error },
-                        None => Prediction::Scores {
-                            label: classes[*label as usize].clone(),
-                            scores: s.to_vec(),
-                        },
-                    },
-                )
-                .collect()
-        }
         // `Model::score` has already refused answers of the wrong kind.
         _ => Vec::new(),
     }
