@@ -4,31 +4,78 @@ use crate::{FeatureKind, Field, ModelError, RawBatch};
 
 /// A batch of rows to score, with access to its columns by name or position.
 ///
-/// The host sends all numeric columns in one flat list and all categorical
-/// columns in another (see the WIT `batch` record); these views slice them
-/// per field. Nothing here copies or allocates, except
-/// [`Batch::row_major`], which builds one row-major matrix for the batch.
+/// A model declares in [`crate::ModelInfo::layout`] how it wants numbers:
+///
+/// - float64 columns (the default): the host sends all numeric columns in
+///   one flat list and all categorical columns in another (see the WIT
+///   `batch` record); these views slice them per field;
+/// - float32 rows ([`crate::ModelInfo::with_f32_rows`]): one row-major
+///   matrix, missing values as NaN, read with [`Batch::f32_rows`]. The
+///   column views are not available then.
+///
+/// Nothing here copies or allocates, except [`Batch::row_major`], which
+/// builds one row-major float64 matrix for the batch.
 #[derive(Clone, Copy, Debug)]
 pub struct Batch<'a> {
-    raw: &'a RawBatch,
+    source: Source<'a>,
     fields: &'a [Field],
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Source<'a> {
+    Columns(&'a RawBatch),
+    F32Rows { rows: usize, values: &'a [f32] },
 }
 
 impl<'a> Batch<'a> {
     /// Wraps a raw batch laid out after `fields`.
     pub fn new(raw: &'a RawBatch, fields: &'a [Field]) -> Self {
-        Batch { raw, fields }
+        Batch {
+            source: Source::Columns(raw),
+            fields,
+        }
+    }
+
+    /// Wraps `rows` float32 rows of `fields.len()` values each.
+    pub fn from_f32_rows(rows: usize, values: &'a [f32], fields: &'a [Field]) -> Self {
+        Batch {
+            source: Source::F32Rows { rows, values },
+            fields,
+        }
     }
 
     /// Number of rows.
     pub fn rows(&self) -> usize {
-        self.raw.rows as usize
+        match self.source {
+            Source::Columns(raw) => raw.rows as usize,
+            Source::F32Rows { rows, .. } => rows,
+        }
     }
 
-    /// The flat lists the host sent, for kernels that read them directly
-    /// (the ONNX engine's one-row path, for example).
-    pub fn raw(&self) -> &'a RawBatch {
-        self.raw
+    /// The flat lists the host sent, when it sent float64 columns.
+    pub fn raw(&self) -> Option<&'a RawBatch> {
+        match self.source {
+            Source::Columns(raw) => Some(raw),
+            Source::F32Rows { .. } => None,
+        }
+    }
+
+    /// The `rows × fields` float32 matrix, when the model declared float32
+    /// rows; NaN where a value is missing.
+    pub fn f32_rows(&self) -> Option<&'a [f32]> {
+        match self.source {
+            Source::Columns(_) => None,
+            Source::F32Rows { values, .. } => Some(values),
+        }
+    }
+
+    /// The columns, or an error saying this model reads rows.
+    fn columns(&self) -> Result<&'a RawBatch, ModelError> {
+        self.raw().ok_or_else(|| {
+            ModelError::internal(
+                "this model declared float32 rows: read them with Batch::f32_rows, not by column",
+            )
+        })
     }
 
     /// The model's input schema.
@@ -75,13 +122,13 @@ impl<'a> Batch<'a> {
     /// The `k`-th numeric column of the flat list.
     fn numeric_column(&self, k: usize) -> Result<Numeric<'a>, ModelError> {
         let rows = self.rows();
-        let values = self
-            .raw
+        let raw = self.columns()?;
+        let values = raw
             .numeric
             .get(k * rows..(k + 1) * rows)
             .ok_or_else(|| ModelError::internal("numeric values are shorter than the schema"))?;
         let (lo, hi) = ((k * rows) as u32, ((k + 1) * rows) as u32);
-        let missing = &self.raw.numeric_missing;
+        let missing = &raw.numeric_missing;
         let start = missing.partition_point(|&m| m < lo);
         let end = missing.partition_point(|&m| m < hi);
         Ok(Numeric {
@@ -112,13 +159,13 @@ impl<'a> Batch<'a> {
     pub fn categorical_at(&self, index: usize) -> Result<Categorical<'a>, ModelError> {
         let k = self.rank(index, FeatureKind::Categorical)?;
         let rows = self.rows();
-        let codes = self
-            .raw
+        let raw = self.columns()?;
+        let codes = raw
             .categorical
             .get(k * rows..(k + 1) * rows)
             .ok_or_else(|| ModelError::internal("categorical codes are shorter than the schema"))?;
         Ok(Categorical {
-            dictionary: &self.raw.dictionary,
+            dictionary: &raw.dictionary,
             codes,
         })
     }
@@ -140,7 +187,14 @@ impl<'a> Batch<'a> {
             )));
         }
         let (rows, width) = (self.rows(), self.fields.len());
-        let numeric = &self.raw.numeric;
+        if let Some(values) = self.f32_rows() {
+            if values.len() != rows * width {
+                return Err(ModelError::internal("float32 rows do not match the schema"));
+            }
+            return Ok(values.iter().map(|&v| f64::from(v)).collect());
+        }
+        let raw = self.columns()?;
+        let numeric = &raw.numeric;
         if numeric.len() != rows * width {
             return Err(ModelError::internal(
                 "numeric values do not match the schema",
@@ -166,7 +220,7 @@ impl<'a> Batch<'a> {
                 out[i * width + j] = numeric[j * rows + i];
             }
         }
-        for &m in &self.raw.numeric_missing {
+        for &m in &raw.numeric_missing {
             let (j, i) = (m as usize / rows.max(1), m as usize % rows.max(1));
             if let Some(slot) = out.get_mut(i * width + j) {
                 *slot = f64::NAN;

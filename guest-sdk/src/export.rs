@@ -32,6 +32,19 @@ impl<T: Model> ModelCell<T> {
         self.model.score(&Batch::new(batch, &self.info.inputs))
     }
 
+    /// Scores float32 rows as received from the host.
+    pub fn score_f32_rows(&self, rows: u32, values: Vec<f32>) -> Result<Scores, ModelError> {
+        let fields = &self.info.inputs;
+        if values.len() != rows as usize * fields.len() {
+            return Err(ModelError::internal(format!(
+                "{} float32 values for {rows} rows of {} fields",
+                values.len(),
+                fields.len()
+            )));
+        }
+        self.model.score_f32_rows(fields, rows as usize, values)
+    }
+
     /// The description the model gave at load time.
     pub fn info(&self) -> &ModelInfo {
         &self.info
@@ -60,5 +73,9 @@ impl<T: ModelExport> Guest for Adapter<T> {
 
     fn score(batch: RawBatch) -> Result<Scores, ModelError> {
         T::cell().score(&batch)
+    }
+
+    fn score_f32_rows(rows: u32, values: Vec<f32>) -> Result<Scores, ModelError> {
+        T::cell().score_f32_rows(rows, values)
     }
 }

@@ -83,6 +83,20 @@ pub trait Model: Sized + 'static {
     /// schema, so columns are present, of the declared kind and missing only
     /// where the field is nullable. Return exactly [`Batch::rows`] results.
     fn score(&self, batch: &Batch<'_>) -> Result<Scores, ModelError>;
+
+    /// Scores `rows` float32 rows (`values` is row-major, NaN where a value
+    /// is missing, one value per field of `fields`, the schema), for a
+    /// model that declared [`ModelInfo::with_f32_rows`]. The default wraps
+    /// them in a [`Batch`] and calls [`Model::score`]; override it to take
+    /// the matrix without copying it.
+    fn score_f32_rows(
+        &self,
+        fields: &[Field],
+        rows: usize,
+        values: Vec<f32>,
+    ) -> Result<Scores, ModelError> {
+        self.score(&Batch::from_f32_rows(rows, &values, fields))
+    }
 }
 
 /// Logs a line through the host, attributed to this model.
@@ -99,7 +113,7 @@ pub fn log(level: LogLevel, message: &str) {
 pub mod prelude {
     pub use crate::{
         Batch, Categorical, ClassScores, DecisionScores, FeatureKind, Field, Model, ModelError,
-        ModelInfo, Numeric, Outputs, Scores, Task, Value,
+        ModelInfo, Numeric, NumericLayout, Outputs, Scores, Task, Value,
     };
 }
 

@@ -15,7 +15,10 @@
 
 use std::collections::HashMap;
 
-use crate::{Batch, FeatureKind, Field, InputProblem, Model, ModelError, RawBatch, Scores, Value};
+use crate::{
+    Batch, FeatureKind, Field, InputProblem, Model, ModelError, NumericLayout, RawBatch, Scores,
+    Value,
+};
 
 /// Builds the column-major batch the host would send for these rows.
 ///
@@ -85,10 +88,28 @@ pub fn batch(fields: &[Field], rows: &[Vec<Value>]) -> Result<RawBatch, ModelErr
     }
 }
 
-/// Loads model `T` natively and scores `rows` with it.
+/// The float32 rows the host would send for these rows to a model that
+/// declared [`crate::NumericLayout::F32Rows`] (checked like [`batch`]).
+pub fn f32_rows(fields: &[Field], rows: &[Vec<Value>]) -> Result<Vec<f32>, ModelError> {
+    let raw = batch(fields, rows)?;
+    Batch::new(&raw, fields)
+        .row_major()
+        .map(|m| m.into_iter().map(|v| v as f32).collect())
+}
+
+/// Loads model `T` natively and scores `rows` with it, in the layout it
+/// declared.
 pub fn score<T: Model>(rows: &[Vec<Value>]) -> Result<Scores, ModelError> {
     let model = T::load();
     let info = model.info();
-    let raw = batch(&info.inputs, rows)?;
-    model.score(&Batch::new(&raw, &info.inputs))
+    match info.layout {
+        NumericLayout::F64Columns => {
+            let raw = batch(&info.inputs, rows)?;
+            model.score(&Batch::new(&raw, &info.inputs))
+        }
+        NumericLayout::F32Rows => {
+            let values = f32_rows(&info.inputs, rows)?;
+            model.score_f32_rows(&info.inputs, rows.len(), values)
+        }
+    }
 }

@@ -4,8 +4,8 @@
 pub use crate::bindings::glassbox::model::host::Level as LogLevel;
 pub use crate::bindings::glassbox::model::types::{
     Batch as RawBatch, CategoricalProfile, CategoryCount, ClassScores, DecisionScores, FeatureKind,
-    FeatureProfile, Field, Histogram, InputProblem, ModelError, ModelInfo, NumericProfile, Outputs,
-    PredictionProfile, Quantile, Scores, Task, TrainingProfile,
+    FeatureProfile, Field, Histogram, InputProblem, ModelError, ModelInfo, NumericLayout,
+    NumericProfile, Outputs, PredictionProfile, Quantile, Scores, Task, TrainingProfile,
 };
 
 impl ModelInfo {
@@ -23,6 +23,7 @@ impl ModelInfo {
             inputs,
             outputs: Outputs::Classes(classes),
             profile: None,
+            layout: NumericLayout::F64Columns,
         }
     }
 
@@ -55,7 +56,18 @@ impl ModelInfo {
             inputs,
             outputs: Outputs::Target(target.into()),
             profile: None,
+            layout: NumericLayout::F64Columns,
         }
+    }
+
+    /// The same description, asking for float32 rows
+    /// ([`NumericLayout::F32Rows`]): the host sends a row-major float32
+    /// matrix, read with [`crate::Batch::f32_rows`] or taken whole by
+    /// [`crate::Model::score_f32_rows`]. Every input must be numeric; the
+    /// host refuses the model otherwise.
+    pub fn with_f32_rows(mut self) -> Self {
+        self.layout = NumericLayout::F32Rows;
+        self
     }
 }
 

@@ -12,8 +12,8 @@ wasmtime::component::bindgen!({
 pub use self::glassbox::model::host::Level;
 pub use self::glassbox::model::types::{
     Batch, CategoricalProfile, CategoryCount, ClassScores, DecisionScores, FeatureKind,
-    FeatureProfile, Field, Histogram, InputProblem, ModelError, ModelInfo, NumericProfile, Outputs,
-    PredictionProfile, Quantile, Scores, Task, TrainingProfile,
+    FeatureProfile, Field, Histogram, InputProblem, ModelError, ModelInfo, NumericLayout,
+    NumericProfile, Outputs, PredictionProfile, Quantile, Scores, Task, TrainingProfile,
 };
 
 /// The WIT package and version this host speaks.

@@ -69,7 +69,7 @@ pub mod telemetry;
 pub use compile::componentize::componentize;
 pub use contract::{
     Batch, CategoricalProfile, CategoryCount, ClassScores, FeatureKind, FeatureProfile, Field,
-    Histogram, InputProblem, Level, ModelError, ModelInfo, NumericProfile, Outputs,
+    Histogram, InputProblem, Level, ModelError, ModelInfo, NumericLayout, NumericProfile, Outputs,
     PredictionProfile, Quantile, Scores, Task, TrainingProfile,
 };
 pub use error::{Error, Result, SignatureError, Violation, Violations};

@@ -319,9 +319,44 @@ impl Program {
     /// Scores a batch (already checked against the fields by the host).
     pub fn score(&self, batch: &Batch<'_>) -> Result<Scores, ModelError> {
         let inputs = self.feed(batch)?;
+        self.run(batch.rows(), inputs)
+    }
+
+    /// Whether the graph takes one float32 matrix of every field: then the
+    /// model should declare [`glassbox_guest::NumericLayout::F32Rows`] and
+    /// be scored with [`Program::score_f32_rows`], which computes on the
+    /// host's matrix as it arrives.
+    pub fn takes_f32_rows(&self) -> bool {
+        matches!(
+            self.feed,
+            Feed::Matrix {
+                elem: ElemType::F32
+            }
+        )
+    }
+
+    /// Scores `rows` float32 rows (row-major, NaN where missing), taking the
+    /// matrix as the graph's input without copying it. Only for graphs that
+    /// [take float32 rows](Program::takes_f32_rows).
+    pub fn score_f32_rows(&self, rows: usize, values: Vec<f32>) -> Result<Scores, ModelError> {
+        let f = self.fields.len();
+        if !self.takes_f32_rows() {
+            return Err(ModelError::internal(
+                "this graph does not take one float32 matrix; send it float64 columns",
+            ));
+        }
+        if values.len() != rows * f {
+            return Err(ModelError::internal(format!(
+                "{} float32 values for {rows} rows of {f} fields",
+                values.len()
+            )));
+        }
+        self.run(rows, vec![Tensor::f32(vec![rows, f], values).into()])
+    }
+
+    fn run(&self, rows: usize, inputs: Vec<Value>) -> Result<Scores, ModelError> {
         let outputs = self.pick(self.graph.run(inputs).map_err(ModelError::Internal)?);
-        self.read(batch.rows(), outputs)
-            .map_err(ModelError::Internal)
+        self.read(rows, outputs).map_err(ModelError::Internal)
     }
 
     /// A classifier's labels and second output as the graph gives them, for
@@ -379,7 +414,15 @@ impl Program {
                 // (a range search in the missing list per column) cost more
                 // than the transposition.
                 let f = self.fields.len();
-                let raw = batch.raw();
+                if let Some(values) = batch.f32_rows() {
+                    if values.len() != rows * f {
+                        return Err(ModelError::internal("float32 rows do not match the schema"));
+                    }
+                    return Ok(vec![Tensor::f32(vec![rows, f], values.to_vec()).into()]);
+                }
+                let raw = batch.raw().ok_or_else(|| {
+                    ModelError::internal("the batch has neither columns nor float32 rows")
+                })?;
                 if raw.numeric.len() != rows * f {
                     return Err(ModelError::internal(
                         "numeric values do not match the schema",

@@ -47,6 +47,7 @@ fn schema(meta: &serde_json::Value) -> ModelInfo {
         inputs,
         outputs: Outputs::Target("y".into()),
         profile: None,
+        layout: glassbox::NumericLayout::F64Columns,
     }
 }
 

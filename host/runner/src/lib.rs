@@ -49,6 +49,11 @@ fn init(package: &[u8]) -> Result<Loaded, String> {
     let mut program = Program::new(onnx, &info.inputs)
         .map_err(|e| e.to_string())?
         .with_answers(Answers::from_byte(answers));
+    if info.layout == NumericLayout::F32Rows && !program.takes_f32_rows() {
+        return Err(
+            "the model description asks for float32 rows, which the graph does not take".into(),
+        );
+    }
     if program.task() != info.task {
         return Err("the graph's task does not match the model description".into());
     }
@@ -147,6 +152,16 @@ impl Model for Runner {
 
     fn score(&self, batch: &Batch<'_>) -> Result<Scores, ModelError> {
         self.0.program.score(batch)
+    }
+
+    fn score_f32_rows(
+        &self,
+        _fields: &[Field],
+        rows: usize,
+        values: Vec<f32>,
+    ) -> Result<Scores, ModelError> {
+        // The host's matrix becomes the graph's input as it is: no copy.
+        self.0.program.score_f32_rows(rows, values)
     }
 }
 

@@ -364,6 +364,7 @@ pub(crate) mod tests {
             ],
             outputs: Outputs::Classes(vec!["no".into(), "yes".into()]),
             profile: None,
+            layout: crate::contract::NumericLayout::F64Columns,
         }
     }
 

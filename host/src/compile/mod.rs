@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use crate::Engine;
 use crate::artifact::Source;
 use crate::artifact::expect::Expectations;
-use crate::contract::{ModelInfo, Outputs, Scores, Task, TrainingProfile};
+use crate::contract::{ModelInfo, NumericLayout, Outputs, Scores, Task, TrainingProfile};
 use crate::error::{Error, Result};
 use crate::runtime::batch::{self, Prediction, Row};
 
@@ -165,6 +165,12 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
         inputs: train.fields.clone(),
         outputs,
         profile: None,
+        // A graph on one float32 matrix gets it built by the host.
+        layout: if program.takes_f32_rows() {
+            NumericLayout::F32Rows
+        } else {
+            NumericLayout::F64Columns
+        },
     };
     // Before the long steps: a typo in the expectations fails at once.
     if let Some(e) = &opts.expectations {
@@ -292,6 +298,7 @@ fn decide_answers(
         inputs: train.fields.clone(),
         outputs: Outputs::Classes(Vec::new()),
         profile: None,
+        layout: NumericLayout::F64Columns,
     };
     let (mut labels, mut values, mut width) = (Vec::new(), Vec::new(), None);
     for rows in train.rows.chunks(CHUNK) {

@@ -775,6 +775,7 @@ mod tests {
                 features: vec![FeatureProfile::Numeric(profile())],
                 predictions: PredictionProfile::Regression(profile()),
             }),
+            layout: crate::contract::NumericLayout::F64Columns,
         }
     }
 

@@ -117,6 +117,43 @@ fn value_problem(v: f64) -> Option<String> {
     (!v.is_finite()).then(|| format!("value {v} is not finite"))
 }
 
+/// A checked, all-numeric batch as the row-major float32 matrix a model
+/// declaring [`crate::contract::NumericLayout::F32Rows`] takes: `width`
+/// values per row (the numeric list holds every field, column after
+/// column), each rounded to nearest, NaN where missing.
+///
+/// Built here, natively, so that the guest copies half the bytes and
+/// transposes nothing. In blocks of rows, so that the rows being written
+/// stay in cache while every column is read.
+pub(crate) fn f32_rows(batch: &Batch, width: usize) -> Vec<f32> {
+    const BLOCK: usize = 64;
+    let rows = batch.rows as usize;
+    let numeric = &batch.numeric[..(rows * width).min(batch.numeric.len())];
+    let mut out = vec![0f32; rows * width];
+    if rows == 1 {
+        // The list is the row.
+        for (o, &v) in out.iter_mut().zip(numeric) {
+            *o = v as f32;
+        }
+    } else if rows > 1 {
+        for r0 in (0..rows).step_by(BLOCK) {
+            let r1 = (r0 + BLOCK).min(rows);
+            for (c, column) in numeric.chunks_exact(rows).enumerate() {
+                for (r, &v) in column[r0..r1].iter().enumerate() {
+                    out[(r0 + r) * width + c] = v as f32;
+                }
+            }
+        }
+    }
+    for &m in &batch.numeric_missing {
+        let (c, r) = (m as usize / rows.max(1), m as usize % rows.max(1));
+        if let Some(v) = out.get_mut(r * width + c) {
+            *v = f32::NAN;
+        }
+    }
+    out
+}
+
 /// Decision scores per row for `classes` classes: one per class, or one
 /// for two classes.
 pub fn decision_width(classes: usize) -> usize {

@@ -5,11 +5,12 @@ use serde_json::{Value, json};
 
 use crate::Model;
 use crate::contract::{
-    FeatureKind, FeatureProfile, Field, NumericProfile, Outputs, PredictionProfile, Task,
+    FeatureKind, FeatureProfile, Field, NumericLayout, NumericProfile, Outputs, PredictionProfile,
+    Task,
 };
 
 /// Everything known about a loaded model, as a JSON object: name, version,
-/// task, inputs, outputs, digest, size, imports, where it was compiled from
+/// task, inputs, numeric layout (`f64-columns` or `f32-rows`), outputs, digest, size, imports, where it was compiled from
 /// (`source`, `null` unless `glassbox compile` made it), the owner's
 /// expectations (`null` without) and training profile.
 pub fn describe(model: &Model) -> Value {
@@ -51,6 +52,10 @@ pub fn describe(model: &Model) -> Value {
         "version": info.version,
         "task": match info.task { Task::Classification => "classification", Task::Regression => "regression" },
         "inputs": info.inputs.iter().map(field).collect::<Vec<_>>(),
+        "layout": match info.layout {
+            NumericLayout::F64Columns => "f64-columns",
+            NumericLayout::F32Rows => "f32-rows",
+        },
         "outputs": outputs,
         "digest": format!("sha256:{}", model.digest()),
         "size_bytes": model.size(),

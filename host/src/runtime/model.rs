@@ -36,7 +36,7 @@ use super::rules::Rules;
 use crate::artifact::expect::Expectations;
 use crate::artifact::{Interface, Source};
 use crate::contract::{
-    self, Batch, FeatureKind, FeatureProfile, Level, ModelError, ModelInfo, Outputs,
+    self, Batch, FeatureKind, FeatureProfile, Level, ModelError, ModelInfo, NumericLayout, Outputs,
     PredictionProfile, Scores, Task,
 };
 use crate::error::{Error, Result, Violation, Violations, bound_text};
@@ -485,10 +485,15 @@ impl Model {
         let deadline_ticks = inner.engine.deadline_ticks();
         instance.store.set_epoch_deadline(deadline_ticks);
         let epoch = inner.engine.epoch();
-        let result = instance
-            .bindings
-            .glassbox_model_scorer()
-            .call_score(&mut instance.store, batch);
+        let scorer = instance.bindings.glassbox_model_scorer();
+        let result = match inner.info.layout {
+            NumericLayout::F64Columns => scorer.call_score(&mut instance.store, batch),
+            NumericLayout::F32Rows => scorer.call_score_f32_rows(
+                &mut instance.store,
+                batch.rows,
+                &batch::f32_rows(batch, inner.info.inputs.len()),
+            ),
+        };
         record.guest_use(GuestUse {
             ticks: inner.engine.epoch() - epoch,
             deadline_ticks,
@@ -1059,6 +1064,17 @@ fn check_info_consistency(info: &ModelInfo) -> Result<()> {
     if info.inputs.is_empty() {
         return fail("the input schema has no fields".into());
     }
+    if info.layout == NumericLayout::F32Rows
+        && let Some(f) = info
+            .inputs
+            .iter()
+            .find(|f| f.kind == FeatureKind::Categorical)
+    {
+        return fail(format!(
+            "it asks for float32 rows, which carry numbers only, but field `{}` is categorical",
+            f.name
+        ));
+    }
     if let Some(d) = first_duplicate(info.inputs.iter().map(|f| &f.name)) {
         return fail(format!("input field `{d}` is listed twice"));
     }
@@ -1160,6 +1176,7 @@ mod tests {
             }],
             outputs: Outputs::Classes(vec!["a".into(), "b".into()]),
             profile: None,
+            layout: NumericLayout::F64Columns,
         }
     }
 
