@@ -77,6 +77,15 @@ pub trait Model: Sized + 'static {
     /// training profile. The host asks once, at load time.
     fn info(&self) -> ModelInfo;
 
+    /// The input schema, `info().inputs`. The SDK asks once per instance,
+    /// before the first call, and every call of a fresh instance (the
+    /// host's default) is the first: override it to lend a schema the model
+    /// keeps, so that starting an instance does not build the whole
+    /// description (profile included) just to read the fields.
+    fn inputs(&self) -> std::borrow::Cow<'_, [Field]> {
+        std::borrow::Cow::Owned(self.info().inputs)
+    }
+
     /// Scores every row of `batch`.
     ///
     /// The host has already checked the batch against [`Model::info`]'s

@@ -150,6 +150,11 @@ impl Model for Runner {
         self.0.info.clone()
     }
 
+    fn inputs(&self) -> std::borrow::Cow<'_, [Field]> {
+        // The planned model's own: a fresh instance clones nothing.
+        std::borrow::Cow::Borrowed(&self.0.info.inputs)
+    }
+
     fn score(&self, batch: &Batch<'_>) -> Result<Scores, ModelError> {
         self.0.program.score(batch)
     }
