@@ -55,6 +55,7 @@ mod batch;
 pub mod bindings;
 #[doc(hidden)]
 pub mod export;
+pub mod linalg;
 pub mod ops;
 pub mod testing;
 mod types;

@@ -7,6 +7,12 @@ wasmtime::component::bindgen!({
     // Serde: the compile hands these types to the guest SDK's copies of them
     // (generated from the same WIT) by encoding them with postcard.
     additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
+    // A product can outlive its call's deadline, or its matrices the
+    // memory budget: those fail the call (a trap), not just the import.
+    imports: { default: trappable },
+    with: {
+        "glassbox:model/linalg.matrix": crate::runtime::linalg::HostMatrix,
+    },
 });
 
 pub use self::glassbox::model::host::Level;
@@ -20,5 +26,10 @@ pub use self::glassbox::model::types::{
 pub const PACKAGE: &str = "glassbox:model@0.2.0";
 /// The interface a model must export.
 pub const SCORER_EXPORT: &str = "glassbox:model/scorer@0.2.0";
-/// The interfaces a model may import: the shared types and the log function.
-pub const GRANTED_IMPORTS: [&str; 2] = ["glassbox:model/types@0.2.0", "glassbox:model/host@0.2.0"];
+/// The interfaces a model may import: the shared types, the log function
+/// and the host's linear algebra (pure computation).
+pub const GRANTED_IMPORTS: [&str; 3] = [
+    "glassbox:model/types@0.2.0",
+    "glassbox:model/host@0.2.0",
+    "glassbox:model/linalg@0.2.0",
+];

@@ -15,6 +15,54 @@ use super::{OnnxError, ops};
 pub trait Kernel: KernelClone + fmt::Debug + Send + Sync {
     /// Computes the node's outputs.
     fn run(&self, inputs: &[Option<&Value>]) -> Result<Vec<Value>, String>;
+
+    /// For MatMul and Gemm: what the node computes, so that the product can
+    /// be handed to the host's linear algebra (see [`Graph::host_products`]).
+    fn product(&self) -> Option<Product> {
+        None
+    }
+
+    /// For kernels that multiply by a constant matrix of their own (linear
+    /// models): that matrix, `(k, n, k × n row-major)`.
+    fn own_product(&self) -> Option<(usize, usize, Vec<f32>)> {
+        None
+    }
+
+    /// The kernel of [`Kernel::own_product`] with that product done by the
+    /// host's constant matrix `index`.
+    fn with_host_product(&self, _index: u32) -> Option<Box<dyn Kernel>> {
+        None
+    }
+}
+
+/// A matrix-product node: `alpha · A · B + beta · C` (Gemm) or `A · B`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Product {
+    /// Gemm's `alpha` (1 for MatMul).
+    pub alpha: f32,
+    /// Gemm's `beta` (1 for MatMul, which has no `C`).
+    pub beta: f32,
+    /// Gemm's `transA`.
+    pub trans_a: bool,
+    /// Gemm's `transB`.
+    pub trans_b: bool,
+}
+
+/// A product whose right operand is a constant matrix, as handed to the
+/// host: `k × n` row-major weights (transposed already where `transB`).
+#[derive(Clone, Debug)]
+pub struct HostProduct {
+    /// Which step computes it.
+    step: usize,
+    /// A MatMul or Gemm node's computation; `None` for a kernel's own
+    /// product ([`Kernel::own_product`]).
+    pub product: Option<Product>,
+    /// Rows of the weights (the shared dimension).
+    pub k: usize,
+    /// Columns of the weights (outputs per row).
+    pub n: usize,
+    /// The weights, `k × n` row-major.
+    pub weights: Vec<f32>,
 }
 
 /// Cloning boxed kernels, so that a planned graph can be copied (the
@@ -367,6 +415,87 @@ impl Graph {
     /// How many nodes run per call (after constant folding).
     pub fn steps(&self) -> usize {
         self.steps.len()
+    }
+
+    /// The products worth handing to the host: MatMul and Gemm nodes
+    /// (without `transA`) whose right operand is a constant float32 matrix
+    /// of at least two columns and `min_macs` multiply-adds per row, in
+    /// step order. The order is the weights' order in a compiled
+    /// component, so the host's plan and the runner's must come from here.
+    pub fn host_products(&self, min_macs: usize) -> Vec<HostProduct> {
+        let mut out = Vec::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            if let Some((k, n, weights)) = step.kernel.own_product() {
+                if n >= 2 && k > 0 && k.saturating_mul(n) >= min_macs {
+                    out.push(HostProduct {
+                        step: i,
+                        product: None,
+                        k,
+                        n,
+                        weights,
+                    });
+                }
+                continue;
+            }
+            let Some(product) = step.kernel.product() else {
+                continue;
+            };
+            let Some(Some(b)) = step.inputs.get(1) else {
+                continue;
+            };
+            let Some(Value::Tensor(b)) =
+                self.constant_at[*b].map(|c| &self.constants[c as usize].1)
+            else {
+                continue;
+            };
+            let (Data::F32(values), &[rows, cols]) = (&b.data, &b.shape[..]) else {
+                continue;
+            };
+            let (k, n) = if product.trans_b {
+                (cols, rows)
+            } else {
+                (rows, cols)
+            };
+            if product.trans_a || n < 2 || k == 0 || k.saturating_mul(n) < min_macs {
+                continue;
+            }
+            let weights = if product.trans_b {
+                (0..k * n).map(|x| values[(x % n) * cols + x / n]).collect()
+            } else {
+                values.clone()
+            };
+            out.push(HostProduct {
+                step: i,
+                product: Some(product),
+                k,
+                n,
+                weights,
+            });
+        }
+        out
+    }
+
+    /// Replaces the steps of `products` (from [`Graph::host_products`])
+    /// with kernels that call the host, the `i`-th using constant matrix
+    /// `i`. The weights stay out of the plan: the host holds them.
+    pub fn offload(&mut self, products: &[HostProduct]) {
+        for (index, p) in products.iter().enumerate() {
+            let step = &mut self.steps[p.step];
+            let index = index as u32;
+            let kernel = match p.product {
+                Some(product) => Some(ops::host_product(
+                    index,
+                    p.k,
+                    p.n,
+                    product,
+                    step.kernel.clone(),
+                )),
+                None => step.kernel.with_host_product(index),
+            };
+            if let Some(kernel) = kernel {
+                step.kernel = kernel;
+            }
+        }
     }
 
     /// The node that produces `value`, and which of its outputs it is.

@@ -46,6 +46,11 @@
 //! assert_eq!(scores, glassbox_guest::Scores::Regression(vec![3.0]));
 //! ```
 
+/// The smallest product (multiply-adds per row, `k × n`) handed to the
+/// host's linear algebra. Below it the host call costs more than the
+/// product in wasm; see docs/BENCHMARKS.md for the measurement.
+pub const HOST_LINALG_MIN_MACS: usize = 512;
+
 pub mod graph;
 mod ops;
 pub mod proto;
@@ -261,6 +266,29 @@ impl Program {
             answers: Answers::Probabilities,
             stats,
         })
+    }
+
+    /// The constant matrices whose products go to the host's linear
+    /// algebra (`glassbox:model/linalg`), as `(k, n, k × n row-major
+    /// values)`: what `glassbox compile` writes into the component's
+    /// `glassbox:weights` section, in the order
+    /// [`Program::with_host_linalg`] numbers them.
+    pub fn host_weights(&self) -> Vec<(usize, usize, Vec<f32>)> {
+        self.graph
+            .host_products(HOST_LINALG_MIN_MACS)
+            .into_iter()
+            .map(|p| (p.k, p.n, p.weights))
+            .collect()
+    }
+
+    /// Hands the products of [`Program::host_weights`] to the host: the
+    /// plan a compiled component runs. Its answers are then the host's
+    /// fused multiply-adds (see `glassbox_guest::linalg`), the same bits for
+    /// any number of rows.
+    pub fn with_host_linalg(mut self) -> Program {
+        let products = self.graph.host_products(HOST_LINALG_MIN_MACS);
+        self.graph.offload(&products);
+        self
     }
 
     /// Classification or regression, as the graph's outputs say.

@@ -46,9 +46,12 @@ fn init(package: &[u8]) -> Result<Loaded, String> {
         .ok_or("the package has no answers byte")?;
     let info: ModelInfo =
         postcard::from_bytes(info).map_err(|e| format!("bad model description: {e}"))?;
+    // Large constant products go to the host: `glassbox compile` wrote
+    // their weights into the component from the same plan.
     let mut program = Program::new(onnx, &info.inputs)
         .map_err(|e| e.to_string())?
-        .with_answers(Answers::from_byte(answers));
+        .with_answers(Answers::from_byte(answers))
+        .with_host_linalg();
     if info.layout == NumericLayout::F32Rows && !program.takes_f32_rows() {
         return Err(
             "the model description asks for float32 rows, which the graph does not take".into(),

@@ -245,6 +245,19 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
         training_rows: train.rows.len() as u64,
     };
     source.write(&mut component);
+    let weights = program.host_weights();
+    if !weights.is_empty() {
+        opts.step(&format!(
+            "handing {} matrix product{} to the host's linear algebra",
+            weights.len(),
+            if weights.len() == 1 { "" } else { "s" }
+        ));
+        crate::artifact::append_custom_section(
+            &mut component,
+            crate::runtime::linalg::WEIGHTS_SECTION,
+            &crate::runtime::linalg::encode_constants(&weights),
+        );
+    }
 
     opts.step("checking the component against the native plan");
     verify(&component, &info, &train.rows, &native)?;

@@ -135,13 +135,37 @@ pub(crate) fn f32_rows(batch: &Batch, width: usize) -> Vec<f32> {
         for (o, &v) in out.iter_mut().zip(numeric) {
             *o = v as f32;
         }
-    } else if rows > 1 {
-        for r0 in (0..rows).step_by(BLOCK) {
-            let r1 = (r0 + BLOCK).min(rows);
-            for (c, column) in numeric.chunks_exact(rows).enumerate() {
-                for (r, &v) in column[r0..r1].iter().enumerate() {
-                    out[(r0 + r) * width + c] = v as f32;
+    } else if rows > 1 && numeric.len() == rows * width {
+        // 4 × 4 tiles: four values of four columns, loaded as four short
+        // runs and stored as four short runs of rows (the compiler turns
+        // the fixed-size arrays into vector shuffles); an element at a time,
+        // the strided stores cost a few cycles each.
+        let (rows4, width4) = (rows / 4 * 4, width / 4 * 4);
+        for r0 in (0..rows4).step_by(BLOCK) {
+            let r1 = (r0 + BLOCK).min(rows4);
+            for c in (0..width4).step_by(4) {
+                for r in (r0..r1).step_by(4) {
+                    let mut t = [[0f32; 4]; 4];
+                    for (j, col) in t.iter_mut().enumerate() {
+                        let src = &numeric[(c + j) * rows + r..(c + j) * rows + r + 4];
+                        for (d, s) in col.iter_mut().zip(src) {
+                            *d = *s as f32;
+                        }
+                    }
+                    for i in 0..4 {
+                        let dst = &mut out[(r + i) * width + c..(r + i) * width + c + 4];
+                        for (j, d) in dst.iter_mut().enumerate() {
+                            *d = t[j][i];
+                        }
+                    }
                 }
+            }
+        }
+        // What the tiles left: the last columns of every row, the last rows.
+        for r in 0..rows {
+            let first = if r < rows4 { width4 } else { 0 };
+            for c in first..width {
+                out[r * width + c] = numeric[c * rows + r] as f32;
             }
         }
     }
@@ -337,5 +361,38 @@ fn describe(v: &Value) -> String {
         Value::String(s) => format!("the string {s:?}"),
         Value::Array(_) => "an array".into(),
         Value::Object(_) => "an object".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float32_rows_transpose_every_tile_and_mark_missing_values() {
+        // Sizes around the 4 × 4 tiles and the 64-row blocks.
+        for (rows, width) in [(1, 3), (2, 1), (4, 4), (7, 5), (70, 9), (129, 64)] {
+            let numeric: Vec<f64> = (0..rows * width).map(|i| i as f64 + 0.25).collect();
+            let numeric_missing: Vec<u32> = (0..(rows * width) as u32).step_by(11).collect();
+            let batch = Batch {
+                rows: rows as u32,
+                numeric: numeric.clone(),
+                numeric_missing: numeric_missing.clone(),
+                dictionary: Vec::new(),
+                categorical: Vec::new(),
+            };
+            let out = f32_rows(&batch, width);
+            for r in 0..rows {
+                for c in 0..width {
+                    let got = out[r * width + c];
+                    let at = c * rows + r;
+                    if numeric_missing.contains(&(at as u32)) {
+                        assert!(got.is_nan(), "{rows}×{width} row {r} column {c}");
+                    } else {
+                        assert_eq!(got, numeric[at] as f32, "{rows}×{width} row {r} column {c}");
+                    }
+                }
+            }
+        }
     }
 }

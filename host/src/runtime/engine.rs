@@ -401,6 +401,10 @@ impl Engine {
             Expectations::read(bytes)?,
             signer,
             self.inner.log.clone(),
+            super::linalg::read_constants(bytes).map_err(|e| Error::Load {
+                model: label.to_string(),
+                source: anyhow::anyhow!(e),
+            })?,
         )
     }
 

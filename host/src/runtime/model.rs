@@ -28,10 +28,11 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
 use wasmtime::{ResourceLimiter, Store, Trap};
 
 use super::engine::{CodeSource, Engine};
+use super::linalg::{self, HostMatrix, Stop};
 use super::rules::Rules;
 use crate::artifact::expect::Expectations;
 use crate::artifact::{Interface, Source};
@@ -117,6 +118,8 @@ struct Inner {
     categorical_fields: Vec<usize>,
     log: LogSink,
     telemetry: ModelTelemetry,
+    /// The component's constant matrices ([`linalg::WEIGHTS_SECTION`]).
+    constants: Arc<[HostMatrix]>,
 }
 
 /// One instantiation of the component, in its own store.
@@ -134,6 +137,21 @@ pub(crate) struct StoreState {
     /// The last error-level line of the current call: the SDK's panic hook
     /// logs the panic message there just before the guest traps.
     last_error_log: Option<String>,
+    linalg: LinalgState,
+}
+
+/// An instance's matrices, and what its products are checked against.
+struct LinalgState {
+    table: ResourceTable,
+    /// Handles alive, against [`linalg::MAX_HANDLES`].
+    handles: usize,
+    /// The component's constant matrices, shared by all its instances.
+    constants: Arc<[HostMatrix]>,
+    /// For the deadline: the engine's epoch, and when the call started.
+    engine: Engine,
+    call_started: u64,
+    /// A product stopped at the deadline: the trap that follows is a timeout.
+    deadline_passed: bool,
 }
 
 impl StoreState {
@@ -141,13 +159,131 @@ impl StoreState {
         self.logs_this_call = 0;
         self.last_error_log = None;
         self.limiter.denied = None;
+        self.linalg.call_started = self.linalg.engine.epoch();
+    }
+
+    /// Keeps `matrix` for the guest, within the count of handles.
+    fn hand_out(
+        &mut self,
+        matrix: HostMatrix,
+    ) -> wasmtime::Result<Result<Resource<HostMatrix>, String>> {
+        if self.linalg.handles >= linalg::MAX_HANDLES {
+            self.limiter.release(matrix.counted);
+            return Ok(Err(format!(
+                "an instance may hold {} matrices at once",
+                linalg::MAX_HANDLES
+            )));
+        }
+        let handle = self.linalg.table.push(matrix)?;
+        self.linalg.handles += 1;
+        Ok(Ok(handle))
+    }
+}
+
+impl contract::glassbox::model::linalg::Host for StoreState {}
+
+impl contract::glassbox::model::linalg::HostMatrix for StoreState {
+    fn constant(&mut self, index: u32) -> wasmtime::Result<Result<Resource<HostMatrix>, String>> {
+        match self.linalg.constants.get(index as usize) {
+            // An `Arc` of the model's own: nothing is copied.
+            Some(m) => {
+                let m = m.clone();
+                self.hand_out(m)
+            }
+            None => Ok(Err(format!(
+                "the component carries {} constant matrices; there is no matrix {index}",
+                self.linalg.constants.len()
+            ))),
+        }
+    }
+
+    fn create(
+        &mut self,
+        rows: u32,
+        cols: u32,
+        values: Vec<f32>,
+    ) -> wasmtime::Result<Result<Resource<HostMatrix>, String>> {
+        let mut matrix = match HostMatrix::new(rows as usize, cols as usize, values.into()) {
+            Ok(m) => m,
+            Err(e) => return Ok(Err(e)),
+        };
+        let bytes = matrix.values.len() * 4;
+        if !self.limiter.reserve(bytes) {
+            return Err(wasmtime::Error::msg(
+                "a matrix would take the instance past its memory limit",
+            ));
+        }
+        matrix.counted = bytes;
+        self.hand_out(matrix)
+    }
+
+    fn rows(&mut self, me: Resource<HostMatrix>) -> wasmtime::Result<u32> {
+        Ok(self.linalg.table.get(&me)?.rows as u32)
+    }
+
+    fn cols(&mut self, me: Resource<HostMatrix>) -> wasmtime::Result<u32> {
+        Ok(self.linalg.table.get(&me)?.cols as u32)
+    }
+
+    fn left_multiply(
+        &mut self,
+        me: Resource<HostMatrix>,
+        m: u32,
+        a: Vec<f32>,
+    ) -> wasmtime::Result<Result<Vec<f32>, String>> {
+        let b = self.linalg.table.get(&me)?.clone();
+        // The answer must fit in the instance (it is copied into it next):
+        // bound it before computing, and count it while it exists.
+        let cap = self.limiter.cap;
+        // Twice that when the shared dimension is summed in blocks (one
+        // buffer for the answer, one for a block's sums).
+        let buffers = if b.rows > linalg::BLOCK_K { 8 } else { 4 };
+        let bytes = (m as usize)
+            .checked_mul(b.cols)
+            .and_then(|n| n.checked_mul(buffers))
+            .filter(|&n| n <= cap);
+        let Some(bytes) = bytes else {
+            return Ok(Err(format!(
+                "the product of {m} rows and a {} × {} matrix would not fit in the instance's {cap} bytes",
+                b.rows, b.cols
+            )));
+        };
+        if !self.limiter.reserve(bytes) {
+            return Err(wasmtime::Error::msg(
+                "a matrix product would take the instance past its memory limit",
+            ));
+        }
+        let state = &self.linalg;
+        let deadline = state.engine.deadline_ticks();
+        let result = linalg::left_multiply(&b, m as usize, &a, || {
+            state.engine.is_interruptible()
+                && state.engine.epoch().saturating_sub(state.call_started) >= deadline
+        });
+        self.limiter.release(bytes);
+        match result {
+            Ok(v) => Ok(Ok(v)),
+            Err(Stop::Invalid(e)) => Ok(Err(e)),
+            Err(Stop::Deadline) => {
+                self.linalg.deadline_passed = true;
+                Err(wasmtime::Error::msg(
+                    "the call's deadline passed during a matrix product",
+                ))
+            }
+        }
+    }
+
+    fn drop(&mut self, me: Resource<HostMatrix>) -> wasmtime::Result<()> {
+        let matrix = self.linalg.table.delete(me)?;
+        self.linalg.handles -= 1;
+        self.limiter.release(matrix.counted);
+        Ok(())
     }
 }
 
 impl contract::glassbox::model::host::Host for StoreState {
-    fn log(&mut self, level: Level, mut message: String) {
+    fn log(&mut self, level: Level, mut message: String) -> wasmtime::Result<()> {
         if self.logs_this_call >= MAX_LOGS_PER_CALL {
-            return;
+            return Ok(());
         }
         self.logs_this_call += 1;
         // Cut long lines, and escape control characters: a newline in a
@@ -158,6 +294,7 @@ impl contract::glassbox::model::host::Host for StoreState {
         if level == Level::Error {
             self.last_error_log = Some(message);
         }
+        Ok(())
     }
 }
 
@@ -170,8 +307,12 @@ struct MemoryLimiter {
     cap: usize,
     peak: usize,
     denied: Option<Denied>,
-    /// Bytes of linear memory this instance holds, counted in `budget`.
+    /// Bytes this instance holds, counted in `budget`: its linear memory,
+    /// and `host`.
     held: usize,
+    /// Bytes of host memory held for the instance: matrices it made, a
+    /// product being computed (see [`linalg`]).
+    host: usize,
     budget: Arc<GuestMemory>,
 }
 
@@ -215,8 +356,8 @@ impl ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         use std::sync::atomic::Ordering::Relaxed;
-        if desired > self.cap {
-            self.denied = Some(Denied::Cap(desired));
+        if desired.saturating_add(self.host) > self.cap {
+            self.denied = Some(Denied::Cap(desired.saturating_add(self.host)));
             return Ok(false);
         }
         // Reserve the growth in the process's budget first; give it back
@@ -248,6 +389,42 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
+impl MemoryLimiter {
+    /// Reserves `bytes` of host memory for the instance, within its cap
+    /// and the process's budget; false (with the reason kept for the
+    /// error) when they do not allow it.
+    fn reserve(&mut self, bytes: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let total = self.held.saturating_add(bytes);
+        if total > self.cap {
+            self.denied = Some(Denied::Cap(total));
+            return false;
+        }
+        let before = self.budget.in_use.fetch_add(bytes, Relaxed);
+        if before.saturating_add(bytes) > self.budget.budget {
+            self.budget.in_use.fetch_sub(bytes, Relaxed);
+            self.denied = Some(Denied::Budget {
+                requested: bytes,
+                in_use: before,
+            });
+            return false;
+        }
+        self.held += bytes;
+        self.host += bytes;
+        true
+    }
+
+    /// Gives back what [`MemoryLimiter::reserve`] took.
+    fn release(&mut self, bytes: usize) {
+        let bytes = bytes.min(self.host);
+        self.host -= bytes;
+        self.held -= bytes;
+        self.budget
+            .in_use
+            .fetch_sub(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 impl Drop for MemoryLimiter {
     /// The instance is gone, and its memory back with the pooling allocator
     /// (which resets it): it no longer counts.
@@ -274,6 +451,7 @@ impl Model {
         expectations: Option<Expectations>,
         signer: Option<crate::artifact::sign::Signer>,
         log: LogSink,
+        constants: Vec<HostMatrix>,
     ) -> Result<Model> {
         let imports = check_imports_and_exports(&engine, &component)?;
         let load_error = |e: wasmtime::Error| Error::Load {
@@ -289,7 +467,8 @@ impl Model {
 
         // Ask for the model's description under the usual limits, with a
         // placeholder name until it has told us its own.
-        let mut instance = instantiate(&engine, &pre, label.into(), &log)?;
+        let constants: Arc<[HostMatrix]> = constants.into();
+        let mut instance = instantiate(&engine, &pre, label.into(), &log, &constants)?;
         instance.store.set_epoch_deadline(engine.deadline_ticks());
         let info = instance
             .bindings
@@ -340,6 +519,7 @@ impl Model {
                 numeric_fields,
                 categorical_fields,
                 log,
+                constants,
                 telemetry,
             }),
         })
@@ -467,7 +647,14 @@ impl Model {
     #[doc(hidden)]
     pub fn instantiate_and_drop(&self) -> Result<()> {
         let inner = &*self.inner;
-        instantiate(&inner.engine, &inner.pre, self.name().into(), &inner.log).map(drop)
+        instantiate(
+            &inner.engine,
+            &inner.pre,
+            self.name().into(),
+            &inner.log,
+            &inner.constants,
+        )
+        .map(drop)
     }
 
     fn call(&self, batch: &Batch, record: &mut CallRecord<'_>) -> Result<Scores> {
@@ -479,7 +666,13 @@ impl Model {
             .pop();
         let mut instance = match pooled {
             Some(instance) => instance,
-            None => instantiate(&inner.engine, &inner.pre, self.name().into(), &inner.log)?,
+            None => instantiate(
+                &inner.engine,
+                &inner.pre,
+                self.name().into(),
+                &inner.log,
+                &inner.constants,
+            )?,
         };
         instance.store.data_mut().begin_call();
         let deadline_ticks = inner.engine.deadline_ticks();
@@ -722,6 +915,7 @@ fn instantiate(
     pre: &contract::ModelPre<StoreState>,
     model: Arc<str>,
     log: &LogSink,
+    constants: &Arc<[HostMatrix]>,
 ) -> Result<Instance> {
     let state = StoreState {
         model: model.clone(),
@@ -730,11 +924,20 @@ fn instantiate(
             peak: 0,
             denied: None,
             held: 0,
+            host: 0,
             budget: engine.guest_memory().clone(),
         },
         log: log.clone(),
         logs_this_call: 0,
         last_error_log: None,
+        linalg: LinalgState {
+            table: ResourceTable::new(),
+            handles: 0,
+            constants: constants.clone(),
+            engine: engine.clone(),
+            call_started: engine.epoch(),
+            deadline_passed: false,
+        },
     };
     let mut store = Store::new(engine.wasmtime(), state);
     store.limiter(|s| &mut s.limiter);
@@ -761,6 +964,12 @@ fn instantiate(
 fn classify_trap(engine: &Engine, model: &str, e: wasmtime::Error, state: &StoreState) -> Error {
     let model = model.to_string();
     let limits = engine.limits();
+    if state.linalg.deadline_passed {
+        return Error::Timeout {
+            model,
+            deadline: limits.deadline,
+        };
+    }
     match state.limiter.denied {
         Some(Denied::Cap(requested)) => {
             return Error::OutOfMemory {

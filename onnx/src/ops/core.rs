@@ -1,7 +1,7 @@
 //! The ai.onnx operators that skl2onnx emits for common pipelines.
 
 use super::{Exp, opt_tensor, tensor};
-use crate::graph::{Attrs, Kernel};
+use crate::graph::{Attrs, Kernel, Product};
 use crate::tensor::{Data, ElemType, Tensor, Value};
 
 type R<T> = Result<T, String>;
@@ -905,10 +905,89 @@ mod simd {
     }
 }
 
+/// A MatMul or Gemm whose constant right operand the host holds (constant
+/// matrix `index` of the component, `k × n`): `A · B` by the host, then
+/// Gemm's `alpha` and `C` here, as [`Gemm`] applies them. Inputs it was not
+/// planned for (not a float32 matrix of `k` columns) go to the node's own
+/// kernel.
+pub(crate) fn host_product(
+    index: u32,
+    k: usize,
+    n: usize,
+    product: Product,
+    fallback: Box<dyn Kernel>,
+) -> Box<dyn Kernel> {
+    Box::new(HostGemm {
+        index,
+        k,
+        n,
+        product,
+        fallback,
+    })
+}
+
+#[derive(Clone, Debug)]
+struct HostGemm {
+    index: u32,
+    k: usize,
+    n: usize,
+    product: Product,
+    fallback: Box<dyn Kernel>,
+}
+
+impl Kernel for HostGemm {
+    fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
+        let a = tensor(inputs, 0, "A")?;
+        let (Data::F32(x), &[m, k]) = (&a.data, &a.shape[..]) else {
+            return self.fallback.run(inputs);
+        };
+        if k != self.k {
+            return self.fallback.run(inputs);
+        }
+        let n = self.n;
+        let mut out = super::host_matrix(self.index, self.k, self.n)?
+            .left_multiply(m, x)
+            .map_err(|e| format!("the host's product: {e:?}"))?;
+        let Product { alpha, beta, .. } = self.product;
+        if alpha != 1.0 {
+            out.iter_mut().for_each(|v| *v *= alpha);
+        }
+        if let Some(c) = opt_tensor(inputs, 2, "C")? {
+            let cv: Vec<f32> = match &c.data {
+                Data::F32(v) => v.clone(),
+                Data::F64(v) => v.iter().map(|&x| x as f32).collect(),
+                Data::I64(v) => v.iter().map(|&x| x as f32).collect(),
+                _ => return Err("C must be numeric".into()),
+            };
+            let shape = [m, n];
+            broadcast_shape(&[&shape, &c.shape])
+                .ok()
+                .filter(|s| s[..] == shape)
+                .ok_or_else(|| {
+                    format!("C of shape {:?} does not broadcast to [{m}, {n}]", c.shape)
+                })?;
+            let ic = Ix::new(&shape, &c.shape);
+            for (i, o) in out.iter_mut().enumerate() {
+                *o += beta * cv[ic.at(i)];
+            }
+        }
+        Ok(vec![Tensor::f32(vec![m, n], out).into()])
+    }
+}
+
 #[derive(Clone, Debug)]
 struct MatMul;
 
 impl Kernel for MatMul {
+    fn product(&self) -> Option<Product> {
+        Some(Product {
+            alpha: 1.0,
+            beta: 1.0,
+            trans_a: false,
+            trans_b: false,
+        })
+    }
+
     fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
         let a = tensor(inputs, 0, "A")?;
         let b = tensor(inputs, 1, "B")?;
@@ -1005,6 +1084,15 @@ fn transpose<T: Copy>(v: &[T], rows: usize, cols: usize) -> Vec<T> {
 }
 
 impl Kernel for Gemm {
+    fn product(&self) -> Option<Product> {
+        Some(Product {
+            alpha: self.alpha,
+            beta: self.beta,
+            trans_a: self.trans_a,
+            trans_b: self.trans_b,
+        })
+    }
+
     fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
         let a = tensor(inputs, 0, "A")?;
         let b = tensor(inputs, 1, "B")?;

@@ -754,9 +754,22 @@ struct Weights {
     /// otherwise. Built once, with the kernel: a one-row call spent most of
     /// its time transposing them again.
     gemm_b: Vec<f32>,
+    /// The host's constant matrix holding the coefficients transposed
+    /// (`features × targets`), when the plan hands the product to the host.
+    host: Option<u32>,
 }
 
 impl Weights {
+    /// The coefficients as the right operand of `X · W`: `features ×
+    /// targets`, row-major.
+    fn transposed(&self) -> (usize, usize, Vec<f32>) {
+        let (k, n) = (self.features, self.intercepts.len());
+        let w = (0..k * n)
+            .map(|x| self.coefficients[(x % n) * k + x / n])
+            .collect();
+        (k, n, w)
+    }
+
     /// The caller has checked that the coefficients split into one row per
     /// intercept.
     fn new(coefficients: Vec<f32>, intercepts: Vec<f32>) -> Weights {
@@ -777,6 +790,7 @@ impl Weights {
             intercepts,
             features,
             gemm_b,
+            host: None,
         }
     }
 
@@ -795,6 +809,18 @@ impl Weights {
         }
         let x = floats(x)?;
         let targets = intercepts.len();
+        if let Some(index) = self.host {
+            // The host's product, then the intercepts.
+            let mut out = super::host_matrix(index, features, targets)?
+                .left_multiply(rows, &x)
+                .map_err(|e| format!("the host's product: {e:?}"))?;
+            for row in out.chunks_mut(targets) {
+                for (o, b) in row.iter_mut().zip(intercepts) {
+                    *o += b;
+                }
+            }
+            return Ok((rows, out));
+        }
         if !gemm_b.is_empty() {
             // Many targets (a multi-class model): one GEMM, whose register
             // blocking reuses each loaded row of X for eight targets, where a dot
@@ -874,6 +900,19 @@ struct LinearClassifier {
 }
 
 impl Kernel for LinearClassifier {
+    fn own_product(&self) -> Option<(usize, usize, Vec<f32>)> {
+        Some(self.weights.transposed())
+    }
+
+    fn with_host_product(&self, index: u32) -> Option<Box<dyn Kernel>> {
+        let mut k = self.clone();
+        k.weights.host = Some(index);
+        // The host holds the coefficients now: the plan need not.
+        k.weights.coefficients = Vec::new();
+        k.weights.gemm_b = Vec::new();
+        Some(Box::new(k))
+    }
+
     fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
         let (rows, scores) = self.weights.scores(tensor(inputs, 0, "X")?)?;
         let classes = self.weights.intercepts.len();
@@ -942,6 +981,19 @@ struct LinearRegressor {
 }
 
 impl Kernel for LinearRegressor {
+    fn own_product(&self) -> Option<(usize, usize, Vec<f32>)> {
+        Some(self.weights.transposed())
+    }
+
+    fn with_host_product(&self, index: u32) -> Option<Box<dyn Kernel>> {
+        let mut k = self.clone();
+        k.weights.host = Some(index);
+        // The host holds the coefficients now: the plan need not.
+        k.weights.coefficients = Vec::new();
+        k.weights.gemm_b = Vec::new();
+        Some(Box::new(k))
+    }
+
     fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
         let (rows, mut out) = self.weights.scores(tensor(inputs, 0, "X")?)?;
         let targets = self.weights.intercepts.len();

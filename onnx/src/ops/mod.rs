@@ -6,7 +6,7 @@
 
 mod core;
 
-pub(crate) use core::cast;
+pub(crate) use core::{cast, host_product};
 mod ml;
 pub(crate) mod scan;
 mod shape;
@@ -15,6 +15,43 @@ mod tree;
 
 use super::graph::{Attrs, Kernel, Opsets};
 use super::tensor::{Tensor, Value};
+
+thread_local! {
+    /// The host matrices this instance has asked for, by index: one
+    /// `constant` call per matrix and instance, not per call.
+    static MATRICES: std::cell::RefCell<Vec<Option<std::rc::Rc<glassbox_guest::linalg::Matrix>>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The host's constant matrix `index`, which the plan expects `k × n`.
+pub(crate) fn host_matrix(
+    index: u32,
+    k: usize,
+    n: usize,
+) -> Result<std::rc::Rc<glassbox_guest::linalg::Matrix>, String> {
+    let i = index as usize;
+    if let Some(Some(m)) = MATRICES.with(|c| c.borrow().get(i).cloned()) {
+        return Ok(m);
+    }
+    let m = glassbox_guest::linalg::Matrix::constant(index)
+        .map_err(|e| format!("the host's matrix {index}: {e:?}"))?;
+    if (m.rows(), m.cols()) != (k, n) {
+        return Err(format!(
+            "the host's matrix {index} is {} × {}, the plan's {k} × {n}",
+            m.rows(),
+            m.cols()
+        ));
+    }
+    let m = std::rc::Rc::new(m);
+    MATRICES.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() <= i {
+            c.resize(i + 1, None);
+        }
+        c[i] = Some(m.clone());
+    });
+    Ok(m)
+}
 
 /// Builds the kernel of one node, or says why it cannot be run.
 pub fn build(
