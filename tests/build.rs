@@ -7,7 +7,7 @@
 
 include!("../host/build_guests.rs");
 
-const FIXTURES: [&str; 9] = [
+const FIXTURES: [&str; 10] = [
     "echo",
     "loops-forever",
     "grows-memory",
@@ -17,6 +17,7 @@ const FIXTURES: [&str; 9] = [
     "schema-bomb",
     "floods-errors",
     "leaks-between-calls",
+    "abuses-linalg",
 ];
 
 fn main() {

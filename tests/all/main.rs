@@ -13,6 +13,8 @@ mod contract;
 mod limits;
 // Hostile models by class of attack: schema bombs, floods, forgery, images.
 mod hostile;
+// The host's linear algebra against a guest that misuses it.
+mod linalg;
 // The example models against scikit-learn's own answers.
 mod conformance;
 // Reading ONNX files, the first step of compiling a pipeline.
