@@ -90,8 +90,10 @@ enum Command {
     /// features, strings categorical ones with the categories seen, and a
     /// column with missing values (null / empty) accepts them. The component
     /// embeds the training profile (features and the model's own
-    /// predictions) and the ONNX file's digest, imports nothing, and is
-    /// checked against the same plan run natively before it is written.
+    /// predictions) and the ONNX file's digest, imports only the log
+    /// function and the host's linear algebra (no WASI, files, clock or
+    /// network), and is checked against the same plan run natively before
+    /// it is written.
     // `--version` names the model's version here, not glassbox's.
     #[command(disable_version_flag = true)]
     Compile {
