@@ -11,7 +11,7 @@ wasmtime::component::bindgen!({
     // memory budget: those fail the call (a trap), not just the import.
     imports: { default: trappable },
     with: {
-        "glassbox:model/linalg.matrix": crate::runtime::linalg::HostMatrix,
+        "glassbox:model/linalg.matrix": HostMatrix,
     },
 });
 
@@ -33,3 +33,40 @@ pub const GRANTED_IMPORTS: [&str; 3] = [
     "glassbox:model/host@0.2.0",
     "glassbox:model/linalg@0.2.0",
 ];
+
+/// A row-major float32 matrix held by the host: the host side of the
+/// `glassbox:model/linalg` `matrix` resource (see `runtime::linalg`).
+#[derive(Clone, Debug)]
+pub struct HostMatrix {
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) values: std::sync::Arc<[f32]>,
+    /// Bytes this handle counts in the instance's memory (0 for constants,
+    /// which the model holds once for all its instances).
+    pub(crate) counted: usize,
+}
+
+impl HostMatrix {
+    /// A matrix after checking that `values` holds `rows × cols` numbers.
+    pub(crate) fn new(
+        rows: usize,
+        cols: usize,
+        values: std::sync::Arc<[f32]>,
+    ) -> Result<HostMatrix, String> {
+        if rows == 0 || cols == 0 {
+            return Err(format!("a {rows} × {cols} matrix is empty"));
+        }
+        match rows.checked_mul(cols) {
+            Some(n) if n == values.len() => Ok(HostMatrix {
+                rows,
+                cols,
+                values,
+                counted: 0,
+            }),
+            _ => Err(format!(
+                "{} values do not make a {rows} × {cols} matrix",
+                values.len()
+            )),
+        }
+    }
+}

@@ -489,6 +489,11 @@ impl Graph {
                     p.n,
                     product,
                     step.kernel.clone(),
+                    if ops::KEEP_HOST_WEIGHTS {
+                        p.weights.clone()
+                    } else {
+                        Vec::new()
+                    },
                 )),
                 None => step.kernel.with_host_product(index),
             };

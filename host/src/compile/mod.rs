@@ -143,7 +143,11 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
         }
         None => (program, Answers::Probabilities),
     };
-    let program = program.with_answers(answers);
+    // The products the component hands to the host, and the native plan
+    // that computes them with the host's arithmetic (fused multiply-adds),
+    // so that the check below compares like with like.
+    let weights = program.host_weights();
+    let program = program.with_answers(answers).with_host_linalg();
 
     let outputs = match program.classes() {
         Some(classes) if answers == Answers::Probabilities => Outputs::Classes(classes.to_vec()),
@@ -245,7 +249,6 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
         training_rows: train.rows.len() as u64,
     };
     source.write(&mut component);
-    let weights = program.host_weights();
     if !weights.is_empty() {
         opts.step(&format!(
             "handing {} matrix product{} to the host's linear algebra",

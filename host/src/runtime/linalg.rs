@@ -41,37 +41,7 @@ pub const BLOCK_K: usize = 512;
 /// worst on a slow core).
 pub const CHUNK_MACS: usize = 1 << 22;
 
-/// A row-major float32 matrix held by the host.
-#[derive(Clone, Debug)]
-pub struct HostMatrix {
-    pub(crate) rows: usize,
-    pub(crate) cols: usize,
-    pub(crate) values: Arc<[f32]>,
-    /// Bytes this handle counts in the instance's memory (0 for constants,
-    /// which the model holds once for all its instances).
-    pub(crate) counted: usize,
-}
-
-impl HostMatrix {
-    /// A matrix after checking that `values` holds `rows × cols` numbers.
-    pub(crate) fn new(rows: usize, cols: usize, values: Arc<[f32]>) -> Result<HostMatrix, String> {
-        if rows == 0 || cols == 0 {
-            return Err(format!("a {rows} × {cols} matrix is empty"));
-        }
-        match rows.checked_mul(cols) {
-            Some(n) if n == values.len() => Ok(HostMatrix {
-                rows,
-                cols,
-                values,
-                counted: 0,
-            }),
-            _ => Err(format!(
-                "{} values do not make a {rows} × {cols} matrix",
-                values.len()
-            )),
-        }
-    }
-}
+pub use crate::contract::HostMatrix;
 
 /// Reads the constant matrices of a component's [`WEIGHTS_SECTION`]
 /// (none without one). Every count and length is checked against the bytes

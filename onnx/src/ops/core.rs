@@ -916,6 +916,7 @@ pub(crate) fn host_product(
     n: usize,
     product: Product,
     fallback: Box<dyn Kernel>,
+    weights: Vec<f32>,
 ) -> Box<dyn Kernel> {
     Box::new(HostGemm {
         index,
@@ -923,6 +924,7 @@ pub(crate) fn host_product(
         n,
         product,
         fallback,
+        weights,
     })
 }
 
@@ -933,6 +935,8 @@ struct HostGemm {
     n: usize,
     product: Product,
     fallback: Box<dyn Kernel>,
+    /// The weights, natively only (see [`super::host_multiply`]).
+    weights: Vec<f32>,
 }
 
 impl Kernel for HostGemm {
@@ -945,9 +949,7 @@ impl Kernel for HostGemm {
             return self.fallback.run(inputs);
         }
         let n = self.n;
-        let mut out = super::host_matrix(self.index, self.k, self.n)?
-            .left_multiply(m, x)
-            .map_err(|e| format!("the host's product: {e:?}"))?;
+        let mut out = super::host_multiply(self.index, self.k, n, &self.weights, m, x)?;
         let Product { alpha, beta, .. } = self.product;
         if alpha != 1.0 {
             out.iter_mut().for_each(|v| *v *= alpha);

@@ -757,6 +757,8 @@ struct Weights {
     /// The host's constant matrix holding the coefficients transposed
     /// (`features × targets`), when the plan hands the product to the host.
     host: Option<u32>,
+    /// Those weights, natively only (see [`super::host_multiply`]).
+    host_weights: Vec<f32>,
 }
 
 impl Weights {
@@ -791,6 +793,7 @@ impl Weights {
             features,
             gemm_b,
             host: None,
+            host_weights: Vec::new(),
         }
     }
 
@@ -811,9 +814,8 @@ impl Weights {
         let targets = intercepts.len();
         if let Some(index) = self.host {
             // The host's product, then the intercepts.
-            let mut out = super::host_matrix(index, features, targets)?
-                .left_multiply(rows, &x)
-                .map_err(|e| format!("the host's product: {e:?}"))?;
+            let mut out =
+                super::host_multiply(index, features, targets, &self.host_weights, rows, &x)?;
             for row in out.chunks_mut(targets) {
                 for (o, b) in row.iter_mut().zip(intercepts) {
                     *o += b;
@@ -901,11 +903,17 @@ struct LinearClassifier {
 
 impl Kernel for LinearClassifier {
     fn own_product(&self) -> Option<(usize, usize, Vec<f32>)> {
-        Some(self.weights.transposed())
+        self.weights
+            .host
+            .is_none()
+            .then(|| self.weights.transposed())
     }
 
     fn with_host_product(&self, index: u32) -> Option<Box<dyn Kernel>> {
         let mut k = self.clone();
+        if super::KEEP_HOST_WEIGHTS {
+            k.weights.host_weights = self.weights.transposed().2;
+        }
         k.weights.host = Some(index);
         // The host holds the coefficients now: the plan need not.
         k.weights.coefficients = Vec::new();
@@ -982,11 +990,17 @@ struct LinearRegressor {
 
 impl Kernel for LinearRegressor {
     fn own_product(&self) -> Option<(usize, usize, Vec<f32>)> {
-        Some(self.weights.transposed())
+        self.weights
+            .host
+            .is_none()
+            .then(|| self.weights.transposed())
     }
 
     fn with_host_product(&self, index: u32) -> Option<Box<dyn Kernel>> {
         let mut k = self.clone();
+        if super::KEEP_HOST_WEIGHTS {
+            k.weights.host_weights = self.weights.transposed().2;
+        }
         k.weights.host = Some(index);
         // The host holds the coefficients now: the plan need not.
         k.weights.coefficients = Vec::new();

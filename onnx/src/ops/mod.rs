@@ -23,7 +23,41 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// `a · W` (`a` of `m` rows, `W` the `k × n` weights) as the host computes
+/// it: in wasm, the host's constant matrix `index`; natively (the compile's
+/// check, unit tests), the SDK's implementation of the same arithmetic on
+/// `weights`, which the native plan keeps for the purpose.
+pub(crate) fn host_multiply(
+    index: u32,
+    k: usize,
+    n: usize,
+    weights: &[f32],
+    m: usize,
+    a: &[f32],
+) -> Result<Vec<f32>, String> {
+    #[cfg(target_arch = "wasm32")]
+    let product = {
+        let _ = weights;
+        host_matrix(index, k, n)?.left_multiply(m, a)
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    let product = {
+        let _ = index;
+        glassbox_guest::linalg::Matrix::new(k, n, weights).and_then(|w| w.left_multiply(m, a))
+    };
+    product.map_err(|e| format!("the host's product: {e:?}"))
+}
+
+/// Whether a plan keeps the weights it hands to the host: natively, where
+/// [`host_multiply`] computes with them; not in wasm, where the host holds
+/// them and a compiled model's memory should not.
+pub(crate) const KEEP_HOST_WEIGHTS: bool = !cfg!(target_arch = "wasm32");
+
 /// The host's constant matrix `index`, which the plan expects `k × n`.
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    allow(dead_code, reason = "natively, products use the kept weights")
+)]
 pub(crate) fn host_matrix(
     index: u32,
     k: usize,
