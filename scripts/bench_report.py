@@ -11,7 +11,9 @@ title when missing), leaving the rest of the file alone.
 
 Every ratio is written so that above 1 means glassbox is ahead: throughput
 is glassbox ÷ peer, latency is peer ÷ glassbox. The targets are the ones of
-the benchmark issue, each checked against the figures of this run.
+the contract 0.2 issue (batches ≥ 1.0× onnxruntime, 1.5× as the goal; one
+row ≥ 3× onnxruntime from Python and ≤ 1.3× the native plan), each checked
+against the figures of this run.
 """
 
 import argparse
@@ -94,15 +96,16 @@ def report(gb, peers, serve, mode):
 
     w("### Batch throughput: 10,000 rows per call (rows/s)")
     w("")
-    w("| model | glassbox | native plan | onnxruntime | scikit-learn | ÷ onnxruntime (≥ 1.5) | ÷ scikit-learn | ÷ native |")
+    w("| model | glassbox | native plan | onnxruntime | scikit-learn | ÷ onnxruntime (≥ 1.0; goal 1.5) | ÷ scikit-learn | ÷ native |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|")
-    batch_ok = []
+    batch_ok, batch_goal = [], []
     for n in names:
         g = gb[n]["glassbox"]["batch_rows_per_s"]
         nat = gb[n]["native"]["batch_rows_per_s"]
         o = peers[n]["onnxruntime"]["batch_rows_per_s"]
         s = peers[n]["sklearn"]["batch_rows_per_s"]
-        batch_ok.append((n, g / o >= 1.5))
+        batch_ok.append((n, g / o >= 1.0))
+        batch_goal.append((n, g / o >= 1.5))
         w(f"| {n} | {rate(g)} | {rate(nat)} | {rate(o)} | {rate(s)} | {g / o:.2f}× | {g / s:.2f}× | {g / nat:.2f}× |")
     w("")
 
@@ -110,7 +113,7 @@ def report(gb, peers, serve, mode):
     w("")
     w(
         "| model | glassbox | native plan | onnxruntime from Python | scikit-learn | "
-        "onnxruntime ÷ glassbox (≥ 5) | scikit-learn ÷ glassbox | glassbox ÷ native (≤ 1.3) |"
+        "onnxruntime ÷ glassbox (≥ 3) | scikit-learn ÷ glassbox | glassbox ÷ native (≤ 1.3) |"
     )
     w("|---|---:|---:|---:|---:|---:|---:|---:|")
     one_ok, native_ok = [], []
@@ -121,7 +124,7 @@ def report(gb, peers, serve, mode):
         s = peers[n]["sklearn"]
         r_o = o["one_row_median_us"] / g["one_row_median_us"]
         r_n = g["one_row_median_us"] / nat["one_row_median_us"]
-        one_ok.append((n, r_o >= 5))
+        one_ok.append((n, r_o >= 3))
         native_ok.append((n, r_n <= 1.3))
         w(
             f"| {n} | {g['one_row_median_us']:.2f} ({g['one_row_p99_us']:.1f}) "
@@ -164,8 +167,9 @@ def report(gb, peers, serve, mode):
 
     w("### Against the targets, in this run")
     w("")
-    w(summary("batch throughput ≥ 1.5× onnxruntime", batch_ok))
-    w(summary("one-row latency ≥ 5× faster than onnxruntime from Python", one_ok))
+    w(summary("batch throughput ≥ 1.0× onnxruntime (the floor)", batch_ok))
+    w(summary("batch throughput ≥ 1.5× onnxruntime (the goal)", batch_goal))
+    w(summary("one-row latency ≥ 3× faster than onnxruntime from Python", one_ok))
     w(summary("one-row latency within 1.3× of the native plan", native_ok))
     w(f"- instantiation ≤ 100 µs: {verdict(inst[worst_inst] <= 100)}; warm-cache start ≤ 200 ms: {verdict(warm <= 200)}; memory ≤ 100 MB: {verdict(rss * 2**20 <= 100e6)}.")
     return "\n".join(out) + "\n"
