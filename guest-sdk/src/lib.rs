@@ -47,7 +47,17 @@
 //!
 //! [`ops`] has the pieces scikit-learn pipelines are made of (scalers,
 //! imputation, one-hot encoding, linear and logistic models, trees and tree
-//! ensembles), written to run row by row without allocating.
+//! ensembles), written to run row by row without allocating. [`linalg`]
+//! hands float32 matrix products to the host, which computes them natively
+//! (the `glassbox:model/linalg` import: pure computation, several times
+//! faster than wasm for a neural network's layers).
+//!
+//! # Float32 rows
+//!
+//! A model that computes on one float32 matrix of all its (numeric) inputs
+//! can declare [`ModelInfo::with_f32_rows`]: the host then builds that
+//! matrix and the model takes it whole in [`Model::score_f32_rows`],
+//! instead of reading float64 columns and transposing them itself.
 #![deny(missing_docs)]
 
 mod batch;

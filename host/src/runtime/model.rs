@@ -592,7 +592,13 @@ impl Model {
         let mut record = self.inner.telemetry.start(batch.rows as usize);
         let result = self
             .check_batch(batch)
-            .and_then(|()| self.call(batch, &mut record));
+            .and_then(|()| self.call(batch, &mut record))
+            .inspect(|scores| {
+                let bad = batch::bad_answers(&self.inner.info, scores);
+                if let Some((row, first)) = bad.first() {
+                    record.bad_answers(bad.len(), format!("row {row}: {first}"));
+                }
+            });
         record.finish(&result);
         result
     }
@@ -619,7 +625,16 @@ impl Model {
             .and_then(|batch| {
                 self.check_batch(&batch)?;
                 let scores = self.call(&batch, &mut record)?;
-                Ok(batch::predictions(&self.inner.info, scores))
+                let predictions = batch::predictions(&self.inner.info, scores);
+                let mut bad = predictions.iter().enumerate().filter_map(|(r, p)| match p {
+                    Prediction::Invalid { error } => Some((r, error)),
+                    _ => None,
+                });
+                if let Some((row, first)) = bad.next() {
+                    let first = format!("row {row}: {first}");
+                    record.bad_answers(1 + bad.count(), first);
+                }
+                Ok(predictions)
             });
         record.finish(&result);
         result
@@ -693,14 +708,10 @@ impl Model {
             memory_bytes: instance.store.data().limiter.peak,
         });
         let outcome = match result {
-            Ok(Ok(scores)) => self
-                .check_scores(batch.rows as usize, scores)
-                .inspect(|scores| {
-                    let bad = batch::bad_answers(&inner.info, scores);
-                    if let Some((row, first)) = bad.first() {
-                        record.bad_answers(bad.len(), format!("row {row}: {first}"));
-                    }
-                }),
+            // Rows whose answer breaks the declaration are counted by the
+            // caller, which checks each row once (`score` for the span,
+            // `score_rows` while making the predictions).
+            Ok(Ok(scores)) => self.check_scores(batch.rows as usize, scores),
             Ok(Err(error)) => {
                 let (error, omitted) = bound_model_error(error);
                 Err(Error::Guest {
