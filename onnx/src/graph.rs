@@ -478,8 +478,8 @@ impl Graph {
     /// Replaces the steps of `products` (from [`Graph::host_products`])
     /// with kernels that call the host, the `i`-th using constant matrix
     /// `i`. The weights stay out of the plan: the host holds them.
-    pub fn offload(&mut self, products: &[HostProduct]) {
-        for (index, p) in products.iter().enumerate() {
+    pub fn offload(&mut self, products: Vec<HostProduct>) {
+        for (index, p) in products.into_iter().enumerate() {
             let step = &mut self.steps[p.step];
             let index = index as u32;
             let kernel = match p.product {
@@ -490,7 +490,7 @@ impl Graph {
                     product,
                     step.kernel.clone(),
                     if ops::KEEP_HOST_WEIGHTS {
-                        p.weights.clone()
+                        p.weights
                     } else {
                         Vec::new()
                     },

@@ -287,7 +287,7 @@ impl Program {
     /// any number of rows.
     pub fn with_host_linalg(mut self) -> Program {
         let products = self.graph.host_products(HOST_LINALG_MIN_MACS);
-        self.graph.offload(&products);
+        self.graph.offload(products);
         self
     }
 

@@ -355,22 +355,16 @@ impl ResourceLimiter for MemoryLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        use std::sync::atomic::Ordering::Relaxed;
-        if desired.saturating_add(self.host) > self.cap {
-            self.denied = Some(Denied::Cap(desired.saturating_add(self.host)));
+        let total = desired.saturating_add(self.host);
+        if total > self.cap {
+            self.denied = Some(Denied::Cap(total));
             return Ok(false);
         }
         // Reserve the growth in the process's budget first; give it back
         // if that goes past the budget. (wasmtime asks here for a memory's
         // initial size too, with `current` 0.)
         let more = desired.saturating_sub(current);
-        let before = self.budget.in_use.fetch_add(more, Relaxed);
-        if before.saturating_add(more) > self.budget.budget {
-            self.budget.in_use.fetch_sub(more, Relaxed);
-            self.denied = Some(Denied::Budget {
-                requested: more,
-                in_use: before,
-            });
+        if !self.take_from_budget(more) {
             return Ok(false);
         }
         self.held += more;
@@ -390,16 +384,10 @@ impl ResourceLimiter for MemoryLimiter {
 }
 
 impl MemoryLimiter {
-    /// Reserves `bytes` of host memory for the instance, within its cap
-    /// and the process's budget; false (with the reason kept for the
-    /// error) when they do not allow it.
-    fn reserve(&mut self, bytes: usize) -> bool {
+    /// Takes `bytes` from the process's budget; false (with the reason
+    /// kept for the error, and nothing taken) past it.
+    fn take_from_budget(&mut self, bytes: usize) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
-        let total = self.held.saturating_add(bytes);
-        if total > self.cap {
-            self.denied = Some(Denied::Cap(total));
-            return false;
-        }
         let before = self.budget.in_use.fetch_add(bytes, Relaxed);
         if before.saturating_add(bytes) > self.budget.budget {
             self.budget.in_use.fetch_sub(bytes, Relaxed);
@@ -407,6 +395,21 @@ impl MemoryLimiter {
                 requested: bytes,
                 in_use: before,
             });
+            return false;
+        }
+        true
+    }
+
+    /// Reserves `bytes` of host memory for the instance, within its cap
+    /// and the process's budget; false (with the reason kept for the
+    /// error) when they do not allow it.
+    fn reserve(&mut self, bytes: usize) -> bool {
+        let total = self.held.saturating_add(bytes);
+        if total > self.cap {
+            self.denied = Some(Denied::Cap(total));
+            return false;
+        }
+        if !self.take_from_budget(bytes) {
             return false;
         }
         self.held += bytes;

@@ -961,20 +961,28 @@ impl Kernel for HostGemm {
                 Data::I64(v) => v.iter().map(|&x| x as f32).collect(),
                 _ => return Err("C must be numeric".into()),
             };
-            let shape = [m, n];
-            broadcast_shape(&[&shape, &c.shape])
-                .ok()
-                .filter(|s| s[..] == shape)
-                .ok_or_else(|| {
-                    format!("C of shape {:?} does not broadcast to [{m}, {n}]", c.shape)
-                })?;
-            let ic = Ix::new(&shape, &c.shape);
-            for (i, o) in out.iter_mut().enumerate() {
-                *o += beta * cv[ic.at(i)];
-            }
+            add_c(&mut out, m, n, beta, &cv, &c.shape)?;
         }
         Ok(vec![Tensor::f32(vec![m, n], out).into()])
     }
+}
+
+/// Gemm's `out[m×n] += beta · C`, `C` (values `cv` of shape `c_shape`)
+/// broadcast to `[m, n]`.
+fn add_c<T>(out: &mut [T], m: usize, n: usize, beta: T, cv: &[T], c_shape: &[usize]) -> R<()>
+where
+    T: Copy + std::ops::AddAssign + std::ops::Mul<Output = T>,
+{
+    let shape = [m, n];
+    broadcast_shape(&[&shape, c_shape])
+        .ok()
+        .filter(|s| s[..] == shape)
+        .ok_or_else(|| format!("C of shape {c_shape:?} does not broadcast to [{m}, {n}]"))?;
+    let ic = Ix::new(&shape, c_shape);
+    for (i, o) in out.iter_mut().enumerate() {
+        *o += beta * cv[ic.at(i)];
+    }
+    Ok(())
 }
 
 #[derive(Clone, Debug)]
@@ -1144,18 +1152,7 @@ impl Kernel for Gemm {
                         Data::I64(v) => v.iter().map(|&x| x as $t).collect(),
                         _ => return Err("C must be numeric".into()),
                     };
-                    let shape = [m, n];
-                    broadcast_shape(&[&shape, &c.shape])
-                        .ok()
-                        .filter(|s| s[..] == shape)
-                        .ok_or_else(|| {
-                            format!("C of shape {:?} does not broadcast to [{m}, {n}]", c.shape)
-                        })?;
-                    let ic = Ix::new(&shape, &c.shape);
-                    let beta = self.beta as $t;
-                    for (i, o) in out.iter_mut().enumerate() {
-                        *o += beta * cv[ic.at(i)];
-                    }
+                    add_c(&mut out, m, n, self.beta as $t, &cv, &c.shape)?;
                 }
                 $ctor(out)
             }};

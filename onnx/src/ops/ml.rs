@@ -762,6 +762,30 @@ struct Weights {
 }
 
 impl Weights {
+    /// The product the host could compute ([`Kernel::own_product`]), unless
+    /// it already does.
+    fn own_product(&self) -> Option<(usize, usize, Vec<f32>)> {
+        self.host.is_none().then(|| self.transposed())
+    }
+
+    /// These weights with their product done by the host's constant matrix
+    /// `index`: the plan keeps the coefficients only natively (see
+    /// [`super::host_multiply`]).
+    fn on_host(&self, index: u32) -> Weights {
+        Weights {
+            coefficients: Vec::new(),
+            intercepts: self.intercepts.clone(),
+            features: self.features,
+            gemm_b: Vec::new(),
+            host: Some(index),
+            host_weights: if super::KEEP_HOST_WEIGHTS {
+                self.transposed().2
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
     /// The coefficients as the right operand of `X · W`: `features ×
     /// targets`, row-major.
     fn transposed(&self) -> (usize, usize, Vec<f32>) {
@@ -903,22 +927,14 @@ struct LinearClassifier {
 
 impl Kernel for LinearClassifier {
     fn own_product(&self) -> Option<(usize, usize, Vec<f32>)> {
-        self.weights
-            .host
-            .is_none()
-            .then(|| self.weights.transposed())
+        self.weights.own_product()
     }
 
     fn with_host_product(&self, index: u32) -> Option<Box<dyn Kernel>> {
-        let mut k = self.clone();
-        if super::KEEP_HOST_WEIGHTS {
-            k.weights.host_weights = self.weights.transposed().2;
-        }
-        k.weights.host = Some(index);
-        // The host holds the coefficients now: the plan need not.
-        k.weights.coefficients = Vec::new();
-        k.weights.gemm_b = Vec::new();
-        Some(Box::new(k))
+        Some(Box::new(Self {
+            weights: self.weights.on_host(index),
+            ..self.clone()
+        }))
     }
 
     fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
@@ -990,22 +1006,14 @@ struct LinearRegressor {
 
 impl Kernel for LinearRegressor {
     fn own_product(&self) -> Option<(usize, usize, Vec<f32>)> {
-        self.weights
-            .host
-            .is_none()
-            .then(|| self.weights.transposed())
+        self.weights.own_product()
     }
 
     fn with_host_product(&self, index: u32) -> Option<Box<dyn Kernel>> {
-        let mut k = self.clone();
-        if super::KEEP_HOST_WEIGHTS {
-            k.weights.host_weights = self.weights.transposed().2;
-        }
-        k.weights.host = Some(index);
-        // The host holds the coefficients now: the plan need not.
-        k.weights.coefficients = Vec::new();
-        k.weights.gemm_b = Vec::new();
-        Some(Box::new(k))
+        Some(Box::new(Self {
+            weights: self.weights.on_host(index),
+            ..self.clone()
+        }))
     }
 
     fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
