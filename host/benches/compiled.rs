@@ -3,21 +3,27 @@
 //!
 //! `cargo bench -p glassbox --bench compiled -- [--quick] [--json FILE]
 //! [--only NAME [--dir DIR]] [--profile wasm|wasm1|native|native1] [--no-deadline]
-//! [--reuse-instances]`
+//! [--reuse-instances] [--rows DIR] [--trees auto|code|walk]`
 //! compiles each reference pipeline in tests/data/sklearn, then measures per
 //! model: instantiation of a fresh instance, one row per call (median and
 //! p99 over many calls, rows cycled from the held-out inputs) and 10,000
-//! rows per call (the training rows then the held-out ones, repeated; median
-//! rows/s), for the component (`Model::score`,
+//! rows per call (median rows/s), for the component (`Model::score`,
 //! contract checks included) and natively (`Program::score`). Timings are
 //! wall-clock medians of repeated runs: plain loops rather than criterion,
 //! because `scripts/bench.sh` puts these figures in one table with
 //! onnxruntime's, measured the same way by `scripts/bench_peers.py`.
+//!
+//! The 10,000 rows are `DIR/NAME.batch.jsonl` with `--rows DIR`: distinct
+//! rows, written by `scripts/bench_rows.py` and read by every side. Without
+//! it, the training rows then the held-out ones, repeated, which a branch
+//! predictor learns (onnxruntime's friedman tree: 89 M rows/s on that cycle,
+//! 29 M on distinct rows): fine for a profile, not for a comparison.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use glassbox::compile::training::TrainingData;
+use glassbox::compile::trees::TreeMode;
 use glassbox::compile::{CompileOptions, compile};
 use glassbox::{Batch, Engine, Row};
 use glassbox_onnx::Program;
@@ -110,6 +116,12 @@ fn main() {
             .and_then(|i| args.get(i + 1).cloned())
     };
     let only = flag("--only");
+    let rows_dir = flag("--rows");
+    if rows_dir.is_none() {
+        eprintln!(
+            "(batches cycle the training and held-out rows: pass --rows DIR for distinct ones)"
+        );
+    }
     let dir = flag("--dir").unwrap_or_else(|| glassbox_fixtures::SKLEARN.to_string());
     let names: Vec<String> = match &only {
         Some(o) => vec![o.clone()],
@@ -120,7 +132,21 @@ fn main() {
         let onnx = std::fs::read(format!("{dir}/{name}.onnx")).unwrap();
         let train = TrainingData::read(format!("{dir}/{name}.train.jsonl")).unwrap();
         let started = Instant::now();
-        let compiled = compile(&onnx, &train, &CompileOptions::new(name)).unwrap();
+        let trees = match flag("--trees").as_deref() {
+            None | Some("auto") => TreeMode::Auto,
+            Some("code") => TreeMode::Code,
+            Some("walk") => TreeMode::Walk,
+            Some(other) => panic!("--trees auto, code or walk, not `{other}`"),
+        };
+        let compiled = compile(
+            &onnx,
+            &train,
+            &CompileOptions {
+                trees,
+                ..CompileOptions::new(name)
+            },
+        )
+        .unwrap();
         let compile_s = started.elapsed().as_secs_f64();
         let model = engine.load(&compiled.component).unwrap();
         let info = model.info().clone();
@@ -134,18 +160,24 @@ fn main() {
             .iter()
             .map(|r| glassbox::runtime::batch::from_rows(&info, std::slice::from_ref(r)).unwrap())
             .collect();
-        // The batch: the training rows, then the held-out ones, repeated to
-        // 10,000 (as scripts/bench_peers.py does). The held-out 200 alone
-        // repeat often enough for a branch predictor to learn them, which
-        // flatters branching tree walks (onnxruntime's friedman tree: 78 M
-        // rows/s on them, 20 M on distinct rows).
-        let pool: Vec<Row> = std::fs::read_to_string(format!("{dir}/{name}.train.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .chain(inputs.iter().cloned())
-            .collect();
-        let tiled: Vec<Row> = (0..BATCH).map(|i| pool[i % pool.len()].clone()).collect();
+        let read = |path: String| -> Vec<Row> {
+            std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{path}: {e}"))
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        let tiled: Vec<Row> = match &rows_dir {
+            Some(rows) => read(format!("{rows}/{name}.batch.jsonl")),
+            None => {
+                let pool: Vec<Row> = read(format!("{dir}/{name}.train.jsonl"))
+                    .into_iter()
+                    .chain(inputs.iter().cloned())
+                    .collect();
+                (0..BATCH).map(|i| pool[i % pool.len()].clone()).collect()
+            }
+        };
+        assert_eq!(tiled.len(), BATCH, "the batch of {name}");
         let big = glassbox::runtime::batch::from_rows(&info, &tiled).unwrap();
 
         let one = per_call(plan.single_calls, |i| {

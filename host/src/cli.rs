@@ -96,37 +96,7 @@ enum Command {
     /// it is written.
     // `--version` names the model's version here, not glassbox's.
     #[command(disable_version_flag = true)]
-    Compile {
-        /// The ONNX file (from skl2onnx, with zipmap=False for classifiers).
-        onnx: PathBuf,
-        /// The training rows: .jsonl (one object per line) or .csv (with a header).
-        #[arg(long, value_name = "FILE")]
-        train: PathBuf,
-        /// Where to write the component.
-        #[arg(short, long)]
-        output: PathBuf,
-        /// The model's name. [default: the ONNX file's name without extension]
-        #[arg(long)]
-        name: Option<String>,
-        /// The model's version.
-        #[arg(long, default_value = "1.0.0")]
-        version: String,
-        /// What the model's owner expects of inputs and outputs (TOML:
-        /// owner, contact, per-feature bounds or categories, output
-        /// shares or mean; hard or soft). Embedded; see docs/MONITOR.md.
-        #[arg(long, value_name = "EXPECT.toml")]
-        expect: Option<PathBuf>,
-        /// The fitted model's own answers (JSON Lines: {"input": {...},
-        /// "label": ..., "probabilities": [...]} or "scores" or "value"):
-        /// the component is written only if it agrees with every row, so a
-        /// converter that silently changed the model is caught here.
-        #[arg(long, value_name = "EXPECTED.jsonl")]
-        check_against: Option<PathBuf>,
-        /// How far `--check-against` lets an answer be: absolute on
-        /// probabilities, relative (to at least 1) on scores and values.
-        #[arg(long, default_value_t = glassbox::compile::check::DEFAULT_TOLERANCE)]
-        check_tolerance: f64,
-    },
+    Compile(CompileArgs),
     /// Wrap a core module built with glassbox-guest (wasm32-unknown-unknown) into a component.
     Componentize {
         /// The core module, e.g. target/wasm32-unknown-unknown/release/my_model.wasm.
@@ -356,24 +326,7 @@ pub fn run() -> Result<ExitCode> {
             telemetry.shutdown();
             result
         }
-        Command::Compile {
-            onnx,
-            train,
-            output,
-            name,
-            version,
-            expect,
-            check_against,
-            check_tolerance,
-        } => compile(
-            &onnx,
-            &train,
-            &output,
-            name,
-            version,
-            expect.as_deref(),
-            check_against.as_deref().map(|p| (p, check_tolerance)),
-        ),
+        Command::Compile(args) => compile(args),
         Command::Componentize { module, output } => {
             let bytes =
                 std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
@@ -420,15 +373,21 @@ pub fn run() -> Result<ExitCode> {
     }
 }
 
-fn compile(
-    onnx: &Path,
-    train: &Path,
-    output: &Path,
-    name: Option<String>,
-    version: String,
-    expect: Option<&Path>,
-    check_against: Option<(&Path, f64)>,
-) -> Result<ExitCode> {
+fn compile(args: CompileArgs) -> Result<ExitCode> {
+    let CompileArgs {
+        onnx,
+        train,
+        output,
+        name,
+        version,
+        expect,
+        check_against,
+        check_tolerance,
+        trees,
+    } = args;
+    let (onnx, train, output) = (onnx.as_path(), train.as_path(), output.as_path());
+    let expect = expect.as_deref();
+    let check_against = check_against.as_deref().map(|p| (p, check_tolerance));
     let started = Instant::now();
     // Read before the long steps: a typo in the path fails at once.
     let check = check_against
@@ -460,6 +419,11 @@ fn compile(
         version,
         expectations,
         progress: Some(&progress),
+        trees: match trees {
+            Trees::Auto => glassbox::compile::trees::TreeMode::Auto,
+            Trees::Code => glassbox::compile::trees::TreeMode::Code,
+            Trees::Walk => glassbox::compile::trees::TreeMode::Walk,
+        },
     };
     let compiled = glassbox::compile::compile(&bytes, &data, &opts)
         .with_context(|| format!("compiling {}", onnx.display()))?;
@@ -522,7 +486,13 @@ fn compile(
         compiled.source.operators.join(", ")
     );
     if s.trees > 0 {
-        eprintln!("  trees:     {} trees, {} nodes", s.trees, s.tree_nodes);
+        eprintln!(
+            "  trees:     {} trees, {} nodes; {} ensemble(s) as code ({} KB of wasm)",
+            s.trees,
+            s.tree_nodes,
+            s.tree_code,
+            s.tree_code_bytes.div_ceil(1024)
+        );
     }
     eprintln!(
         "  snapshot:  {} bytes of planned model in {} data segments; {:.1} MiB initial memory",
@@ -545,6 +515,53 @@ fn compile(
     }
     eprintln!("  time:      {:.2} s", s.elapsed.as_secs_f64());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `glassbox compile`'s arguments.
+#[derive(clap::Args)]
+struct CompileArgs {
+    /// The ONNX file (from skl2onnx, with zipmap=False for classifiers).
+    onnx: PathBuf,
+    /// The training rows: .jsonl (one object per line) or .csv (with a header).
+    #[arg(long, value_name = "FILE")]
+    train: PathBuf,
+    /// Where to write the component.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// The model's name. [default: the ONNX file's name without extension]
+    #[arg(long)]
+    name: Option<String>,
+    /// The model's version.
+    #[arg(long, default_value = "1.0.0")]
+    version: String,
+    /// What the model's owner expects of inputs and outputs (TOML:
+    /// owner, contact, per-feature bounds or categories, output
+    /// shares or mean; hard or soft). Embedded; see docs/MONITOR.md.
+    #[arg(long, value_name = "EXPECT.toml")]
+    expect: Option<PathBuf>,
+    /// The fitted model's own answers (JSON Lines: {"input": {...},
+    /// "label": ..., "probabilities": [...]} or "scores" or "value"):
+    /// the component is written only if it agrees with every row, so a
+    /// converter that silently changed the model is caught here.
+    #[arg(long, value_name = "EXPECTED.jsonl")]
+    check_against: Option<PathBuf>,
+    /// How far `--check-against` lets an answer be: absolute on
+    /// probabilities, relative (to at least 1) on scores and values.
+    #[arg(long, default_value_t = glassbox::compile::check::DEFAULT_TOLERANCE)]
+    check_tolerance: f64,
+    /// Tree ensembles as generated code (`auto`: those small enough for
+    /// the instruction cache, where code beats the data walk), all as
+    /// code (`code`), or none (`walk`). The answers are the same bits.
+    #[arg(long, value_enum, default_value_t = Trees::Auto)]
+    trees: Trees,
+}
+
+/// `glassbox compile --trees`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Trees {
+    Auto,
+    Code,
+    Walk,
 }
 
 /// The level at which `glassbox report` fails.

@@ -33,6 +33,89 @@ pub trait Kernel: KernelClone + fmt::Debug + Send + Sync {
     fn with_host_product(&self, _index: u32) -> Option<Box<dyn Kernel>> {
         None
     }
+
+    /// For tree ensembles that add their leaves up (sum or average): the
+    /// trees, for `glassbox compile` to generate code from (see
+    /// [`Trees`]).
+    fn trees(&self) -> Option<Trees> {
+        None
+    }
+
+    /// The kernel of [`Kernel::trees`] with its float rows scored by the
+    /// generated function at `index` of the component's function table.
+    fn with_tree_code(&self, _index: u32) -> Option<Box<dyn Kernel>> {
+        None
+    }
+}
+
+/// A tree ensemble as code is generated from it. The generated function
+/// takes `(rows: *const f32, n: usize, cols: usize, sums: *mut f32, hit:
+/// *mut bool)`: `n` rows of `cols` floats, row-major; for row `r` and target
+/// `k` it writes to `sums[r × targets + k]` the float32 sum, starting from
+/// 0 and in tree order then weight order, of the weights for `k` of the
+/// leaves the row reaches, and to `hit[r × targets + k]` whether any of
+/// those leaves has a weight for `k`. That is what the data walk computes,
+/// addition for addition, so the answers are the same bits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trees {
+    /// Every tree's nodes, children by index into this list.
+    pub nodes: Vec<TreeNode>,
+    /// Each tree's first node, in the order their leaves are added up.
+    pub roots: Vec<u32>,
+    /// Per tree, the branches on its longest path.
+    pub depths: Vec<u32>,
+    /// Leaf weights: (target, weight).
+    pub weights: Vec<(u32, f32)>,
+    /// Scores per row.
+    pub targets: usize,
+    /// Values a row must hold: one more than the highest feature read.
+    pub features: usize,
+}
+
+/// One node of [`Trees`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TreeNode {
+    /// A leaf: weights `first .. first + count` of [`Trees::weights`].
+    Leaf {
+        /// Its first weight.
+        first: u32,
+        /// How many weights it has.
+        count: u32,
+    },
+    /// A branch: to `yes` when `row[feature] compare threshold` holds, or
+    /// when the value is missing (NaN) and `missing_true`; else to `no`.
+    Branch {
+        /// The comparison.
+        compare: Compare,
+        /// The feature compared.
+        feature: u32,
+        /// What it is compared with.
+        threshold: f32,
+        /// A missing value goes to `yes`.
+        missing_true: bool,
+        /// The node when the comparison holds.
+        yes: u32,
+        /// The node otherwise.
+        no: u32,
+    },
+}
+
+/// How a branch compares a feature with its threshold (`feature op
+/// threshold`); any comparison with NaN is false except `Neq`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compare {
+    /// `<=`
+    Leq,
+    /// `<`
+    Lt,
+    /// `>=`
+    Gte,
+    /// `>`
+    Gt,
+    /// `==`
+    Eq,
+    /// `!=`
+    Neq,
 }
 
 /// A matrix-product node: `alpha · A · B + beta · C` (Gemm) or `A · B`.
@@ -473,6 +556,23 @@ impl Graph {
             });
         }
         out
+    }
+
+    /// The tree ensembles code can be generated for ([`Kernel::trees`]), in
+    /// step order.
+    pub fn tree_ensembles(&self) -> Vec<Trees> {
+        self.steps.iter().filter_map(|s| s.kernel.trees()).collect()
+    }
+
+    /// Has the `i`-th ensemble of [`Graph::tree_ensembles`] scored by the
+    /// generated function at table index `codes[i]`, where that is `Some`.
+    pub fn with_tree_code(&mut self, codes: &[Option<u32>]) {
+        let ensembles = self.steps.iter_mut().filter(|s| s.kernel.trees().is_some());
+        for (step, code) in ensembles.zip(codes) {
+            if let Some(kernel) = code.and_then(|index| step.kernel.with_tree_code(index)) {
+                step.kernel = kernel;
+            }
+        }
     }
 
     /// Replaces the steps of `products` (from [`Graph::host_products`])

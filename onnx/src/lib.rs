@@ -291,6 +291,21 @@ impl Program {
         self
     }
 
+    /// The tree ensembles `glassbox compile` may generate code for, in
+    /// step order (see [`graph::Trees`]).
+    pub fn tree_ensembles(&self) -> Vec<graph::Trees> {
+        self.graph.tree_ensembles()
+    }
+
+    /// Has the `i`-th ensemble of [`Program::tree_ensembles`] scored by the
+    /// component's generated function at table index `codes[i]` where that
+    /// is `Some`. Only a wasm build calls the code; natively the data walk
+    /// answers, with the same bits.
+    pub fn with_tree_code(mut self, codes: &[Option<u32>]) -> Program {
+        self.graph.with_tree_code(codes);
+        self
+    }
+
     /// Classification or regression, as the graph's outputs say.
     pub fn task(&self) -> Task {
         match self.read {

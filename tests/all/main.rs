@@ -25,6 +25,8 @@ mod operators;
 mod compile;
 // The coverage corpus: every converter-supported estimator, and docs/COVERAGE.md.
 mod coverage;
+// Tree ensembles as generated code: the same bits as the data walk.
+mod trees;
 // Training profiles against numpy's statistics.
 mod profile;
 // `glassbox serve`: the HTTP API, limits, hot swap, shutdown, on real sockets.

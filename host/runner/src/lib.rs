@@ -8,8 +8,12 @@
 //! instantiating it maps the data copy-on-write and the first call scores.
 //!
 //! The package handed to `glassbox_init` is
-//! `[u32 little-endian length][postcard-encoded ModelInfo][u8 answers][ONNX bytes]`,
-//! the answers byte being [`glassbox_onnx::Answers::to_byte`].
+//! `[u32 length][postcard-encoded ModelInfo][u8 answers][u32 count][count × u32 code][ONNX bytes]`,
+//! integers little-endian, the answers byte being
+//! [`glassbox_onnx::Answers::to_byte`], and `code` for each tree ensemble
+//! the function table index of the code `glassbox compile` generated for
+//! it, or 0 where the ensemble keeps the data walk (the functions are added
+//! to the module after the snapshot).
 
 use std::sync::OnceLock;
 
@@ -41,9 +45,21 @@ fn init(package: &[u8]) -> Result<Loaded, String> {
         return Err("the package's model description is truncated".into());
     }
     let (info, rest) = rest.split_at(len);
-    let (&answers, onnx) = rest
+    let (&answers, rest) = rest
         .split_first()
         .ok_or("the package has no answers byte")?;
+    let (count, rest) = rest
+        .split_first_chunk::<4>()
+        .ok_or("the package has no count of tree codes")?;
+    let count = u32::from_le_bytes(*count) as usize;
+    if rest.len() / 4 < count {
+        return Err("the package's tree codes are truncated".into());
+    }
+    let (codes, onnx) = rest.split_at(count * 4);
+    let codes: Vec<Option<u32>> = codes
+        .chunks_exact(4)
+        .map(|c| Some(u32::from_le_bytes([c[0], c[1], c[2], c[3]])).filter(|&i| i != 0))
+        .collect();
     let info: ModelInfo =
         postcard::from_bytes(info).map_err(|e| format!("bad model description: {e}"))?;
     // Large constant products go to the host: `glassbox compile` wrote
@@ -52,6 +68,10 @@ fn init(package: &[u8]) -> Result<Loaded, String> {
         .map_err(|e| e.to_string())?
         .with_answers(Answers::from_byte(answers))
         .with_host_linalg();
+    if codes.len() != program.tree_ensembles().len() {
+        return Err("the package's tree codes do not match the graph's ensembles".into());
+    }
+    program = program.with_tree_code(&codes);
     if info.layout == NumericLayout::F32Rows && !program.takes_f32_rows() {
         return Err(
             "the model description asks for float32 rows, which the graph does not take".into(),

@@ -47,6 +47,7 @@ pub mod componentize;
 pub mod onnx;
 pub mod profile;
 pub mod training;
+pub mod trees;
 
 use glassbox_onnx::Answers;
 use training::TrainingData;
@@ -69,6 +70,8 @@ pub struct CompileOptions<'a> {
     /// Called as each step starts, with a short description (for progress
     /// output on long compiles).
     pub progress: Option<&'a dyn Fn(&str)>,
+    /// Which tree ensembles become code ([`trees`]).
+    pub trees: trees::TreeMode,
 }
 
 impl<'a> CompileOptions<'a> {
@@ -79,6 +82,7 @@ impl<'a> CompileOptions<'a> {
             version: "1.0.0".into(),
             expectations: None,
             progress: None,
+            trees: trees::TreeMode::Auto,
         }
     }
 
@@ -113,6 +117,10 @@ pub struct Summary {
     pub trees: usize,
     /// Tree nodes over all tree ensembles.
     pub tree_nodes: usize,
+    /// Tree ensembles compiled to code (the others keep the data walk).
+    pub tree_code: usize,
+    /// Bytes of wasm generated for them.
+    pub tree_code_bytes: usize,
     /// Bytes of linear memory the snapshot keeps (the planned model).
     pub snapshot_bytes: usize,
     /// Data segments written.
@@ -218,6 +226,38 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
         predictions: profile::prediction_profile(&info, &native),
     });
 
+    // Tree ensembles within the budget become functions appended to the
+    // runner: their table slots follow the runner's own, and the plan the
+    // runner makes below holds them.
+    let ensembles = program.tree_ensembles();
+    let chosen = trees::choose(&ensembles, opts.trees);
+    let layout = Layout::read(RUNNER)?;
+    let coded: Vec<&glassbox_onnx::graph::Trees> = ensembles
+        .iter()
+        .zip(&chosen)
+        .filter_map(|(t, &c)| c.then_some(t))
+        .collect();
+    if !coded.is_empty() {
+        let nodes: u64 = coded.iter().map(|t| trees::expanded_nodes(t)).sum();
+        opts.step(&format!(
+            "generating code for {} tree ensemble{} ({nodes} nodes)",
+            coded.len(),
+            if coded.len() == 1 { "" } else { "s" }
+        ));
+    }
+    let generated = trees::generate(&coded, layout.functions, layout.types);
+    let mut slots = (layout.table..).zip(&generated.entries);
+    let codes: Vec<u32> = chosen
+        .iter()
+        .map(|&c| {
+            if c {
+                slots.next().map_or(0, |(slot, _)| slot)
+            } else {
+                0
+            }
+        })
+        .collect();
+
     opts.step("planning the graph inside the runner and snapshotting it");
     let mut package = Vec::new();
     let described = postcard::to_allocvec(&info)
@@ -225,8 +265,13 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
     package.extend_from_slice(&(described.len() as u32).to_le_bytes());
     package.extend_from_slice(&described);
     package.push(answers.to_byte());
+    package.extend_from_slice(&(codes.len() as u32).to_le_bytes());
+    for c in &codes {
+        package.extend_from_slice(&c.to_le_bytes());
+    }
     package.extend_from_slice(onnx);
-    let (module, snapshot_bytes, segments, memory_bytes) = snapshot(&package)?;
+    let tree_code_bytes = generated.code_bytes;
+    let (module, snapshot_bytes, segments, memory_bytes) = snapshot(&package, &generated)?;
 
     opts.step("building the component");
     let mut component = componentize::componentize(&module)?;
@@ -279,6 +324,8 @@ pub fn compile(onnx: &[u8], train: &TrainingData, opts: &CompileOptions<'_>) -> 
             steps: stats.steps,
             trees: stats.trees,
             tree_nodes: stats.tree_nodes,
+            tree_code: coded.len(),
+            tree_code_bytes,
             snapshot_bytes,
             segments,
             memory_bytes,
@@ -444,7 +491,7 @@ fn convert<A: Serialize, B: for<'de> Deserialize<'de>>(value: &A) -> Result<B> {
 /// Runs the runner's initialisation on `package` and returns a module whose
 /// data segments hold the resulting memory, with the size of that memory
 /// in use, the number of segments and the memory's initial size.
-fn snapshot(package: &[u8]) -> Result<(Vec<u8>, usize, usize, usize)> {
+fn snapshot(package: &[u8], code: &trees::Generated) -> Result<(Vec<u8>, usize, usize, usize)> {
     use wasmtime::{Config, Engine, Extern, Func, Instance, Module, Store};
     let fail = |what: &str, e: wasmtime::Error| {
         Error::InvalidOnnx(format!("the runner failed while {what}: {e:#}"))
@@ -523,7 +570,7 @@ fn snapshot(package: &[u8]) -> Result<(Vec<u8>, usize, usize, usize)> {
     let data = &data[..(pages as usize * PAGE).min(data.len())];
     let segments = nonzero_runs(data);
     let kept: usize = segments.iter().map(|(s, e)| e - s).sum();
-    let module = rewrite(RUNNER, data, &segments, pages)?;
+    let module = rewrite(RUNNER, data, &segments, pages, code)?;
     Ok((module, kept, segments.len(), data.len()))
 }
 
@@ -550,20 +597,87 @@ fn nonzero_runs(memory: &[u8]) -> Vec<(usize, usize)> {
     runs
 }
 
+/// Where generated functions go in the runner module: after its types, its
+/// functions (imported and defined) and its function table's slots.
+struct Layout {
+    types: u32,
+    functions: u32,
+    table: u32,
+}
+
+impl Layout {
+    fn read(module: &[u8]) -> Result<Layout> {
+        use wasmparser::{Parser, Payload, TypeRef};
+        let bad = |e: &dyn std::fmt::Display| {
+            Error::InvalidOnnx(format!("internal: reading the runner: {e}"))
+        };
+        let (mut types, mut functions, mut table) = (0, 0, None);
+        for payload in Parser::new(0).parse_all(module) {
+            match payload.map_err(|e| bad(&e))? {
+                Payload::TypeSection(r) => {
+                    for group in r {
+                        types += group.map_err(|e| bad(&e))?.types().len() as u32;
+                    }
+                }
+                Payload::ImportSection(r) => {
+                    for import in r.into_imports() {
+                        if matches!(import.map_err(|e| bad(&e))?.ty, TypeRef::Func(_)) {
+                            functions += 1;
+                        }
+                    }
+                }
+                Payload::FunctionSection(r) => functions += r.count(),
+                Payload::TableSection(r) => {
+                    if r.count() != 1 {
+                        return Err(bad(&"the runner has more than one table"));
+                    }
+                    let t = r
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| bad(&"an empty table section"))?
+                        .map_err(|e| bad(&e))?;
+                    table = Some(u32::try_from(t.ty.initial).map_err(|e| bad(&e))?);
+                }
+                _ => {}
+            }
+        }
+        let table = table.ok_or_else(|| bad(&"the runner has no function table"))?;
+        Ok(Layout {
+            types,
+            functions,
+            table,
+        })
+    }
+}
+
 /// Copies the runner module with its memory minimum set to `pages`, its
-/// data segments replaced by `runs` of `memory`, and the initialisation
-/// exports removed.
-fn rewrite(runner: &[u8], memory: &[u8], runs: &[(usize, usize)], pages: u64) -> Result<Vec<u8>> {
+/// data segments replaced by `runs` of `memory`, the initialisation
+/// exports removed, and the generated tree functions `code` appended, their
+/// entries in new slots of the function table (see [`Layout`]).
+fn rewrite(
+    runner: &[u8],
+    memory: &[u8],
+    runs: &[(usize, usize)],
+    pages: u64,
+    code: &trees::Generated,
+) -> Result<Vec<u8>> {
+    use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
     use wasm_encoder::{
-        ConstExpr, DataCountSection, DataSection, ExportSection, MemorySection, MemoryType, Module,
-        RawSection,
+        CodeSection, ConstExpr, DataCountSection, DataSection, ElementSection, Elements,
+        ExportSection, FunctionSection, MemorySection, MemoryType, Module, RawSection,
+        TableSection, TypeSection,
     };
     use wasmparser::{Parser, Payload};
     let bad = |e: &dyn std::fmt::Display| {
         Error::InvalidOnnx(format!("internal: rewriting the runner: {e}"))
     };
+    let mut re = RoundtripReencoder;
+    let extra = code.entries.len() as u64;
     let mut out = Module::new();
     let mut mutable_globals = 0;
+    let mut table_start = None;
+    // The code section arrives one body at a time.
+    let mut bodies: Option<(u32, CodeSection)> = None;
     let data_section = || {
         let mut d = DataSection::new();
         for &(s, e) in runs {
@@ -578,7 +692,69 @@ fn rewrite(runner: &[u8], memory: &[u8], runs: &[(usize, usize)], pages: u64) ->
     for payload in Parser::new(0).parse_all(runner) {
         let payload = payload.map_err(|e| bad(&e))?;
         match payload {
-            Payload::Version { .. } | Payload::End(_) | Payload::CodeSectionEntry(_) => {}
+            Payload::Version { .. } | Payload::End(_) => {}
+            Payload::TypeSection(reader) => {
+                let mut s = TypeSection::new();
+                re.parse_type_section(&mut s, reader).map_err(|e| bad(&e))?;
+                for (params, results) in trees::types() {
+                    s.ty().function(params, results);
+                }
+                out.section(&s);
+            }
+            Payload::FunctionSection(reader) => {
+                let mut s = FunctionSection::new();
+                re.parse_function_section(&mut s, reader)
+                    .map_err(|e| bad(&e))?;
+                for (ty, _) in &code.functions {
+                    s.function(*ty);
+                }
+                out.section(&s);
+            }
+            Payload::TableSection(reader) => {
+                let mut s = TableSection::new();
+                for t in reader {
+                    let t = t.map_err(|e| bad(&e))?;
+                    let mut ty = re.table_type(t.ty).map_err(|e| bad(&e))?;
+                    table_start = Some(ty.minimum);
+                    ty.minimum += extra;
+                    ty.maximum = ty.maximum.map(|m| m.max(ty.minimum));
+                    s.table(ty);
+                }
+                out.section(&s);
+            }
+            Payload::ElementSection(reader) => {
+                let mut s = ElementSection::new();
+                re.parse_element_section(&mut s, reader)
+                    .map_err(|e| bad(&e))?;
+                if !code.entries.is_empty() {
+                    let at = table_start.ok_or_else(|| bad(&"no table before the elements"))?;
+                    s.active(
+                        None,
+                        &ConstExpr::i32_const(at as i32),
+                        Elements::Functions(code.entries.as_slice().into()),
+                    );
+                }
+                out.section(&s);
+            }
+            Payload::CodeSectionStart { count, .. } => {
+                bodies = Some((count, CodeSection::new()));
+                if count == 0 {
+                    return Err(bad(&"the runner has no code"));
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let (left, section) = bodies
+                    .as_mut()
+                    .ok_or_else(|| bad(&"a function body outside the code section"))?;
+                section.raw(&runner[body.range().start as usize..body.range().end as usize]);
+                *left -= 1;
+                if *left == 0 {
+                    for (_, f) in &code.functions {
+                        section.function(f);
+                    }
+                    out.section(section);
+                }
+            }
             Payload::MemorySection(reader) => {
                 let mut s = MemorySection::new();
                 for m in reader {

@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{Labels, PostTransform, probit, tensor};
-use crate::graph::{Attrs, Kernel};
+use crate::graph::{Attrs, Compare, Kernel, TreeNode, Trees};
 use crate::tensor::{Data, Tensor, Value};
 
 type R<T> = Result<T, String>;
@@ -73,6 +73,9 @@ struct Ensemble {
     /// missing value goes the true way), threshold and children; a leaf's
     /// children are the leaf itself.
     steps: Vec<Step>,
+    /// The generated function that scores float rows, by its index in the
+    /// component's function table; 0 for none (see [`Kernel::trees`]).
+    code: u32,
 }
 
 /// One node for the lockstep walk: 16 bytes, the children of a leaf are the
@@ -718,6 +721,7 @@ fn assemble(raw: Raw, head: Head, typed_output: bool) -> R<Box<dyn Kernel>> {
         aggregate,
         base,
         post,
+        code: 0,
     };
     Ok(match labels {
         Some(labels) => {
@@ -737,6 +741,47 @@ fn assemble(raw: Raw, head: Head, typed_output: bool) -> R<Box<dyn Kernel>> {
 }
 
 impl Ensemble {
+    /// The trees for code generation; only ensembles that add their leaves
+    /// up, which is what generated code computes.
+    fn trees(&self) -> Option<Trees> {
+        if !matches!(self.aggregate, Aggregate::Sum | Aggregate::Average) {
+            return None;
+        }
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|n| match n.meta >> 28 {
+                LEAF => TreeNode::Leaf {
+                    first: n.yes,
+                    count: n.no,
+                },
+                mode => TreeNode::Branch {
+                    compare: match mode {
+                        LEQ => Compare::Leq,
+                        LT => Compare::Lt,
+                        GTE => Compare::Gte,
+                        GT => Compare::Gt,
+                        EQ => Compare::Eq,
+                        _ => Compare::Neq,
+                    },
+                    feature: n.meta & ((1 << FEATURE_BITS) - 1),
+                    threshold: n.threshold,
+                    missing_true: n.meta & MISSING_TRUE != 0,
+                    yes: n.yes,
+                    no: n.no,
+                },
+            })
+            .collect();
+        Some(Trees {
+            nodes,
+            roots: self.roots.clone(),
+            depths: self.depths.clone(),
+            weights: self.weights.clone(),
+            targets: self.targets,
+            features: self.features,
+        })
+    }
+
     /// The leaf tree `root` sends a float `row` to.
     #[inline]
     fn leaf(&self, root: u32, row: &[f32]) -> Node {
@@ -934,6 +979,16 @@ impl Ensemble {
         let t = self.targets;
         let mut scores = vec![0f32; rows * t];
         let mut has = vec![false; rows * t];
+        // Natively the data walk answers even a plan given code: the same
+        // bits (the compile's check relies on it).
+        if cfg!(target_arch = "wasm32") && self.code != 0 && x64.is_none() {
+            generated(self.code, &xs, rows, cols, &mut scores, &mut has);
+            if self.aggregate == Aggregate::Average {
+                let n = self.roots.len() as f32;
+                scores.iter_mut().for_each(|s| *s /= n);
+            }
+            return Ok((rows, scores, has));
+        }
         // Blocks of rows, each through every tree in order: a tree's nodes
         // stay in cache while the block's rows pass through it, and each row
         // still adds its trees up in tree order. Large blocks: with 64 rows
@@ -1017,7 +1072,40 @@ impl Ensemble {
     }
 }
 
+/// Scores `rows` float rows by the component's generated function at table
+/// index `code` (see [`Trees`]). Only a wasm build has such functions.
+#[cfg(target_arch = "wasm32")]
+fn generated(code: u32, xs: &[f32], rows: usize, cols: usize, sums: &mut [f32], hit: &mut [bool]) {
+    type Walk = unsafe extern "C" fn(*const f32, usize, usize, *mut f32, *mut bool);
+    debug_assert!(xs.len() >= rows * cols && sums.len() == hit.len());
+    // SAFETY: in wasm a function pointer is an index into the function
+    // table, and `glassbox compile` put a function of exactly this type at
+    // `code` (the plan holds only indices it handed out). The function
+    // reads `rows × cols` floats from `xs` (`scores` checked the length)
+    // and writes `rows × targets` entries of `sums` and `hit`, which
+    // `scores` allocated at that size; it writes `hit` as 0 or 1 only.
+    unsafe {
+        let walk = std::mem::transmute::<usize, Walk>(code as usize);
+        walk(xs.as_ptr(), rows, cols, sums.as_mut_ptr(), hit.as_mut_ptr());
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn generated(_: u32, _: &[f32], _: usize, _: usize, _: &mut [f32], _: &mut [bool]) {
+    unreachable!("natively the data walk answers")
+}
+
 impl Kernel for Regressor {
+    fn trees(&self) -> Option<Trees> {
+        self.ensemble.trees()
+    }
+
+    fn with_tree_code(&self, index: u32) -> Option<Box<dyn Kernel>> {
+        let mut coded = self.clone();
+        coded.ensemble.code = index;
+        Some(Box::new(coded))
+    }
+
     fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
         let e = &self.ensemble;
         let x = tensor(inputs, 0, "X")?;
@@ -1044,6 +1132,16 @@ impl Kernel for Regressor {
 }
 
 impl Kernel for Classifier {
+    fn trees(&self) -> Option<Trees> {
+        self.ensemble.trees()
+    }
+
+    fn with_tree_code(&self, index: u32) -> Option<Box<dyn Kernel>> {
+        let mut coded = self.clone();
+        coded.ensemble.code = index;
+        Some(Box::new(coded))
+    }
+
     fn run(&self, inputs: &[Option<&Value>]) -> R<Vec<Value>> {
         let e = &self.ensemble;
         let (rows, scores, has) = e.scores(tensor(inputs, 0, "X")?)?;
