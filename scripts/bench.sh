@@ -1,28 +1,43 @@
 #!/usr/bin/env bash
 # The benchmark suite: glassbox beside scikit-learn and onnxruntime on the
-# eight reference pipelines, in one run on this machine.
+# reference pipelines of tests/data/sklearn (eight scikit-learn pipelines and
+# one LightGBM model), and beside the native tree compilers lleaves and
+# TL2cgen on the tree models, in one run on this machine.
 #
-#   scripts/bench.sh            # full run (about 10 minutes after the builds);
-#                               # rewrites the suite's section of docs/BENCHMARKS.md
-#   scripts/bench.sh --quick    # fewer iterations (about 3 minutes after the builds);
-#                               # the report goes to target/bench/report.md only
+#   scripts/bench.sh            # full run (about 10 minutes after the builds,
+#                               # plus about 6 minutes compiling the tree models
+#                               # with lleaves and TL2cgen, synth_rf_large's
+#                               # lleaves compile most of it); rewrites the
+#                               # suite's section of docs/BENCHMARKS.md
+#   scripts/bench.sh --quick    # fewer iterations (about 3 minutes after the builds;
+#                               # lleaves and TL2cgen only on the three models of
+#                               # the tree targets); the report goes to
+#                               # target/bench/report.md only
 #
-# 1. makes (or reuses) the pinned Python environment (scripts/pyenv.sh):
-#    scikit-learn, skl2onnx, onnxruntime at the reference data's versions;
-# 2. measures onnxruntime (1 thread) and scikit-learn (pipelines of the same
-#    steps) on each model (scripts/bench_peers.py);
-# 3. builds glassbox in release mode and compiles the eight pipelines with
+# 1. makes (or reuses) the pinned Python environment (scripts/pyenv.sh
+#    --trees): scikit-learn, skl2onnx, onnxruntime at the reference data's
+#    versions, and LightGBM, lleaves, Treelite/TL2cgen;
+# 2. writes each model's 10,000-row batch, distinct rows
+#    (scripts/bench_rows.py, into target/bench/rows), which every side
+#    below scores (one-row latency still cycles the held-out rows);
+# 3. measures onnxruntime (1 thread) and scikit-learn (pipelines of the same
+#    steps; LightGBM for synth_lgbm) on each model (scripts/bench_peers.py);
+# 4. measures lleaves and TL2cgen (gcc) on the tree models' trees, rebuilt
+#    node for node from the ONNX files (scripts/bench_trees.py): the native
+#    limit a compiled tree ensemble can reach;
+# 5. builds glassbox in release mode and compiles the pipelines with
 #    `glassbox compile`;
-# 4. measures them through the library API, and the same plan natively
+# 6. measures them through the library API, and the same plan natively
 #    (host/benches/compiled.rs): one row per call, 10,000-row batches,
 #    instantiation;
-# 5. starts `glassbox serve` with all of them: start-up to first answer with
+# 7. starts `glassbox serve` with all of them: start-up to first answer with
 #    an empty and a warm code cache, resident memory, and single-row
 #    requests per second with wrk (scripts/bench_serve.py);
-# 6. prints the tables with ratios (scripts/bench_report.py).
+# 8. prints the tables with ratios (scripts/bench_report.py).
 #
-# Needs python3 with venv, and wrk (Debian's package, installed here with
-# apt-get when missing and run as root).
+# Needs python3 with venv, gcc (TL2cgen's C is compiled with it), and wrk
+# (Debian's package, installed here with apt-get when missing and run as
+# root).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 quick=()
@@ -40,12 +55,25 @@ out=target/bench
 mkdir -p "$out/models"
 
 echo "== Python environment" >&2
-PY="$(scripts/pyenv.sh | tail -n1)"
+PY="$(scripts/pyenv.sh --trees | tail -n1)"
+
+echo "== batch rows: 10,000 distinct rows per model" >&2
+rows="$PWD/$out/rows"
+"$PY" scripts/bench_rows.py --out "$rows" >&2
 
 echo "== onnxruntime and scikit-learn" >&2
-"$PY" scripts/bench_peers.py "${quick[@]}" --json "$out/peers.json" >&2
+"$PY" scripts/bench_peers.py "${quick[@]}" --rows "$rows" --json "$out/peers.json" >&2
 
-echo "== glassbox: release build, and the eight pipelines compiled" >&2
+echo "== lleaves and TL2cgen on the tree models" >&2
+# --quick measures only the models the tree targets name (bc_gbc, friedman,
+# synth_lgbm: seconds to compile) and reuses the libraries of an earlier
+# run when a model is unchanged: lleaves compiles synth_rf_large and churn's
+# forest for about four minutes, which a fresh clone's CI run cannot spare.
+trees=()
+[[ $mode == quick ]] && trees=(--reuse --models bc_gbc friedman_dtree_reg synth_lgbm)
+"$PY" scripts/bench_trees.py "${quick[@]}" --rows "$rows" --json "$out/trees.json" "${trees[@]}" >&2
+
+echo "== glassbox: release build, and the reference pipelines compiled" >&2
 cargo build --release -p glassbox >&2
 glassbox="${CARGO_TARGET_DIR:-target}/release/glassbox"
 data=tests/data/sklearn
@@ -55,7 +83,7 @@ for onnx in "$data"/*.onnx; do
 done
 
 echo "== glassbox through the library API, and natively" >&2
-cargo bench -p glassbox --bench compiled -- "${quick[@]}" --json "$PWD/$out/glassbox.json"
+cargo bench -p glassbox --bench compiled -- "${quick[@]}" --rows "$rows" --json "$PWD/$out/glassbox.json"
 
 echo "== glassbox serve" >&2
 "$PY" scripts/bench_serve.py "$glassbox" "$out/models" "${quick[@]}" --json "$out/serve.json"

@@ -7,13 +7,16 @@ thread (intra_op = inter_op = 1, sequential execution), and scikit-learn
 
 - one-row latency: median and p99 over many single-row calls, rows cycled
   from NAME.inputs.jsonl;
-- batch throughput: the rows of NAME.train.jsonl then NAME.inputs.jsonl,
-  repeated to fill 10,000 rows, one call, rows per second from the median of
-  several runs. Not the 200 held-out rows alone: a 200-row cycle repeats
-  often enough for the CPU's branch predictor to learn a tree's path per row,
-  which made onnxruntime's branching tree walk four times faster on
-  friedman_dtree_reg (78 M rows/s against 20 M on distinct rows) than it is on
-  traffic that does not repeat.
+- batch throughput: 10,000 rows in one call, rows per second from the
+  median of several runs. With `--rows DIR` the rows are DIR/NAME.batch.jsonl,
+  10,000 distinct rows written by scripts/bench_rows.py (what
+  scripts/bench.sh uses); without it, the rows of NAME.train.jsonl then
+  NAME.inputs.jsonl, repeated to fill 10,000 rows. Not the 200 held-out rows
+  alone: a 200-row cycle repeats often enough for the CPU's branch predictor
+  to learn a tree's path per row, which made onnxruntime's branching tree
+  walk four times faster on friedman_dtree_reg (78 M rows/s against 20 M on
+  distinct rows) than it is on traffic that does not repeat; a cycle of a
+  couple of thousand rows still repeats, distinct rows do not.
 
 Input tensors are built before timing starts; only session.run is timed.
 
@@ -21,8 +24,12 @@ scikit-learn: the ONNX files do not carry the fitted Python estimators, so
 the pipeline is rebuilt from the steps in NAME.meta.json (the same
 estimators, hyperparameters and seed, listed in SKLEARN below) and fitted on
 NAME.train.jsonl with onnxruntime's answers on those rows as the targets
-(friedman_dtree_reg and synth_rf_large: on their whole training sets, with
-their true targets, regenerated from the seeded scikit-learn generators).
+(friedman_dtree_reg, synth_rf_large and synth_lgbm: on their whole training
+sets, with their true targets, regenerated from the seeded scikit-learn
+generators; synth_lgbm through tests/data/sklearn/generate_lgbm.py, so its
+refit is LightGBM's model itself). synth_lgbm's "scikit-learn side" is
+LightGBM's scikit-learn API, lightgbm.LGBMClassifier (needs
+`scripts/pyenv.sh --trees` or `--coverage`).
 What is timed is what a Python service does per request: predict_proba (or
 predict for regressors) on a pandas DataFrame with the feature names, built
 before timing. The refit model has the same shape as the original but its
@@ -32,8 +39,9 @@ onnxruntime on the held-out rows and the node counts.
 
 Run with the pinned environment from the repository root:
 
-    PY="$(scripts/pyenv.sh | tail -n1)"
-    "$PY" scripts/bench_peers.py --quick --json target/bench_peers.json
+    PY="$(scripts/pyenv.sh --trees | tail -n1)"
+    "$PY" scripts/bench_rows.py --out target/bench/rows
+    "$PY" scripts/bench_peers.py --quick --rows target/bench/rows --json target/bench_peers.json
 """
 
 import argparse
@@ -102,16 +110,55 @@ SKLEARN = {
         n_estimators=200, max_depth=12, min_samples_leaf=5, max_features="sqrt", random_state=SEED, n_jobs=1
     ),
     "churn_coltrans_rf": churn_pipeline,
+    "synth_lgbm": lambda: lgbm_classifier(),
 }
 
 
-def regenerated(name, meta, heldout_rows):
+def lgbm_classifier():
+    """synth_lgbm's model, as tests/data/sklearn/generate_lgbm.py fits it."""
+    try:
+        import lightgbm
+    except ImportError:
+        raise SystemExit("synth_lgbm needs lightgbm: use the venv of `scripts/pyenv.sh --trees`")
+    return lightgbm.LGBMClassifier(
+        n_estimators=100, num_leaves=31, deterministic=True, n_jobs=1, random_state=SEED, verbose=-1
+    )
+
+
+def lgbm_generator(data_dir):
+    """tests/data/sklearn/generate_lgbm.py as a module (its dataset()
+    regenerates synth_lgbm's training set)."""
+    import importlib.util
+
+    path = os.path.join(data_dir, "generate_lgbm.py")
+    if not os.path.exists(path):
+        return None
+    spec = importlib.util.spec_from_file_location("generate_lgbm", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def regenerated(name, meta, heldout_rows, train_rows=None, data_dir=None):
     """The full training set, with its true targets, for the reference
     models whose data a seeded scikit-learn generator makes (the training
     files hold 2,000 of their rows): the generator's rows minus the held-out
-    ones, in the generator's order. None for the others."""
+    ones, in the generator's order (synth_lgbm: its generator's training
+    split). None for the others, or when the regenerated rows do not match
+    the files."""
     from sklearn.datasets import make_classification, make_friedman1
 
+    if name == "synth_lgbm":
+        gen = lgbm_generator(data_dir) if data_dir else None
+        if gen is None:
+            return None
+        X_tr, y_tr, X_te, _ = gen.dataset()
+        names = feature_names(meta)
+        as_rows = lambda X: [{n: (None if np.isnan(v) else float(v)) for n, v in zip(names, x)} for x in X]
+        train = as_rows(X_tr)
+        if as_rows(X_te) != heldout_rows or (train_rows is not None and train[: len(train_rows)] != train_rows):
+            return None
+        return train, y_tr
     if name == "synth_rf_large":
         X, y = make_classification(
             n_samples=6000, n_features=40, n_informative=20, n_redundant=5, flip_y=0.02, random_state=SEED
@@ -146,6 +193,8 @@ def frame(meta, rows):
 
 
 def node_count(est):
+    if hasattr(est, "booster_"):  # LightGBM
+        return sum(2 * t["num_leaves"] - 1 for t in est.booster_.dump_model()["tree_info"])
     if hasattr(est, "tree_"):
         return est.tree_.node_count
     if hasattr(est, "estimators_"):
@@ -168,10 +217,10 @@ def onnx_nodes(path):
     return total
 
 
-def sklearn_model(name, meta, sess, train_rows, heldout_rows):
+def sklearn_model(name, meta, sess, train_rows, heldout_rows, data_dir=None):
     """Fits the pipeline of `name` on the training rows, with onnxruntime's
     answers as targets; returns (pipeline, predict function, agreement)."""
-    full = regenerated(name, meta, heldout_rows)
+    full = regenerated(name, meta, heldout_rows, train_rows, data_dir)
     if full is not None:
         train_rows, y = full
     else:
@@ -196,6 +245,7 @@ def sklearn_model(name, meta, sess, train_rows, heldout_rows):
 
 
 def bench_sklearn(predict, one_rows, batch_frame, iterations, runs):
+    n_batch = len(batch_frame)
     for i in range(min(20, iterations)):
         predict(one_rows[i % len(one_rows)])
     times = []
@@ -212,7 +262,7 @@ def bench_sklearn(predict, one_rows, batch_frame, iterations, runs):
         t0 = time.perf_counter()
         predict(batch_frame)
         batch.append(time.perf_counter() - t0)
-    return statistics.median(times) / 1e3, percentile(times, 99) / 1e3, BATCH_ROWS / statistics.median(batch)
+    return statistics.median(times) / 1e3, percentile(times, 99) / 1e3, n_batch / statistics.median(batch)
 
 
 def load_jsonl(path):
@@ -291,7 +341,7 @@ def bench_one_row(sess, feeds, iterations, warmup):
     return statistics.median(times) / 1e3, percentile(times, 99) / 1e3
 
 
-def bench_batch(sess, feed, runs, warmup):
+def bench_batch(sess, feed, runs, warmup, n_rows=BATCH_ROWS):
     for _ in range(warmup):
         sess.run(None, feed)
     times = []
@@ -299,7 +349,7 @@ def bench_batch(sess, feed, runs, warmup):
         t0 = time.perf_counter()
         sess.run(None, feed)
         times.append(time.perf_counter() - t0)
-    return BATCH_ROWS / statistics.median(times)
+    return n_rows / statistics.median(times)
 
 
 def main():
@@ -311,6 +361,12 @@ def main():
         "--data",
         default=os.path.join(root, "tests", "data", "sklearn"),
         help="folder with NAME.onnx, NAME.meta.json and NAME.inputs.jsonl",
+    )
+    ap.add_argument(
+        "--rows",
+        metavar="DIR",
+        help="batch rows from DIR/NAME.batch.jsonl (scripts/bench_rows.py) instead of the "
+        "training and held-out rows cycled to 10,000",
     )
     ap.add_argument("--models", nargs="*", help="only these model names")
     args = ap.parse_args()
@@ -335,6 +391,12 @@ def main():
         f"({one_row_iters} one-row calls, {batch_runs} x {BATCH_ROWS}-row batches)",
         file=sys.stderr,
     )
+    batch_source = (
+        f"{BATCH_ROWS:,} distinct rows per model from {args.rows}/NAME.batch.jsonl (scripts/bench_rows.py)"
+        if args.rows
+        else f"the training rows then the held-out rows, cycled to {BATCH_ROWS:,}"
+    )
+    print(f"batch: {batch_source}", file=sys.stderr)
     import sklearn
 
     print(
@@ -353,15 +415,21 @@ def main():
         sess = make_session(path)
 
         one_row_feeds = [build_feed(sess, meta, [r]) for r in rows]
-        pool = load_jsonl(os.path.join(args.data, f"{name}.train.jsonl")) + rows
-        tiled = [pool[i % len(pool)] for i in range(BATCH_ROWS)]
+        if args.rows:
+            batch_path = os.path.join(args.rows, f"{name}.batch.jsonl")
+            if not os.path.exists(batch_path):
+                raise SystemExit(f"{batch_path} is missing: run scripts/bench_rows.py --out {args.rows}")
+            tiled = load_jsonl(batch_path)
+        else:
+            pool = load_jsonl(os.path.join(args.data, f"{name}.train.jsonl")) + rows
+            tiled = [pool[i % len(pool)] for i in range(BATCH_ROWS)]
         batch_feed = build_feed(sess, meta, tiled)
 
         median_us, p99_us = bench_one_row(sess, one_row_feeds, one_row_iters, one_row_warmup)
-        rows_per_s = bench_batch(sess, batch_feed, batch_runs, batch_warmup)
+        rows_per_s = bench_batch(sess, batch_feed, batch_runs, batch_warmup, len(tiled))
 
         train_rows = load_jsonl(os.path.join(args.data, f"{name}.train.jsonl"))
-        pipe, predict, agreement = sklearn_model(name, meta, sess, train_rows, rows)
+        pipe, predict, agreement = sklearn_model(name, meta, sess, train_rows, rows, args.data)
         sk_one = [frame(meta, [r]) for r in rows]
         sk_median, sk_p99, sk_rows = bench_sklearn(predict, sk_one, frame(meta, tiled), sk_iters, sk_runs)
         results[name] = {
@@ -405,6 +473,11 @@ def main():
         "numpy": np.__version__,
         "pandas": pd.__version__,
     }
+    if "synth_lgbm" in results:
+        import lightgbm
+
+        results["_versions"]["lightgbm"] = lightgbm.__version__
+    results["_batch"] = batch_source
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as f:

@@ -7,15 +7,21 @@
 #   scripts/pyenv.sh --coverage # also the packages tests/data/coverage/generate.py
 #                               # needs (XGBoost, LightGBM, CatBoost, onnxmltools)
 #   GLASSBOX_PYENV_COVERAGE=1 scripts/pyenv.sh   # same as --coverage
+#   scripts/pyenv.sh --trees    # also the native tree compilers the benchmark
+#                               # suite measures beside glassbox
+#                               # (scripts/bench_trees.py: lleaves, TL2cgen)
+#                               # and LightGBM (scripts/bench_peers.py)
+#   GLASSBOX_PYENV_TREES=1 scripts/pyenv.sh      # same as --trees
 #
 # The default pins below match the versions the reference data in
 # tests/data/sklearn was produced with. Every pin was checked to be available
 # on PyPI.
 # Re-running is cheap: when the marker file inside the venv already lists the
-# same pins, nothing is installed. The coverage extras go into the same venv
-# with their own marker (.glassbox-pins-coverage); callers that pass nothing
-# neither install nor check them. The last line on stdout is the path of the
-# venv's python interpreter, so callers can do:
+# same pins, nothing is installed. The coverage and trees extras go into the
+# same venv with their own markers (.glassbox-pins-coverage,
+# .glassbox-pins-trees); callers that pass nothing neither install nor check
+# them. Both flags may be given together. The last line on stdout is the
+# path of the venv's python interpreter, so callers can do:
 #
 #   PY="$(scripts/pyenv.sh | tail -n1)"
 set -euo pipefail
@@ -56,12 +62,31 @@ coverage_pins=(
     "catboost==1.2.10"
 )
 
+# Extra pins for the benchmark suite's tree-compiler sides
+# (scripts/bench_trees.py), installed only with --trees: lleaves compiles
+# LightGBM model files to native code with LLVM (llvmlite 0.44.0 bundles its
+# own LLVM 15, a ~40 MB wheel); TL2cgen turns a Treelite model into C that
+# gcc compiles (gcc comes from the system, not from PyPI). lightgbm, at the
+# coverage pin, is the LightGBM reference model's "scikit-learn side" in
+# scripts/bench_peers.py. All are binary wheels (nothing is built), 46 MB
+# to download (llvmlite's 42 MB of it; 145 MB installed): about 10 s into a
+# fresh venv on two cores, 2-3 s into the existing one.
+trees_pins=(
+    "lightgbm==4.7.0"
+    "lleaves==1.3.0"
+    "llvmlite==0.44.0"
+    "treelite==4.8.1"
+    "tl2cgen==1.0.0"
+)
+
 coverage="${GLASSBOX_PYENV_COVERAGE:-}"
+trees="${GLASSBOX_PYENV_TREES:-}"
 for arg in "$@"; do
     case "$arg" in
         --coverage) coverage=1 ;;
+        --trees) trees=1 ;;
         *)
-            echo "usage: scripts/pyenv.sh [--coverage]" >&2
+            echo "usage: scripts/pyenv.sh [--coverage] [--trees]" >&2
             exit 2
             ;;
     esac
@@ -99,6 +124,19 @@ if [[ -n "$coverage" && "$coverage" != 0 ]]; then
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
             --no-input "${pins[@]}" "${coverage_pins[@]}" >&2
         printf '%s\n' "$coverage_wanted" >"$coverage_marker"
+    fi
+fi
+
+if [[ -n "$trees" && "$trees" != 0 ]]; then
+    trees_marker="$venv/.glassbox-pins-trees"
+    trees_wanted="$(printf '%s\n' "$wanted" "${trees_pins[@]}")"
+    if [[ -f "$trees_marker" ]] && [[ "$(cat "$trees_marker")" == "$trees_wanted" ]]; then
+        echo "pyenv: trees pins unchanged, nothing to install" >&2
+    else
+        echo "pyenv: installing tree-compiler extras ${trees_pins[*]}" >&2
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            --no-input "${pins[@]}" "${trees_pins[@]}" >&2
+        printf '%s\n' "$trees_wanted" >"$trees_marker"
     fi
 fi
 

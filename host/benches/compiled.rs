@@ -29,7 +29,7 @@ use glassbox::{Batch, Engine, Row};
 use glassbox_onnx::Program;
 use serde_json::json;
 
-const MODELS: [&str; 8] = [
+const MODELS: [&str; 9] = [
     "digits_logreg",
     "digits_mlp",
     "diabetes_linreg",
@@ -38,6 +38,7 @@ const MODELS: [&str; 8] = [
     "friedman_dtree_reg",
     "synth_rf_large",
     "churn_coltrans_rf",
+    "synth_lgbm",
 ];
 const BATCH: usize = 10_000;
 

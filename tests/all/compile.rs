@@ -17,7 +17,7 @@ use glassbox_fixtures as fx;
 
 use crate::util;
 
-pub const REFERENCE: [&str; 8] = [
+pub const REFERENCE: [&str; 9] = [
     "digits_logreg",
     "digits_mlp",
     "diabetes_linreg",
@@ -26,6 +26,7 @@ pub const REFERENCE: [&str; 8] = [
     "friedman_dtree_reg",
     "synth_rf_large",
     "churn_coltrans_rf",
+    "synth_lgbm",
 ];
 
 const EXTRA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/extra");

@@ -4,7 +4,7 @@ use glassbox::compile::onnx::OnnxModel;
 use glassbox::compile::onnx::proto::DataType;
 use glassbox_fixtures as fx;
 
-const MODELS: [&str; 8] = [
+const MODELS: [&str; 9] = [
     "bc_gbc",
     "bc_impute_sgd",
     "churn_coltrans_rf",
@@ -12,6 +12,7 @@ const MODELS: [&str; 8] = [
     "digits_logreg",
     "digits_mlp",
     "friedman_dtree_reg",
+    "synth_lgbm",
     "synth_rf_large",
 ];
 

@@ -170,13 +170,18 @@ fn compare(dir: &str, name: &str) -> Option<usize> {
 #[test]
 fn reference_tree_pipelines_answer_the_same_bits_as_code_and_walked() {
     let mut compared = Vec::new();
-    for name in ["bc_gbc", "friedman_dtree_reg", "churn_coltrans_rf"] {
+    for name in [
+        "bc_gbc",
+        "friedman_dtree_reg",
+        "churn_coltrans_rf",
+        "synth_lgbm",
+    ] {
         if let Some(rows) = compare(SKLEARN, name) {
             compared.push((name, rows));
         }
     }
     eprintln!("compared {compared:?}");
-    assert_eq!(compared.len(), 3, "every reference tree pipeline as code");
+    assert_eq!(compared.len(), 4, "every reference tree pipeline as code");
 }
 
 #[test]

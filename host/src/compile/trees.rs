@@ -22,11 +22,22 @@ use glassbox_onnx::graph::{Compare, TreeNode, Trees};
 use wasm_encoder::{BlockType, Function, Instruction, MemArg, ValType};
 
 /// Tree nodes (counted with every shared subtree repeated, as code repeats
-/// it) up to which an ensemble becomes code under [`TreeMode::Auto`].
-/// Measured on this machine (docs/BENCHMARKS.md, "Trees as code"): code
-/// ran faster than the walk up to this size; churn's 46,946-node forest
-/// ran slower as code.
+/// it) up to which an ensemble may become code under [`TreeMode::Auto`]:
+/// past it the code outgrows the instruction cache. Measured on this
+/// machine (docs/BENCHMARKS.md, "Trees as code"): churn's 46,946-node
+/// forest ran at 0.85 of the walk's speed as code, synth_rf_large's 114,866
+/// nodes at 0.37.
 pub const BUDGET: u64 = 32_768;
+
+/// The deepest a leaf may be on average for an ensemble to become code
+/// under [`TreeMode::Auto`]. Code takes a branch per level above the last
+/// few (which are selects), and deep trees split evenly mispredict about
+/// every other one; the walk steps eight rows in lockstep without
+/// branches. Measured: boosted trees of mean leaf depth 3.0 (bc_gbc) ran
+/// 2.4 times as fast as code, LightGBM's of 6.8 (synth_lgbm) 1.5 times,
+/// friedman's tree of 7.7 1.1 times; the first 10 trees of synth_rf_large
+/// (9.4, 5,838 nodes) 0.87 times.
+pub const MAX_MEAN_DEPTH: f64 = 8.0;
 
 /// The most nodes an ensemble may have as code even when asked for
 /// ([`TreeMode::Code`]): about 20 MB of wasm, a minute of Cranelift.
@@ -70,9 +81,31 @@ pub fn choose(ensembles: &[Trees], mode: TreeMode) -> Vec<bool> {
                 TreeMode::Auto => BUDGET,
                 TreeMode::Code => MAX_NODES,
             };
-            expressible(t) && expanded_nodes(t) <= limit
+            expressible(t)
+                && expanded_nodes(t) <= limit
+                && (mode == TreeMode::Code || mean_leaf_depth(t) <= MAX_MEAN_DEPTH)
         })
         .collect()
+}
+
+/// The mean depth of the leaves, over every tree's leaves (shared
+/// subtrees counted once per use). Only for ensembles within the budget:
+/// the walk visits every expanded node.
+fn mean_leaf_depth(t: &Trees) -> f64 {
+    let (mut leaves, mut depths) = (0u64, 0u64);
+    let mut stack: Vec<(u32, u64)> = t.roots.iter().map(|&r| (r, 0)).collect();
+    while let Some((at, depth)) = stack.pop() {
+        match t.nodes[at as usize] {
+            TreeNode::Leaf { .. } => {
+                leaves += 1;
+                depths += depth;
+            }
+            TreeNode::Branch { yes, no, .. } => {
+                stack.extend([(yes, depth + 1), (no, depth + 1)]);
+            }
+        }
+    }
+    depths as f64 / leaves.max(1) as f64
 }
 
 /// Whether code can express `trees` at all.
@@ -560,7 +593,10 @@ mod tests {
         assert_eq!(expanded_nodes(&chain(60)), (1u64 << 61) - 1);
         // A crafted DAG is refused by size, not expanded.
         assert_eq!(choose(&[chain(40)], TreeMode::Code), vec![false]);
-        assert_eq!(choose(&[chain(10)], TreeMode::Auto), vec![true]);
+        assert_eq!(choose(&[chain(6)], TreeMode::Auto), vec![true]);
+        // Deep on average: the walk's lockstep is faster.
+        assert_eq!(choose(&[chain(10)], TreeMode::Auto), vec![false]);
+        assert_eq!(choose(&[chain(10)], TreeMode::Code), vec![true]);
         assert_eq!(choose(&[chain(10)], TreeMode::Walk), vec![false]);
         assert_eq!(choose(&[chain(MAX_DEPTH + 1)], TreeMode::Code), vec![false]);
     }
