@@ -67,8 +67,8 @@ def bench(name, out_dir, rows_dir, mode):
         cmd += ["--rows", rows_dir]
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
     line = [l for l in res.stderr.splitlines() if l.startswith(name + " ")][-1]
-    # columns: model, 1row µs, p99 µs, batch r/s, ...
-    return float(re.split(r"\s+", line.strip())[3])
+    # columns: model, 1row µs, p99 µs, warm µs, batch r/s, ...
+    return float(re.split(r"\s+", line.strip())[4])
 
 
 def main():

@@ -6,7 +6,8 @@
 //! [--reuse-instances] [--rows DIR] [--trees auto|code|walk]`
 //! compiles each reference pipeline in tests/data/sklearn, then measures per
 //! model: instantiation of a fresh instance, one row per call (median and
-//! p99 over many calls, rows cycled from the held-out inputs) and 10,000
+//! p99 over many calls, rows cycled from the held-out inputs; in a fresh
+//! instance per call, the default, and in warm instances) and 10,000
 //! rows per call (median rows/s), for the component (`Model::score`,
 //! contract checks included) and natively (`Program::score`). Timings are
 //! wall-clock medians of repeated runs: plain loops rather than criterion,
@@ -104,10 +105,26 @@ fn main() {
         })
         .build()
         .expect("engine");
+    let warm = Engine::builder()
+        .interruptible(!args.iter().any(|a| a == "--no-deadline"))
+        .limits(glassbox::Limits {
+            reuse_instances: true,
+            ..glassbox::Limits::default()
+        })
+        .build()
+        .expect("engine");
     let mut report = serde_json::Map::new();
     eprintln!(
-        "{:<20} {:>9} {:>9} {:>11} {:>11} {:>9} {:>11} {:>9}",
-        "model", "1row µs", "p99 µs", "batch r/s", "native r/s", "nat 1row", "inst µs", "size KB"
+        "{:<20} {:>9} {:>9} {:>9} {:>11} {:>11} {:>9} {:>11} {:>9}",
+        "model",
+        "1row µs",
+        "p99 µs",
+        "warm µs",
+        "batch r/s",
+        "native r/s",
+        "nat 1row",
+        "inst µs",
+        "size KB"
     );
     // `--only NAME` measures one model (for profiling); with `--dir DIR`
     // it may be any NAME.onnx with NAME.train.jsonl and NAME.inputs.jsonl.
@@ -183,6 +200,12 @@ fn main() {
 
         let one = per_call(plan.single_calls, |i| {
             black_box(model.score(&singles[i % singles.len()]).unwrap());
+        });
+        // The same calls in warm instances (the `reuse_instances` opt-in):
+        // what a call costs without a fresh instance's set-up.
+        let warm_model = warm.load(&compiled.component).unwrap();
+        let one_warm = per_call(plan.single_calls, |i| {
+            black_box(warm_model.score(&singles[i % singles.len()]).unwrap());
         });
         let batch = per_call(plan.batch_runs, |_| {
             black_box(model.score(&big).unwrap());
@@ -281,6 +304,8 @@ fn main() {
             "glassbox": {
                 "one_row_median_us": us(median(one.clone())),
                 "one_row_p99_us": us(p99(one)),
+                "one_row_warm_median_us": us(median(one_warm.clone())),
+                "one_row_warm_p99_us": us(p99(one_warm)),
                 "batch_rows_per_s": BATCH as f64 / median(batch),
             },
             "native": {
@@ -295,9 +320,10 @@ fn main() {
             "initial_memory_bytes": compiled.summary.memory_bytes,
         });
         eprintln!(
-            "{name:<20} {:>9.2} {:>9.2} {:>11.0} {:>11.0} {:>9.2} {:>11.1} {:>9}",
+            "{name:<20} {:>9.2} {:>9.2} {:>9.2} {:>11.0} {:>11.0} {:>9.2} {:>11.1} {:>9}",
             row["glassbox"]["one_row_median_us"].as_f64().unwrap(),
             row["glassbox"]["one_row_p99_us"].as_f64().unwrap(),
+            row["glassbox"]["one_row_warm_median_us"].as_f64().unwrap(),
             row["glassbox"]["batch_rows_per_s"].as_f64().unwrap(),
             row["native"]["batch_rows_per_s"].as_f64().unwrap(),
             row["native"]["one_row_median_us"].as_f64().unwrap(),

@@ -51,6 +51,11 @@ pub const MAX_DEPTH: u32 = 64;
 /// accumulator per score in a local.
 pub const MAX_TARGETS: usize = 64;
 
+/// The most nodes one tree may have as code: a tree is one function's
+/// worth, and its function keeps two locals per feature it compares
+/// (wasm allows 50,000 locals).
+pub const MAX_TREE_NODES: u64 = 1 << 14;
+
 /// Nodes per generated function: one function per group of trees keeps
 /// Cranelift's work per function (and its memory) bounded.
 const GROUP_NODES: u64 = 4096;
@@ -110,10 +115,14 @@ fn mean_leaf_depth(t: &Trees) -> f64 {
 
 /// Whether code can express `trees` at all.
 fn expressible(t: &Trees) -> bool {
+    let mut memo = vec![0u64; t.nodes.len()];
     t.targets >= 1
         && t.targets <= MAX_TARGETS
         && t.depths.iter().all(|&d| d <= MAX_DEPTH)
         && t.weights.iter().all(|&(k, _)| (k as usize) < t.targets)
+        && t.roots
+            .iter()
+            .all(|&r| size(t, r, &mut memo) <= MAX_TREE_NODES)
 }
 
 /// Nodes over all trees with shared subtrees counted once per use
@@ -599,5 +608,8 @@ mod tests {
         assert_eq!(choose(&[chain(10)], TreeMode::Code), vec![true]);
         assert_eq!(choose(&[chain(10)], TreeMode::Walk), vec![false]);
         assert_eq!(choose(&[chain(MAX_DEPTH + 1)], TreeMode::Code), vec![false]);
+        // One tree past a function's worth.
+        assert_eq!(choose(&[chain(14)], TreeMode::Code), vec![false]);
+        assert_eq!(choose(&[chain(13)], TreeMode::Code), vec![true]);
     }
 }
