@@ -382,7 +382,9 @@ impl Engine {
         self.load_named("(bytes)", bytes)
     }
 
-    fn load_named(&self, label: &str, bytes: &[u8]) -> Result<Model> {
+    /// Loads a component from bytes, naming it `label` (a file name, say)
+    /// in errors until the model has told its own name.
+    pub fn load_named(&self, label: &str, bytes: &[u8]) -> Result<Model> {
         artifact::check_header(bytes)?;
         // Before anything reads the bytes further: a refused component is
         // never compiled, not even from the cache.
