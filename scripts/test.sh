@@ -6,6 +6,8 @@
 #
 #   scripts/test.sh                  # everything
 #   scripts/test.sh -- telemetry     # extra arguments go to cargo test
+#                                    # (and skip the Python tests)
+#   scripts/test-python.sh           # the Python tests alone
 #
 # Plain `cargo test --workspace` runs the rest and skips the tests that need
 # the services, saying so.
@@ -18,3 +20,8 @@ trap 'scripts/test-services.sh stop' EXIT
 . target/test-services/env
 export GLASSBOX_REQUIRE_SERVICES=1
 cargo test --workspace --locked "$@"
+# The Python package: its wheel built, installed in a fresh venv, and its
+# pytest suite (with Spark). Skipped when cargo test was given a filter.
+if [[ $# -eq 0 ]]; then
+    scripts/test-python.sh
+fi

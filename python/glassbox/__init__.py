@@ -50,6 +50,7 @@ __all__ = [
     "Report",
     "SignatureError",
     "compile",
+    "compile_onnx",
     "load",
     "report",
     "__version__",
@@ -181,14 +182,6 @@ class Model:
         cols = _frame.columns(self.info, X)
         if cols.kind == "rows":
             return self._native.score_json(cols.index, per_row=per_row), cols
-        if cols.refused and not per_row:
-            first = cols.refused[:100]
-            raise ContractError(
-                f"input does not match the contract of model `{self.name}`:"
-                + "".join(f"\n  {m}" for _, m in first),
-                [{"row": r, "message": m} for r, m in first],
-                len(cols.refused),
-            )
         if cols.rows <= self._chunk_rows:
             answers = self._native.score(
                 cols.rows, cols.numeric, cols.categorical, per_row=per_row, refused=cols.refused
@@ -209,7 +202,7 @@ class Model:
             stop = min(cols.rows, start + step)
             numeric = cols.numeric[start:stop] if cols.numeric is not None else None
             categorical = [(codes[start:stop], cats) for codes, cats in cols.categorical]
-            refused = [(r - start, m) for r, m in cols.refused if start <= r < stop]
+            refused = [(r - start, *rest) for r, *rest in cols.refused if start <= r < stop]
             try:
                 part = self._native.score(stop - start, numeric, categorical, per_row=per_row, refused=refused)
             except ContractError as e:
@@ -327,8 +320,8 @@ class Model:
         if cols.refused:
             raise ContractError(
                 f"input does not match the contract of model `{self.name}`:"
-                + "".join(f"\n  {m}" for _, m in cols.refused[:100]),
-                [{"row": r, "message": m} for r, m in cols.refused[:100]],
+                + "".join(f"\n  {m}" for m in _frame.describe_refused(cols.refused[:100])),
+                [dict(zip(("row", "field", "expected", "got"), r)) for r in cols.refused[:100]],
                 len(cols.refused),
             )
         text, html = self._native.monitor(
@@ -418,4 +411,4 @@ def report(log_paths: str | os.PathLike | Sequence[str | os.PathLike], model: Mo
     return Report(json.loads(text), html, model)
 
 
-from ._compile import compile  # noqa: E402  (uses Component and Model)
+from ._compile import compile, compile_onnx  # noqa: E402  (uses Component and Model)

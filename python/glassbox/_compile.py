@@ -78,7 +78,7 @@ def _training_columns(names, categorical, X):
     fields = [{"name": n, "kind": "categorical" if n in categorical else "numeric"} for n in names]
     cols = _frame.columns({"inputs": fields}, X)
     if cols.refused:
-        raise CompileError("X_train: " + "; ".join(m for _, m in cols.refused[:5]))
+        raise CompileError("X_train: " + "; ".join(_frame.describe_refused(cols.refused[:5])))
     return cols
 
 
@@ -115,11 +115,47 @@ def compile(
     ``check=False`` skips this (not recommended).
     """
     names, categorical, X = _schema(X_train)
+    step = progress if callable(progress) else (lambda _s: None)
+    if progress is True:
+        step = lambda s: print(f"glassbox.compile: {s}", file=sys.stderr)  # noqa: E731
+    step("converting to ONNX")
+    onnx, converter = to_onnx(estimator, names, categorical, name)
+    component, step = _compile_bytes(onnx, names, categorical, X, name, version, expect, trees, nullable, step)
+    component.summary["converter"] = converter
+    if check:
+        step("checking the component against the estimator")
+        component.check = _check(estimator, X, load(bytes(component)), converter)
+    return component
+
+
+def compile_onnx(
+    onnx: bytes | str | os.PathLike,
+    X_train: Any,
+    *,
+    name: str,
+    version: str = "1.0.0",
+    expect: str | os.PathLike | None = None,
+    trees: str = "auto",
+    nullable: list[str] | None = None,
+    progress: Callable[[str], None] | bool | None = None,
+) -> Component:
+    """Compiles an ONNX pipeline you exported yourself (bytes or a path),
+    with the table it was trained on, exactly as ``glassbox compile``
+    does. There is no estimator to check against here: the compile checks
+    the component against its own native run of the graph only."""
+    if not isinstance(onnx, (bytes, bytearray)):
+        with open(onnx, "rb") as f:
+            onnx = f.read()
+    names, categorical, X = _schema(X_train)
+    return _compile_bytes(bytes(onnx), names, categorical, X, name, version, expect, trees, nullable, progress)[0]
+
+
+def _compile_bytes(onnx, names, categorical, X, name, version, expect, trees, nullable, progress):
+    import json
+
     if progress is True:
         progress = lambda step: print(f"glassbox.compile: {step}", file=sys.stderr)  # noqa: E731
     step = progress or (lambda _s: None)
-    step("converting to ONNX")
-    onnx, converter = to_onnx(estimator, names, categorical, name)
     cols = _training_columns(names, categorical, X)
     null = set(nullable or [])
     unknown = null - set(names)
@@ -145,15 +181,9 @@ def compile(
         trees=trees,
         progress=step,
     )
-    import json
-
     summary = json.loads(summary)
-    summary.update(converter=converter, name=name, version=version)
-    report: dict[str, Any] = {}
-    if check:
-        step("checking the component against the estimator")
-        report = _check(estimator, X, load(bytes(data)), converter)
-    return Component(bytes(data), summary, report)
+    summary.update(name=name, version=version)
+    return Component(bytes(data), summary), step
 
 
 def _rows(X, n):

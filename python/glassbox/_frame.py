@@ -28,8 +28,9 @@ class Columns:
     rows: int
     numeric: np.ndarray | None
     categorical: list[tuple[np.ndarray, list[str]]]
-    # Rows refused before the call (a value of the wrong type), with why.
-    refused: list[tuple[int, str]] = field(default_factory=list)
+    # Values refused before the call (of the wrong type): row, field,
+    # what the contract wants, what came.
+    refused: list[tuple[int, str, str, str]] = field(default_factory=list)
     kind: str = "numpy"
     index: Any = None
 
@@ -45,6 +46,10 @@ def _missing_columns(names: Sequence[str], present) -> None:
             [{"row": None, "field": n, "expected": "a column", "got": "no such column"} for n in missing[:100]],
             len(missing),
         )
+
+
+def describe_refused(refused) -> list[str]:
+    return [f"row {r}, field `{f}`: expected {e}, got {g}" for r, f, e, g in refused]
 
 
 def _describe(v: Any) -> str:
@@ -78,7 +83,7 @@ def _numeric_from_objects(name: str, values: np.ndarray, refused: list) -> np.nd
             except ImportError:
                 pass
             out[i] = np.nan
-            refused.append((i, f"row {i}, field `{name}`: expected a number, got {_describe(v)}"))
+            refused.append((i, name, "a number", _describe(v)))
     return out
 
 
@@ -104,7 +109,7 @@ def _codes_from_objects(name: str, values: Sequence[Any], refused: list) -> tupl
             except ImportError:
                 pass
             codes[i] = -1
-            refused.append((i, f"row {i}, field `{name}`: expected a string, got {_describe(v)}"))
+            refused.append((i, name, "a string", _describe(v)))
     return codes, list(index)
 
 
@@ -115,7 +120,7 @@ def _pandas(info, df) -> Columns:
     _missing_columns(names, set(df.columns))
     numeric_names = [f["name"] for f in info["inputs"] if f["kind"] == "numeric"]
     cat_names = [f["name"] for f in info["inputs"] if f["kind"] == "categorical"]
-    refused: list[tuple[int, str]] = []
+    refused: list[tuple[int, str, str, str]] = []
     numeric = None
     if numeric_names:
         part = df[numeric_names]
@@ -162,7 +167,7 @@ def _arrow(info, table, kind: str) -> Columns:
 
     names = [f["name"] for f in info["inputs"]]
     _missing_columns(names, set(table.column_names))
-    refused: list[tuple[int, str]] = []
+    refused: list[tuple[int, str, str, str]] = []
     numeric_cols = []
     categorical = []
     for f in info["inputs"]:
@@ -212,7 +217,7 @@ def _numpy(info, X) -> Columns:
             f"expected {len(fields)} columns, one per field in schema order "
             f"({', '.join(f['name'] for f in fields[:8])}{'…' if len(fields) > 8 else ''}), got {X.shape[1]}"
         )
-    refused: list[tuple[int, str]] = []
+    refused: list[tuple[int, str, str, str]] = []
     kinds = [f["kind"] for f in fields]
     if all(k == "numeric" for k in kinds) and X.dtype.kind in "fiub":
         return Columns(X.shape[0], np.asarray(X, dtype=np.float64), [], refused, "numpy")

@@ -474,10 +474,15 @@ impl NativeModel {
     }
 
     /// Scores `rows` rows. See the module documentation for the columns.
-    /// `refused` are rows the Python side found unusable already (a value
-    /// of the wrong type), with why: they are not scored, and without
-    /// `per_row` the caller raises before it gets here.
+    /// `refused` are values the Python side found unusable already (a
+    /// value of the wrong type): `(row, field, expected, got)`. Their rows
+    /// are not scored; without `per_row` they are reported with every
+    /// other violation of the call.
     #[pyo3(signature = (rows, numeric, categorical, per_row=false, refused=Vec::new()))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one keyword argument each, as the Python side passes them"
+    )]
     fn score<'py>(
         &self,
         py: Python<'py>,
@@ -485,7 +490,7 @@ impl NativeModel {
         numeric: Option<PyReadonlyArray2<'py, f64>>,
         categorical: Vec<(PyReadonlyArray1<'py, i64>, Vec<String>)>,
         per_row: bool,
-        refused: Vec<(usize, String)>,
+        refused: Vec<(usize, String, String, String)>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let cols = Columns {
             rows,
@@ -493,17 +498,46 @@ impl NativeModel {
             categorical: &categorical,
         };
         let info = self.model.info();
-        let (batch, bad) = build_batch(info, &cols, per_row).map_err(|e| py_error(py, e))?;
+        let (batch, mut bad) = build_batch(info, &cols, true).map_err(|e| py_error(py, e))?;
         drop(categorical);
         drop(numeric);
-        let mut refused: HashMap<usize, String> =
-            refused.into_iter().filter(|(r, _)| *r < rows).collect();
-        for v in bad {
-            refused.entry(v.row).or_insert_with(|| v.to_string());
-        }
+        bad.extend(
+            refused
+                .into_iter()
+                .filter(|r| r.0 < rows)
+                .map(|(row, field, expected, got)| Violation {
+                    row,
+                    field,
+                    expected,
+                    got,
+                }),
+        );
+        bad.sort_by_key(|v| v.row);
         let model = &self.model;
-        let answers = py.detach(|| score_batch(model, batch, per_row, refused));
-        answers.map_err(|e| py_error(py, e))?.into_dict(py, rows)
+        let answers = py.detach(|| {
+            if per_row || bad.is_empty() {
+                let mut refused: HashMap<usize, String> = HashMap::new();
+                for v in &bad {
+                    refused.entry(v.row).or_insert_with(|| v.to_string());
+                }
+                return score_batch(model, batch, per_row, refused);
+            }
+            // Report these with whatever else the contract finds in the
+            // call (the batch holds them as missing values meanwhile).
+            let mut all = bad;
+            if let Err(Error::InvalidInput { violations, .. }) = model.score(&batch) {
+                all.extend(violations.iter().cloned());
+            }
+            all.sort_by_key(|v| v.row);
+            all.dedup_by(|a, b| a.row == b.row && a.field == b.field);
+            Err(Error::InvalidInput {
+                model: info.name.clone(),
+                violations: all.into(),
+            })
+        });
+        answers
+            .map_err(|e| py_error(py, e))?
+            .into_dict(py, rows)
     }
 
     /// Scores rows given as a JSON array of objects keyed by field name,
