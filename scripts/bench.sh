@@ -85,6 +85,13 @@ done
 echo "== glassbox through the library API, and natively" >&2
 cargo bench -p glassbox --bench compiled -- "${quick[@]}" --rows "$rows" --json "$PWD/$out/glassbox.json"
 
+echo "== glassbox from Python (the wheel; scripts/bench_python.py)" >&2
+# The venv scripts/test-python.sh made (with the wheel of this tree), or a
+# new one when there is none: --collect-only builds and installs without
+# running the tests.
+[[ -x target/python/venv/bin/python ]] || scripts/test-python.sh --collect-only -q >/dev/null
+target/python/venv/bin/python scripts/bench_python.py "${quick[@]}" --json "$out/python.json" >&2
+
 echo "== glassbox serve" >&2
 "$PY" scripts/bench_serve.py "$glassbox" "$out/models" "${quick[@]}" --json "$out/serve.json"
 
