@@ -501,17 +501,14 @@ impl NativeModel {
         let (batch, mut bad) = build_batch(info, &cols, true).map_err(|e| py_error(py, e))?;
         drop(categorical);
         drop(numeric);
-        bad.extend(
-            refused
-                .into_iter()
-                .filter(|r| r.0 < rows)
-                .map(|(row, field, expected, got)| Violation {
-                    row,
-                    field,
-                    expected,
-                    got,
-                }),
-        );
+        bad.extend(refused.into_iter().filter(|r| r.0 < rows).map(
+            |(row, field, expected, got)| Violation {
+                row,
+                field,
+                expected,
+                got,
+            },
+        ));
         bad.sort_by_key(|v| v.row);
         let model = &self.model;
         let answers = py.detach(|| {
@@ -535,9 +532,7 @@ impl NativeModel {
                 violations: all.into(),
             })
         });
-        answers
-            .map_err(|e| py_error(py, e))?
-            .into_dict(py, rows)
+        answers.map_err(|e| py_error(py, e))?.into_dict(py, rows)
     }
 
     /// Scores rows given as a JSON array of objects keyed by field name,
