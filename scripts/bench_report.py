@@ -6,7 +6,8 @@ Usage: bench_report.py DIR [--docs docs/BENCHMARKS.md] [--mode quick|full]
 DIR holds glassbox.json (host/benches/compiled.rs), peers.json
 (scripts/bench_peers.py) and serve.json (scripts/bench_serve.py), and
 trees.json (scripts/bench_trees.py: lleaves and TL2cgen on the tree
-models), whose section is left out when the file is missing. Prints the
+models) and python.json (scripts/bench_python.py: the Python package),
+whose sections are left out when the files are missing. Prints the
 report; with --docs, also puts it into that file between the markers
 `<!-- bench.sh:begin -->` and `<!-- bench.sh:end -->` (added after the
 title when missing), leaving the rest of the file alone.
@@ -203,7 +204,50 @@ def tree_section(gb, trees):
     return out, batch_ok, one_ok
 
 
-def report(gb, peers, serve, mode, trees=None):
+def python_section(py, w, summary):
+    """The Python package's figures (scripts/bench_python.py) against the
+    targets of the Python issue: Model.predict from a DataFrame at least as
+    fast as onnxruntime fed the usual way and ≥ 10× scikit-learn; one row no
+    slower than onnxruntime's."""
+    w("")
+    w("### From Python: `glassbox-runtime` beside onnxruntime and scikit-learn (scripts/bench_python.py)")
+    w("")
+    w("Pipelines like the reference set, fit in the script and compiled with `glassbox.compile`;")
+    w("10,000 rows from a pandas DataFrame, conversion included on every side, one thread.")
+    w("")
+    w("| model | glassbox rows/s | onnxruntime | scikit-learn | ÷ onnxruntime (≥ 1.0) | ÷ scikit-learn (≥ 10) | one row µs: glassbox | warm | onnxruntime | scikit-learn |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    batch_ok, sk_ok, one_ok = [], [], []
+    for r in py["models"]:
+        one = r["one_row_us"]
+        warm = one.get("glassbox_warm")
+        w(
+            f"| {r['model']} | {fmt_rate(r['glassbox_rows_s'])} | {fmt_rate(r['onnxruntime_rows_s'])} | "
+            f"{fmt_rate(r['sklearn_rows_s'])} | {r['vs_onnxruntime']:.2f}× | {r['vs_sklearn']:.1f}× | "
+            f"{one['glassbox']:.1f} | {'' if warm is None else f'{warm:.1f}'} | {one['onnxruntime']:.1f} | {one['sklearn']:.0f} |"
+        )
+        batch_ok.append((r["model"], r["vs_onnxruntime"] >= 1.0))
+        sk_ok.append((r["model"], r["vs_sklearn"] >= 10))
+        one_ok.append((r["model"], one["glassbox"] <= one["onnxruntime"]))
+    spark = py.get("spark")
+    if spark:
+        w("")
+        w(
+            "Spark, 1,000,000 rows in local[2]: "
+            + ", ".join(f"{k} {v / 1e3:,.0f} k rows/s" for k, v in spark.items() if "rows" not in k and "vs" not in k)
+            + "."
+        )
+    w("")
+    w(summary("Python: Model.predict_proba batch ≥ 1.0× onnxruntime", batch_ok))
+    w(summary("Python: batch ≥ 10× scikit-learn", sk_ok))
+    w(summary("Python: one row (fresh instance) ≤ onnxruntime's", one_ok))
+
+
+def fmt_rate(v):
+    return f"{v / 1e6:.2f} M" if v >= 1e6 else f"{v / 1e3:.0f} k"
+
+
+def report(gb, peers, serve, mode, trees=None, py=None):
     out = []
     w = out.append
     dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
@@ -314,6 +358,8 @@ def report(gb, peers, serve, mode, trees=None):
         unmeasured = [n for n in TREE_TARGET_MODELS if n in trees and n not in gb]
         if unmeasured:
             w(f"- no glassbox figures for {', '.join(unmeasured)} (not in glassbox.json): not checked.")
+    if py:
+        python_section(py, w, summary)
     return "\n".join(out) + "\n"
 
 
@@ -337,8 +383,9 @@ def main():
     ap.add_argument("--mode", default="full", choices=["quick", "full"])
     args = ap.parse_args()
     load = lambda f: json.load(open(os.path.join(args.dir, f), encoding="utf-8"))
-    trees = load("trees.json") if os.path.exists(os.path.join(args.dir, "trees.json")) else None
-    text = report(load("glassbox.json"), load("peers.json"), load("serve.json"), args.mode, trees)
+    optional = lambda f: load(f) if os.path.exists(os.path.join(args.dir, f)) else None  # noqa: E731
+    trees, py = optional("trees.json"), optional("python.json")
+    text = report(load("glassbox.json"), load("peers.json"), load("serve.json"), args.mode, trees, py)
     sys.stdout.write(text)
     if args.docs:
         write_docs(args.docs, text)

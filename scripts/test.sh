@@ -19,7 +19,7 @@ trap 'scripts/test-services.sh stop' EXIT
 # shellcheck source=/dev/null
 . target/test-services/env
 export GLASSBOX_REQUIRE_SERVICES=1
-cargo test --workspace --locked "$@"
+cargo test --workspace --release --locked "$@"
 # The Python package: its wheel built, installed in a fresh venv, and its
 # pytest suite (with Spark). Skipped when cargo test was given a filter.
 if [[ $# -eq 0 ]]; then

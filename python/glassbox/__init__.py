@@ -161,6 +161,7 @@ class Model:
         self.classes_: np.ndarray | None = _class_labels(outputs["classes"]) if "classes" in outputs else None
         self.feature_names_in_ = np.array([f["name"] for f in self.info["inputs"]], dtype=object)
         self.n_features_in_ = len(self.info["inputs"])
+        self._schema = _frame.Schema(self.info)
 
     @property
     def name(self) -> str:
@@ -179,9 +180,9 @@ class Model:
     # -- scoring -----------------------------------------------------------
 
     def _call(self, X: Any, per_row: bool) -> tuple[dict[str, Any], _frame.Columns]:
-        cols = _frame.columns(self.info, X)
+        cols = _frame.columns(self._schema, X)
         if cols.kind == "rows":
-            return self._native.score_json(cols.index, per_row=per_row), cols
+            return self._rows(cols.index, per_row), cols
         if cols.rows <= self._chunk_rows:
             answers = self._native.score(
                 cols.rows, cols.numeric, cols.categorical, per_row=per_row, refused=cols.refused
@@ -195,6 +196,45 @@ class Model:
         # bytes (64 MiB): at most 65,536 rows and about 16 MiB each.
         return max(1, min(65_536, (16 << 20) // (8 * max(1, self.n_features_in_))))
 
+    def _rows(self, rows: list[dict], per_row: bool) -> dict[str, Any]:
+        """Dicts, as the server takes them, in calls within the limits."""
+        step = self._chunk_rows
+        if len(rows) <= step:
+            return self._native.score_json(_frame.json_rows(rows), per_row=per_row)
+        parts = []
+        for start in range(0, len(rows), step):
+            try:
+                part = self._native.score_json(_frame.json_rows(rows[start : start + step]), per_row=per_row)
+            except ContractError as e:
+                raise self._shifted(e, start) from None
+            part["errors"] = [(r + start, m) for r, m in part["errors"]]
+            parts.append(part)
+        return self._joined(parts)
+
+    def _shifted(self, e: ContractError, start: int) -> ContractError:
+        """``e`` from a chunk starting at row ``start``, in the whole
+        table's row numbers."""
+        for v in e.violations:
+            if v.get("row") is not None:
+                v["row"] += start
+        return ContractError(
+            f"input does not match the contract of model `{self.name}`:"
+            + "".join(
+                f"\n  row {v['row']}, field `{v['field']}`: expected {v['expected']}, got {v['got']}"
+                for v in e.violations
+            ),
+            e.violations,
+            e.total,
+        )
+
+    @staticmethod
+    def _joined(parts: list[dict[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {"errors": [e for p in parts for e in p["errors"]]}
+        for key in ("labels", "proba", "decision", "values"):
+            if key in parts[0]:
+                out[key] = np.concatenate([p[key] for p in parts])
+        return out
+
     def _chunked(self, cols: _frame.Columns, per_row: bool) -> dict[str, Any]:
         parts = []
         step = self._chunk_rows
@@ -206,25 +246,10 @@ class Model:
             try:
                 part = self._native.score(stop - start, numeric, categorical, per_row=per_row, refused=refused)
             except ContractError as e:
-                for v in e.violations:
-                    if v.get("row") is not None:
-                        v["row"] += start
-                raise ContractError(
-                    f"input does not match the contract of model `{self.name}`:"
-                    + "".join(
-                        f"\n  row {v['row']}, field `{v['field']}`: expected {v['expected']}, got {v['got']}"
-                        for v in e.violations
-                    ),
-                    e.violations,
-                    e.total,
-                ) from None
+                raise self._shifted(e, start) from None
             part["errors"] = [(r + start, m) for r, m in part["errors"]]
             parts.append(part)
-        out: dict[str, Any] = {"errors": [e for p in parts for e in p["errors"]]}
-        for key in ("labels", "proba", "decision", "values"):
-            if key in parts[0]:
-                out[key] = np.concatenate([p[key] for p in parts])
-        return out
+        return self._joined(parts)
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels (classifiers, as ``classes_`` holds them) or values
@@ -279,7 +304,7 @@ class Model:
             for r, m in answers["errors"]:
                 err[r] = m
             data["error"] = err
-        return _frame.frame(cols.kind, data, cols.index)
+        return _frame.frame(cols.kind, data, cols.index if cols.kind == "pandas" else None)
 
     def _table(self, answers: dict[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -312,11 +337,11 @@ class Model:
         """Scores ``X`` and compares its features and predictions with the
         training profile: the drift report the server's dashboard shows.
         Columns are judged only from ``min_rows`` rows on."""
-        cols = _frame.columns(self.info, X)
+        cols = _frame.columns(self._schema, X)
         if cols.kind == "rows":
             import pandas as pd
 
-            cols = _frame.columns(self.info, pd.DataFrame(json.loads(cols.index)))
+            cols = _frame.columns(self._schema, pd.DataFrame(cols.index))
         if cols.refused:
             raise ContractError(
                 f"input does not match the contract of model `{self.name}`:"

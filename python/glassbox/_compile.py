@@ -238,14 +238,17 @@ def _check(estimator: Any, X: Any, model: Model, converter: str) -> dict[str, An
     want_labels = np.array([str(c) for c in estimator.predict(X)], dtype=object)
     got_labels = np.array(classes, dtype=object)[answers["labels"]]
     differ = np.flatnonzero(want_labels != got_labels)
-    if want.ndim == 2 and len(differ):
-        # A flip is a near tie when the estimator's score for the class the
-        # component chose is within LABEL_MARGIN of its best.
+    # A flip is allowed only at a near tie: where the estimator's score for
+    # the class the component chose is within LABEL_MARGIN of its best (for
+    # a two-class decision function, where its one score is that near 0).
+    if not len(differ):
+        flips = differ
+    elif want.ndim == 2:
         chosen = np.array([est_classes.index(c) for c in got_labels[differ]])
         margin = want[differ].max(axis=1) - want[differ, chosen]
         flips = differ[margin > LABEL_MARGIN]
     else:
-        flips = differ[np.abs(want[differ] if want.ndim == 1 else 0) > LABEL_MARGIN] if len(differ) else differ
+        flips = differ[np.abs(want[differ]) > LABEL_MARGIN]
     if len(flips):
         ex = [{"row": int(r), "estimator": want_labels[r], "component": got_labels[r]} for r in flips[:10]]
         raise fail("labels differ where the estimator is not near a tie", len(flips), ex)

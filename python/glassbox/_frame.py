@@ -113,37 +113,62 @@ def _codes_from_objects(name: str, values: Sequence[Any], refused: list) -> tupl
     return codes, list(index)
 
 
-def _pandas(info, df) -> Columns:
+class Schema:
+    """The field names a model's inputs take, worked out once per model."""
+
+    def __init__(self, info: dict):
+        self.fields = info["inputs"]
+        self.names = [f["name"] for f in self.fields]
+        self.numeric_names = [f["name"] for f in self.fields if f["kind"] == "numeric"]
+        self.cat_names = [f["name"] for f in self.fields if f["kind"] == "categorical"]
+        self.all_numeric = not self.cat_names
+        self._index = None
+        # The last column index found equal to the schema: tables sliced
+        # from one another share it, and an Index never changes.
+        self._seen = None
+
+    def is_exactly(self, columns, pd) -> bool:
+        """Whether ``columns`` are the schema's names, in order."""
+        if columns is self._seen:
+            return True
+        if len(columns) == len(self.names) and columns.equals(self.index(pd)):
+            self._seen = columns
+            return True
+        return False
+
+    def index(self, pd):
+        if self._index is None:
+            self._index = pd.Index(self.names)
+        return self._index
+
+
+def _pandas(schema: Schema, df) -> Columns:
     import pandas as pd
 
-    names = [f["name"] for f in info["inputs"]]
-    numeric_names = [f["name"] for f in info["inputs"] if f["kind"] == "numeric"]
-    cat_names = [f["name"] for f in info["inputs"] if f["kind"] == "categorical"]
+    names, numeric_names, cat_names = schema.names, schema.numeric_names, schema.cat_names
     refused: list[tuple[int, str, str, str]] = []
-    if not cat_names and len(df.columns) == len(names) and list(df.columns) == names:
+    if schema.all_numeric and schema.is_exactly(df.columns, pd):
         # The common case, and what one-row calls need to be cheap: the
         # table is exactly the schema, all numbers; no column selection.
+        # (Without `na_value` pandas hands float columns over as they are;
+        # nullable columns holding pd.NA refuse and take the path below.)
         try:
-            return Columns(len(df), df.to_numpy(dtype=np.float64, na_value=np.nan), [], refused, "pandas", df.index)
+            return Columns(len(df), df.to_numpy(dtype=np.float64), [], refused, "pandas", df.index)
         except (TypeError, ValueError):
             pass
     _missing_columns(names, set(df.columns))
     numeric = None
-    if numeric_names:
+    if numeric_names and len(numeric_names) > 16:
+        # Many columns: one selection, converted block by block.
         part = df[numeric_names]
         try:
-            # One block of float64 columns is a view; anything numeric
-            # (ints, bools, nullable types with pd.NA) converts here.
             numeric = part.to_numpy(dtype=np.float64, na_value=np.nan)
         except (TypeError, ValueError):
-            cols = []
-            for n in numeric_names:
-                s = part[n]
-                if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-                    cols.append(s.to_numpy(dtype=np.float64, na_value=np.nan))
-                else:
-                    cols.append(_numeric_from_objects(n, s.to_numpy(dtype=object), refused))
-            numeric = np.column_stack(cols) if cols else None
+            numeric = np.column_stack([_numeric_series(n, part[n], refused) for n in numeric_names])
+    elif numeric_names:
+        # Few columns: one by one costs less than selecting them (a few
+        # microseconds each against a hundred), which is what one row needs.
+        numeric = np.column_stack([_numeric_series(n, df[n], refused) for n in numeric_names])
     categorical = []
     for n in cat_names:
         s = df[n]
@@ -154,7 +179,8 @@ def _pandas(info, df) -> Columns:
                     categorical.append((s.cat.codes.to_numpy(dtype=np.int64), list(cats)))
                     continue
             codes, cats = _codes_from_objects(n, s.astype(object).to_numpy(), refused)
-        elif pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        elif len(s) <= 64 or pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            # (A short column is cheaper to encode here than to factorize.)
             codes, cats = _codes_from_objects(n, s.to_numpy(dtype=object), refused)
         else:
             codes, uniques = pd.factorize(s, use_na_sentinel=True)
@@ -168,16 +194,27 @@ def _pandas(info, df) -> Columns:
     return Columns(len(df), numeric, categorical, refused, "pandas", df.index)
 
 
-def _arrow(info, table, kind: str) -> Columns:
+def _numeric_series(name: str, s, refused: list) -> np.ndarray:
+    """One numeric field's column as float64, NaN for missing; a value that
+    is not a number refuses its row."""
+    dtype = s.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiub":
+        return np.asarray(s, dtype=np.float64)
+    if dtype.kind in "fiub":  # nullable extension types: pd.NA becomes NaN
+        return s.to_numpy(dtype=np.float64, na_value=np.nan)
+    return _numeric_from_objects(name, s.to_numpy(dtype=object), refused)
+
+
+def _arrow(schema: Schema, table, kind: str) -> Columns:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    names = [f["name"] for f in info["inputs"]]
+    names = schema.names
     _missing_columns(names, set(table.column_names))
     refused: list[tuple[int, str, str, str]] = []
     numeric_cols = []
     categorical = []
-    for f in info["inputs"]:
+    for f in schema.fields:
         col = table.column(f["name"])
         t = col.type
         if f["kind"] == "numeric":
@@ -190,13 +227,9 @@ def _arrow(info, table, kind: str) -> Columns:
             else:
                 numeric_cols.append(_numeric_from_objects(f["name"], np.asarray(col.to_pylist(), dtype=object), refused))
         else:
-            if pa.types.is_dictionary(t) and pa.types.is_string(t.value_type) or (
-                pa.types.is_dictionary(t) and pa.types.is_large_string(t.value_type)
-            ):
-                arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-                if isinstance(arr, pa.ChunkedArray):
-                    arr = arr.combine_chunks()
-                arr = arr.unify_dictionaries() if hasattr(arr, "unify_dictionaries") else arr
+            if pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)):
+                # One dictionary for all chunks, then one array.
+                arr = col.unify_dictionaries().combine_chunks() if isinstance(col, pa.ChunkedArray) else col
                 codes = pc.fill_null(arr.indices.cast(pa.int64()), -1).to_numpy()
                 categorical.append((np.asarray(codes, dtype=np.int64), arr.dictionary.to_pylist()))
             elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
@@ -212,13 +245,13 @@ def _arrow(info, table, kind: str) -> Columns:
     return Columns(table.num_rows, numeric, categorical, refused, kind)
 
 
-def _numpy(info, X) -> Columns:
+def _numpy(schema: Schema, X) -> Columns:
     X = np.asarray(X)
     if X.ndim == 1:
         X = X.reshape(1, -1)
     if X.ndim != 2:
         raise ContractError(f"expected a 2-D array of rows × fields, got {X.ndim} dimensions")
-    fields = info["inputs"]
+    fields = schema.fields
     if X.shape[1] != len(fields):
         raise ContractError(
             f"expected {len(fields)} columns, one per field in schema order "
@@ -243,22 +276,24 @@ def _numpy(info, X) -> Columns:
     return Columns(X.shape[0], numeric, categorical, refused, "numpy")
 
 
-def columns(info: dict, X: Any) -> Columns:
-    """The batch of ``X`` for a model described by ``info``."""
-    mod = type(X).__module__.split(".")[0]
+def columns(schema: "Schema | dict", X: Any) -> Columns:
+    """The batch of ``X`` for a model with ``schema`` (or description)."""
+    if isinstance(schema, dict):
+        schema = Schema(schema)
+    mod = type(X).__module__.partition(".")[0]
     if mod == "pandas" and hasattr(X, "columns"):
-        return _pandas(info, X)
+        return _pandas(schema, X)
     if mod == "polars" and hasattr(X, "to_arrow"):
-        return _arrow(info, X.to_arrow(), "polars")
+        return _arrow(schema, X.to_arrow(), "polars")
     if mod == "pyarrow" and hasattr(X, "column_names"):
-        return _arrow(info, X, "arrow")
+        return _arrow(schema, X, "arrow")
     if mod == "pyarrow" and hasattr(X, "to_table"):
-        return _arrow(info, X.to_table(), "arrow")
+        return _arrow(schema, X.to_table(), "arrow")
     if isinstance(X, dict):
         X = [X]
     if isinstance(X, list) and (not X or isinstance(X[0], dict)):
-        return Columns(len(X), None, [], [], "rows", json_rows(X))
-    return _numpy(info, X)
+        return Columns(len(X), None, [], [], "rows", X)
+    return _numpy(schema, X)
 
 
 def json_rows(rows: list[dict]) -> str:

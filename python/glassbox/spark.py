@@ -54,13 +54,16 @@ class GlassboxUDF:
 
         if not cols:
             cols = self.input_names
-        columns = []
-        for c, name in zip(cols, self.input_names) if len(cols) == len(self.input_names) else ((c, None) for c in cols):
-            if isinstance(c, str):
-                col = F.col(f"`{c}`")
-                columns.append(col.alias(name) if name and name != c else col)
-            else:
-                columns.append(c.alias(name) if name else c)
+        if len(cols) != len(self.input_names):
+            raise ValueError(
+                f"model `{self.model.name}` takes {len(self.input_names)} columns "
+                f"({', '.join(self.input_names)}), got {len(cols)}"
+            )
+        # Each column takes the name of the field it feeds, in schema order:
+        # the struct the UDF receives is the model's row.
+        columns = [
+            (F.col(f"`{c}`") if isinstance(c, str) else c).alias(name) for c, name in zip(cols, self.input_names)
+        ]
         return self._udf(F.struct(*columns))
 
 

@@ -111,6 +111,15 @@ fn violation_dict<'py>(py: Python<'py>, v: &Violation) -> PyResult<Bound<'py, Py
     Ok(d)
 }
 
+/// A violation as the error of its own row (which says which row it is):
+/// the field and the problem.
+fn row_problem(v: &Violation) -> String {
+    format!(
+        "field `{}`: expected {}, got {}",
+        v.field, v.expected, v.got
+    )
+}
+
 fn value_error(message: String) -> PyErr {
     pyo3::exceptions::PyValueError::new_err(message)
 }
@@ -415,10 +424,7 @@ fn score_batch(
                 let mut drop = std::collections::BTreeSet::new();
                 for v in violations.iter() {
                     if v.row < keep.len() {
-                        let row = keep[v.row];
-                        let mut text = v.clone();
-                        text.row = row;
-                        refused.entry(row).or_insert_with(|| text.to_string());
+                        refused.entry(keep[v.row]).or_insert_with(|| row_problem(v));
                         drop.insert(v.row);
                     }
                 }
@@ -515,7 +521,7 @@ impl NativeModel {
             if per_row || bad.is_empty() {
                 let mut refused: HashMap<usize, String> = HashMap::new();
                 for v in &bad {
-                    refused.entry(v.row).or_insert_with(|| v.to_string());
+                    refused.entry(v.row).or_insert_with(|| row_problem(v));
                 }
                 return score_batch(model, batch, per_row, refused);
             }
@@ -566,12 +572,7 @@ impl NativeModel {
                         at.push(r);
                     }
                     Err(v) => {
-                        let first = v.iter().next().map(|v| {
-                            let mut v = v.clone();
-                            v.row = r;
-                            v.to_string()
-                        });
-                        refused.insert(r, first.unwrap_or_default());
+                        refused.insert(r, v.iter().next().map(row_problem).unwrap_or_default());
                     }
                 }
             }

@@ -80,6 +80,11 @@ def test_big_tables_are_scored_in_chunks(model, churn_like):
     bad.loc[140_001, "age"] = np.nan
     with pytest.raises(glassbox.ContractError, match="row 140001, field `age`"):
         model.predict(bad)
+    records = big.iloc[:70_000].to_dict("records")  # dicts are chunked too
+    np.testing.assert_array_equal(model.predict(records), labels[:70_000])
+    records[69_999]["plan"] = 3
+    out = model.score(records, errors="row")
+    assert out["error"].notna().sum() == 1 and out["error"].iloc[69_999] == "field `plan`: expected a string, got the number 3"
 
 
 def test_many_threads_one_model(model, churn_like):
