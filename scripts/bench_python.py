@@ -276,7 +276,11 @@ def spark_bench(with_mlflow):
         import mlflow.sklearn
 
         mpath = os.path.join(tmp, "mlflow-model")
-        mlflow.sklearn.save_model(pipe, mpath, serialization_format="cloudpickle")
+        from mlflow.models import infer_signature
+
+        # With a signature, the UDF's columns get the model's names.
+        signature = infer_signature(X, pipe.predict(X))
+        mlflow.sklearn.save_model(pipe, mpath, serialization_format="cloudpickle", signature=signature)
         mudf = mlflow.pyfunc.spark_udf(spark, mpath, result_type="string", env_manager="local")
         timed("mlflow spark_udf (warm-up)", mudf(*cols))
         timed("mlflow spark_udf", mudf(*cols))
