@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: starts the real services the
 # telemetry tests talk to (an OpenTelemetry collector and Prometheus, on
-# loopback; see scripts/test-services.sh), runs `cargo test --workspace`
-# with them required, and stops them afterwards.
+# loopback; see scripts/test-services.sh), runs `cargo test --workspace
+# --release` with them required, then the Python tests, and stops the
+# services afterwards. Release, so that the tests, the Python wheel and the
+# benchmark suite share one build (the integration tests also take 8
+# minutes instead of 11).
 #
 #   scripts/test.sh                  # everything
 #   scripts/test.sh -- telemetry     # extra arguments go to cargo test
