@@ -584,14 +584,7 @@ fn report(
     use glassbox::monitor::{Monitor, MonitorConfig};
     let model = load(engine, model_arg)?;
     let info = model.info();
-    // One window over everything logged: no row is too old or one too many.
-    let mut config = MonitorConfig {
-        window_rows: u64::MAX,
-        window_seconds: u64::MAX / 2,
-        ..MonitorConfig::default()
-    };
-    config.thresholds.min_rows = min_rows;
-    let Some(monitor) = Monitor::for_model(&model, config) else {
+    let Some(monitor) = Monitor::for_model(&model, MonitorConfig::whole(min_rows)) else {
         bail!(
             "model `{}` carries no training profile to compare with (compile it with --train)",
             info.name

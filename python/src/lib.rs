@@ -661,13 +661,7 @@ impl NativeModel {
 impl NativeModel {
     /// A monitor with one window over everything it is shown.
     fn new_monitor(&self, py: Python<'_>, min_rows: u64) -> PyResult<Monitor> {
-        let mut config = MonitorConfig {
-            window_rows: u64::MAX,
-            window_seconds: u64::MAX / 2,
-            ..MonitorConfig::default()
-        };
-        config.thresholds.min_rows = min_rows;
-        Monitor::for_model(&self.model, config).ok_or_else(|| {
+        Monitor::for_model(&self.model, MonitorConfig::whole(min_rows)).ok_or_else(|| {
             py_error(
                 py,
                 Error::InvalidInfo {

@@ -61,6 +61,22 @@ impl Default for MonitorConfig {
     }
 }
 
+impl MonitorConfig {
+    /// One window over everything the monitor is shown, no row too old and
+    /// none too many, judging columns from `min_rows` rows on: what an
+    /// offline report (`glassbox report`, Python's `monitor` and `report`)
+    /// wants.
+    pub fn whole(min_rows: u64) -> MonitorConfig {
+        let mut config = MonitorConfig {
+            window_rows: u64::MAX,
+            window_seconds: u64::MAX / 2,
+            ..MonitorConfig::default()
+        };
+        config.thresholds.min_rows = min_rows;
+        config
+    }
+}
+
 /// The window moves in steps of a tenth of its size: old rows leave a
 /// segment at a time, so the window holds between 90 % and 100 % of its
 /// rows, and counting a row costs no more than an increment.
