@@ -2,7 +2,7 @@
 //! `glassbox` binary and library embed (see `src/examples.rs`), so that
 //! `glassbox score digits-logreg` works on a fresh machine with no files;
 //! and the runner guest (`runner/`), the core module `glassbox compile`
-//! initialises with a pipeline and snapshots.
+//! initialises with a pipeline and snapshots; and the OIP gRPC service.
 
 include!("build_guests.rs");
 
@@ -26,4 +26,23 @@ fn main() {
     for (name, module) in EXAMPLES.iter().zip(modules) {
         componentize_file(&module, &out.join(format!("{name}.wasm")));
     }
+    generate_grpc(&manifest);
+}
+
+/// The Open Inference Protocol's gRPC messages and service (`serve::grpc`)
+/// from the vendored `proto/grpc_predict_v2.proto`: protox parses it in
+/// pure Rust, so building needs no `protoc`. The client is generated too,
+/// without a transport of its own: tests and benchmarks use it over a
+/// channel they bring.
+fn generate_grpc(manifest: &std::path::Path) {
+    let proto = manifest.join("proto/grpc_predict_v2.proto");
+    println!("cargo:rerun-if-changed={}", proto.display());
+    let descriptors = protox::compile([&proto], [manifest.join("proto")])
+        .unwrap_or_else(|e| panic!("parse {}: {e}", proto.display()));
+    tonic_prost_build::configure()
+        .build_transport(false)
+        // The comments are the specification's prose.
+        .disable_comments(["."])
+        .compile_fds(descriptors)
+        .unwrap_or_else(|e| panic!("generate the gRPC service from {}: {e}", proto.display()));
 }

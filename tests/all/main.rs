@@ -31,6 +31,8 @@ mod trees;
 mod profile;
 // `glassbox serve`: the HTTP API, limits, hot swap, shutdown, on real sockets.
 mod serve;
+// One [N, F] tensor, Triton's binary data, OIP over gRPC on the REST port.
+mod interop;
 // Hostile clients: slow and half-sent requests, floods, stalled uploads.
 mod hostile_http;
 // Property tests of the decoders that take untrusted bytes.

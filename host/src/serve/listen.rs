@@ -1,5 +1,6 @@
 //! The server's front door: accepting TCP connections and speaking HTTP/1.1
-//! on them, within bounds a hostile client cannot move.
+//! or HTTP/2 (REST and gRPC) on them, within bounds a hostile client cannot
+//! move.
 //!
 //! `axum::serve` accepts every connection and waits on each for as long as
 //! the client likes: a thousand connections that send half a header and
@@ -24,9 +25,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -86,22 +85,48 @@ pub(crate) fn connection_cap(configured: usize, open_files: Option<u64>) -> usiz
     }
 }
 
+/// The first bytes of every HTTP/2 connection (RFC 9113, 3.4): how a
+/// cleartext HTTP/2 client (gRPC, or REST with prior knowledge) is told
+/// from an HTTP/1 one on the same port.
+const HTTP2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// Streams one HTTP/2 connection may have open at once.
+const HTTP2_MAX_STREAMS: u32 = 256;
+/// Bytes of headers one HTTP/2 request may send.
+const HTTP2_MAX_HEADER_BYTES: u32 = 64 << 10;
+
 /// Serves `router` on `listener` until `shutdown` completes, then stops
 /// accepting and waits for the open connections to finish their requests.
+///
+/// Each connection is HTTP/1.1, or HTTP/2 when it opens with the HTTP/2
+/// preface: the client has `header_timeout` to send its first bytes. An
+/// HTTP/2 connection is bounded like an HTTP/1 one: at most
+/// [`HTTP2_MAX_STREAMS`] streams at once, 64 KiB of headers per request,
+/// and closed (GOAWAY, letting its streams finish) once it has had no
+/// request in flight for `header_timeout`; hyper's own limits stand
+/// against rapid resets and floods of control frames.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: axum::Router,
     limits: FrontLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let graceful = GracefulShutdown::new();
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
-    let service = TowerToHyperService::new(router);
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
+    let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    http2
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(HTTP2_MAX_STREAMS)
+        .max_header_list_size(HTTP2_MAX_HEADER_BYTES)
+        // A peer that stops answering pings is gone.
+        .keep_alive_interval(Some(limits.header_timeout))
+        .keep_alive_timeout(limits.header_timeout);
+    let protocols = Arc::new((http1, http2));
     let mut accept_errors = 0u64;
     tokio::pin!(shutdown);
     loop {
@@ -135,15 +160,177 @@ pub(crate) async fn serve(
             }
             continue;
         };
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service.clone()));
+        let (router, protocols, stopping) = (router.clone(), protocols.clone(), stopping.clone());
+        let idle = limits.header_timeout;
         tokio::spawn(async move {
             // A client that goes away, or is timed out, is no error of ours.
-            let _ = connection.await;
+            let _ = connection(tcp, router, &protocols, stopping, idle).await;
             drop(permit);
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Every connection finishes the requests it has and closes; each holds
+    // a permit until then.
+    let _ = stop.send(true);
+    let _ = open.acquire_many(limits.max_connections as u32).await;
+}
+
+type Protocols = (
+    hyper::server::conn::http1::Builder,
+    hyper::server::conn::http2::Builder<TokioExecutor>,
+);
+
+/// Serves one connection until it closes, or until `stopping` turns true
+/// and its requests in flight are answered.
+async fn connection(
+    tcp: TcpStream,
+    router: axum::Router,
+    (http1, http2): &Protocols,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+    idle: Duration,
+) -> Option<()> {
+    let http2_client = detect_http2(&tcp, idle).await?;
+    let activity = Arc::new(Activity::default());
+    let service = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let working = Working::new(&activity);
+            let response = tower::ServiceExt::oneshot(router.clone(), request);
+            async move {
+                let response = response.await;
+                drop(working);
+                response
+            }
+        })
+    };
+    let io = TokioIo::new(tcp);
+    if http2_client {
+        let connection = http2.serve_connection(io, service);
+        drive(connection, &mut stopping, Some((&activity, idle)), |c| {
+            c.graceful_shutdown()
+        })
+        .await;
+    } else {
+        let connection = http1.serve_connection(io, service);
+        // HTTP/1's idle connections are hyper's header timer's.
+        drive(connection, &mut stopping, None, |c| c.graceful_shutdown()).await;
+    }
+    Some(())
+}
+
+/// Polls `connection` to its end; shuts it down gracefully when the server
+/// stops, or when it has been idle (no request in flight) for `idle`.
+async fn drive<C: Future>(
+    connection: C,
+    stopping: &mut tokio::sync::watch::Receiver<bool>,
+    idle: Option<(&Activity, Duration)>,
+    graceful_shutdown: impl Fn(std::pin::Pin<&mut C>),
+) {
+    tokio::pin!(connection);
+    let mut closing = false;
+    loop {
+        let check = match idle {
+            Some((_, every)) if !closing => every,
+            // Nothing to check: wait for the end or the stop.
+            _ => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            changed = stopping.wait_for(|stop| *stop), if !closing => {
+                let _ = changed;
+                graceful_shutdown(connection.as_mut());
+                closing = true;
+            }
+            () = tokio::time::sleep(check) => {
+                if let Some((activity, every)) = idle
+                    && !closing
+                    && activity.idle_for() >= every
+                {
+                    graceful_shutdown(connection.as_mut());
+                    closing = true;
+                }
+            }
+        }
+    }
+}
+
+/// Whether the connection opens with the HTTP/2 preface, read without
+/// consuming it; `None` when the client closes or sends nothing within
+/// `timeout`.
+async fn detect_http2(tcp: &TcpStream, timeout: Duration) -> Option<bool> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut buf = [0u8; HTTP2_PREFACE.len()];
+    loop {
+        let n = tokio::time::timeout_at(deadline, tcp.peek(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        if buf[..n] != HTTP2_PREFACE[..n] {
+            return Some(false);
+        }
+        if n == HTTP2_PREFACE.len() {
+            return Some(true);
+        }
+        // Part of the preface: `peek` would return it again at once, so
+        // wait a little for the rest (clients send it in one segment).
+        tokio::time::sleep_until(
+            (tokio::time::Instant::now() + Duration::from_millis(2)).min(deadline),
+        )
+        .await;
+    }
+}
+
+/// A connection's requests in flight, and when it last had none.
+#[derive(Debug)]
+struct Activity {
+    in_flight: std::sync::atomic::AtomicUsize,
+    since: std::sync::Mutex<std::time::Instant>,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            in_flight: Default::default(),
+            since: std::sync::Mutex::new(std::time::Instant::now()),
+        }
+    }
+}
+
+impl Activity {
+    /// How long the connection has had no request in flight (zero while
+    /// it has one).
+    fn idle_for(&self) -> Duration {
+        if self.in_flight.load(std::sync::atomic::Ordering::Acquire) > 0 {
+            return Duration::ZERO;
+        }
+        self.since.lock().map_or(Duration::ZERO, |t| t.elapsed())
+    }
+}
+
+/// A request in flight on a connection, for as long as it lives.
+struct Working(Arc<Activity>);
+
+impl Working {
+    fn new(activity: &Arc<Activity>) -> Self {
+        activity
+            .in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Working(activity.clone())
+    }
+}
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        if let Ok(mut since) = self.0.since.lock() {
+            *since = std::time::Instant::now();
+        }
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// Answers a connection over the cap with a 503 and closes it, without

@@ -57,16 +57,21 @@ use crate::telemetry::Telemetry;
 use crate::{EngineBuilder, Level, LogSink, examples};
 
 mod config;
+pub mod grpc;
 mod lane;
 mod listen;
 pub mod oip;
 pub mod registry;
 mod routes;
 pub mod stats;
+pub mod tensors;
 mod trace;
 pub mod watch;
 
 pub use config::{Config, ENV_VARS, ServeLimits};
+
+/// The protocol extensions the server metadata names (REST and gRPC).
+pub const EXTENSIONS: [&str; 1] = ["binary_tensor_data"];
 pub use registry::{Deployed, Registry};
 pub use routes::{ApiError, Service};
 

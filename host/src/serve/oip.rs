@@ -1,21 +1,23 @@
 //! KServe's Open Inference Protocol (v2, REST): request and response types,
-//! and the decoding of input tensors straight into a column-major [`Batch`].
+//! with Triton's binary tensor data extension.
 //!
-//! One input tensor per feature, named like the feature, with shape `[N]`
-//! or `[N, 1]` (`data` flat or nested one level): numeric features accept
-//! `FP64`, `FP32` and `INT64` (and the other integer and float types),
-//! categorical ones `BYTES` holding strings. A missing value is JSON `null`
-//! in `data`, accepted where the feature is nullable. The response holds
+//! Inputs are one tensor per feature, named like the feature, or one
+//! `[N, F]` tensor of every feature in schema order (see [`super::tensors`],
+//! which decodes them into a column-major [`crate::Batch`]). Their values
+//! are JSON `data` (flat or nested; `null` is a missing value), or binary:
+//! with an `Inference-Header-Content-Length` header, the body is that many
+//! bytes of JSON and then the binary data of each input whose `parameters`
+//! give a `binary_data_size`, in order, little-endian. The response holds
 //! `label` (`BYTES`, `[N]`) and `probabilities` (`FP64`, `[N, classes]`, in
 //! the order of the metadata's class list) for a classifier, `value`
-//! (`FP64`, `[N]`) for a regressor.
+//! (`FP64`, `[N]`) for a regressor; in binary too when the request asks
+//! (`binary_data_output`, or an output's `binary_data`).
 //!
 //! Requests are decoded into typed structs whose tensor data is a flat list
 //! of [`Elem`]s, not a tree of `serde_json::Value`s: names and datatypes
 //! borrow from the body, and each tensor costs one allocation.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
@@ -23,7 +25,13 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use smallvec::SmallVec;
 
-use crate::{Batch, FeatureKind, ModelInfo, Outputs, Scores};
+use super::tensors::{self, Tensor, Values};
+use crate::{FeatureKind, ModelInfo, Outputs, Scores};
+
+pub use super::tensors::{DecodeError, Problem};
+
+/// The header that announces binary data: the length of the JSON before it.
+pub const BINARY_HEADER: &str = "inference-header-content-length";
 
 /// An inference request.
 #[derive(Debug, Deserialize)]
@@ -31,15 +39,37 @@ pub struct InferRequest<'a> {
     /// Echoed in the response.
     #[serde(default)]
     pub id: Option<String>,
-    /// Accepted and ignored.
+    /// `binary_data_output`; others are accepted and ignored.
     #[serde(default)]
-    pub parameters: Option<IgnoredAny>,
-    /// One tensor per feature.
+    pub parameters: Option<RequestParameters>,
+    /// One tensor per feature, or one `[N, F]` tensor.
     #[serde(borrow)]
     pub inputs: Vec<InputTensor<'a>>,
     /// Which outputs to return; all when absent.
     #[serde(default, borrow)]
     pub outputs: Option<Vec<RequestedOutput<'a>>>,
+}
+
+/// A request's parameters that mean something here.
+#[derive(Debug, Default, Deserialize)]
+pub struct RequestParameters {
+    /// Every output in binary.
+    #[serde(default)]
+    pub binary_data_output: bool,
+}
+
+/// A tensor's parameters that mean something here.
+#[derive(Debug, Default, Deserialize)]
+pub struct TensorParameters {
+    /// The input's values are this many bytes of the binary data.
+    #[serde(default)]
+    pub binary_data_size: Option<u64>,
+    /// The output is wanted in binary.
+    #[serde(default)]
+    pub binary_data: Option<bool>,
+    /// Triton's shared memory, which a sandboxed server does not read.
+    #[serde(default)]
+    pub shared_memory_region: Option<IgnoredAny>,
 }
 
 /// One input tensor.
@@ -48,16 +78,17 @@ pub struct InputTensor<'a> {
     /// The feature's name.
     #[serde(borrow)]
     pub name: Cow<'a, str>,
-    /// `[N]` or `[N, 1]` (inline: no allocation).
+    /// `[N]`, `[N, 1]` or `[N, F]` (inline: no allocation).
     pub shape: SmallVec<[i64; 2]>,
     /// `FP64`, `FP32`, `INT64`, … or `BYTES`.
     #[serde(borrow)]
     pub datatype: Cow<'a, str>,
-    /// Accepted and ignored.
+    /// `binary_data_size`; others are accepted and ignored.
     #[serde(default)]
-    pub parameters: Option<IgnoredAny>,
-    /// The values, row-major.
-    pub data: Elems,
+    pub parameters: Option<TensorParameters>,
+    /// The values, row-major; absent when they are binary.
+    #[serde(default)]
+    pub data: Option<Elems>,
 }
 
 /// An output the client asks for.
@@ -66,9 +97,74 @@ pub struct RequestedOutput<'a> {
     /// `label`, `probabilities` or `value`.
     #[serde(borrow)]
     pub name: Cow<'a, str>,
-    /// Accepted and ignored.
+    /// `binary_data`; others are accepted and ignored.
     #[serde(default)]
-    pub parameters: Option<IgnoredAny>,
+    pub parameters: Option<TensorParameters>,
+}
+
+/// The input tensors of `request` as [`Tensor`]s, their binary data cut
+/// from `binary` (what followed the JSON); a problem with the binary data's
+/// layout otherwise.
+pub fn tensors<'a>(
+    request: &'a InferRequest<'a>,
+    binary: &'a [u8],
+) -> Result<Vec<Tensor<'a>>, Problem> {
+    static EMPTY: Elems = Elems(SmallVec::new_const());
+    let mut rest = binary;
+    let mut out = Vec::with_capacity(request.inputs.len());
+    for t in &request.inputs {
+        let problem = |expected: &str, got: String| Problem {
+            row: None,
+            field: t.name.to_string(),
+            expected: expected.into(),
+            got,
+        };
+        let parameters = t.parameters.as_ref();
+        if parameters.is_some_and(|p| p.shared_memory_region.is_some()) {
+            return Err(problem(
+                "values in `data` or binary data",
+                "a shared memory region (not supported: the server reads only the request)".into(),
+            ));
+        }
+        let values = match (parameters.and_then(|p| p.binary_data_size), &t.data) {
+            (Some(_), Some(data)) if !data.0.is_empty() => {
+                return Err(problem(
+                    "values in `data` or a `binary_data_size`, not both",
+                    "both".into(),
+                ));
+            }
+            (Some(size), _) => {
+                let size = usize::try_from(size).unwrap_or(usize::MAX);
+                if size > rest.len() {
+                    return Err(problem(
+                        &format!("{size} bytes of binary data (its binary_data_size)"),
+                        format!("{} bytes left after the JSON", rest.len()),
+                    ));
+                }
+                let (mine, after) = rest.split_at(size);
+                rest = after;
+                Values::Raw(mine)
+            }
+            (None, Some(data)) => Values::Json(&data.0),
+            (None, None) => Values::Json(&EMPTY.0),
+        };
+        out.push(Tensor {
+            name: &t.name,
+            datatype: &t.datatype,
+            shape: &t.shape,
+            values,
+        });
+    }
+    if !rest.is_empty() {
+        return Err(Problem {
+            row: None,
+            field: "(binary data)".into(),
+            expected: "as many bytes after the JSON as the inputs' binary_data_size add up to"
+                .into(),
+            got: format!("{} bytes more", rest.len()),
+        });
+    }
+    Ok(out)
 }
 
 /// One element of a tensor's `data`.
@@ -162,263 +258,6 @@ impl<'de> Visitor<'de> for Flatten<'_> {
     }
 }
 
-/// One problem with a request: a row's value (`row` set) or a whole tensor.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// The row, when the problem is one value's.
-    pub row: Option<usize>,
-    /// The feature (tensor) name.
-    pub field: String,
-    /// What the contract wants.
-    pub expected: String,
-    /// What arrived.
-    pub got: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.row {
-            Some(row) => write!(f, "row {row}, field `{}`", self.field)?,
-            None => write!(f, "input `{}`", self.field)?,
-        }
-        write!(f, ": expected {}, got {}", self.expected, self.got)
-    }
-}
-
-impl From<crate::Violation> for Problem {
-    fn from(v: crate::Violation) -> Self {
-        Problem {
-            row: Some(v.row),
-            field: v.field,
-            expected: v.expected,
-            got: v.got,
-        }
-    }
-}
-
-impl From<&Problem> for crate::Violation {
-    /// A whole tensor's problem is row 0's, as in the library's own checks.
-    fn from(p: &Problem) -> Self {
-        crate::Violation {
-            row: p.row.unwrap_or(0),
-            field: p.field.clone(),
-            expected: p.expected.clone(),
-            got: p.got.clone(),
-        }
-    }
-}
-
-/// Why a request could not be turned into a batch.
-#[derive(Debug)]
-pub enum DecodeError {
-    /// The tensors break the contract; every problem found.
-    Problems(Vec<Problem>),
-    /// More rows than the server's limit.
-    TooManyRows(usize),
-}
-
-const NUMERIC_TYPES: [&str; 11] = [
-    "FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32", "UINT16",
-    "UINT8",
-];
-
-/// Decodes the input tensors into a batch for `info`, checking them all
-/// and reporting every problem at once.
-pub fn decode(
-    info: &ModelInfo,
-    inputs: &[InputTensor<'_>],
-    max_rows: usize,
-) -> Result<Batch, DecodeError> {
-    let mut problems = Vec::new();
-    let tensor_problem = |field: &str, expected: String, got: String| Problem {
-        row: None,
-        field: field.to_string(),
-        expected,
-        got,
-    };
-    // Which tensor feeds which field.
-    let mut by_field: Vec<Option<&InputTensor>> = vec![None; info.inputs.len()];
-    // Clients mostly send the tensors in schema order: try the field at the
-    // same position first, and build the name index only for the others
-    // (hashing 64 names per one-row request was a measurable share of it).
-    let mut index: Option<HashMap<&str, usize>> = None;
-    for (at, t) in inputs.iter().enumerate() {
-        let found = match info.inputs.get(at) {
-            Some(f) if f.name == t.name => Some(at),
-            _ => index
-                .get_or_insert_with(|| {
-                    info.inputs
-                        .iter()
-                        .enumerate()
-                        .map(|(i, f)| (f.name.as_str(), i))
-                        .collect()
-                })
-                .get(t.name.as_ref())
-                .copied(),
-        };
-        match found.as_ref() {
-            None => problems.push(tensor_problem(
-                &t.name,
-                "no such input (the model has no feature by that name)".into(),
-                format!("a {} tensor", t.datatype),
-            )),
-            Some(&i) if by_field[i].is_some() => problems.push(tensor_problem(
-                &t.name,
-                "one tensor per feature".into(),
-                "a second tensor of that name".into(),
-            )),
-            Some(&i) => by_field[i] = Some(t),
-        }
-    }
-    // The number of rows: the first well-shaped tensor's.
-    let well_shaped = |t: &InputTensor| matches!(t.shape.as_slice(), [n] | [n, 1] if *n >= 0);
-    let rows = by_field
-        .iter()
-        .flatten()
-        .find(|t| well_shaped(t))
-        .map_or(0, |t| t.shape[0] as usize);
-    if rows > max_rows {
-        return Err(DecodeError::TooManyRows(rows));
-    }
-    let mut numeric = Vec::with_capacity(rows * info.inputs.len());
-    let mut numeric_missing = Vec::new();
-    let mut dictionary: Vec<String> = Vec::new();
-    let mut codes: HashMap<String, u32> = HashMap::new();
-    let mut categorical = Vec::new();
-    for (field, tensor) in info.inputs.iter().zip(&by_field) {
-        let numeric_field = field.kind == FeatureKind::Numeric;
-        let Some(t) = tensor else {
-            problems.push(tensor_problem(
-                &field.name,
-                format!(
-                    "an input tensor named `{}` ({})",
-                    field.name,
-                    if numeric_field {
-                        "FP64, FP32 or INT64"
-                    } else {
-                        "BYTES"
-                    }
-                ),
-                "none".into(),
-            ));
-            continue;
-        };
-        let before = problems.len();
-        if !well_shaped(t) || t.shape[0] as usize != rows {
-            problems.push(tensor_problem(
-                &field.name,
-                format!("shape [{rows}] or [{rows}, 1] (one value per row, {rows} rows like the other inputs)"),
-                format!("shape {:?}", t.shape),
-            ));
-        } else if t.data.0.len() != rows {
-            problems.push(tensor_problem(
-                &field.name,
-                format!("{rows} values (shape {:?})", t.shape),
-                format!("{} values", t.data.0.len()),
-            ));
-        }
-        let datatype = t.datatype.as_ref();
-        let integer = datatype.contains("INT");
-        if numeric_field && !NUMERIC_TYPES.contains(&datatype) {
-            problems.push(tensor_problem(
-                &field.name,
-                "datatype FP64, FP32 or INT64 (a numeric feature)".into(),
-                format!("datatype {datatype}"),
-            ));
-        } else if !numeric_field && datatype != "BYTES" {
-            problems.push(tensor_problem(
-                &field.name,
-                "datatype BYTES (a categorical feature)".into(),
-                format!("datatype {datatype}"),
-            ));
-        }
-        if problems.len() > before {
-            continue;
-        }
-        let mut value_problem = |row: usize, expected: &str, got: String| {
-            problems.push(Problem {
-                row: Some(row),
-                field: field.name.clone(),
-                expected: expected.into(),
-                got,
-            })
-        };
-        for (row, e) in t.data.0.iter().enumerate() {
-            if numeric_field {
-                let v = match e {
-                    Elem::Int(i) => *i as f64,
-                    Elem::Num(x) if integer && x.fract() != 0.0 => {
-                        value_problem(row, "an integer (the tensor is INT)", format!("{x}"));
-                        f64::NAN
-                    }
-                    Elem::Num(x) => *x,
-                    Elem::Null => {
-                        if !field.nullable {
-                            value_problem(row, "a number", NULL_NOT_ALLOWED.into());
-                        }
-                        numeric_missing.push(numeric.len() as u32);
-                        f64::NAN
-                    }
-                    other => {
-                        value_problem(row, "a number", describe(other));
-                        f64::NAN
-                    }
-                };
-                numeric.push(v);
-            } else {
-                let code = match e {
-                    Elem::Str(s) => Some(match codes.get(s.as_str()) {
-                        Some(c) => *c,
-                        None => {
-                            let c = dictionary.len() as u32;
-                            dictionary.push(s.clone());
-                            codes.insert(s.clone(), c);
-                            c
-                        }
-                    }),
-                    Elem::Null => {
-                        if !field.nullable {
-                            value_problem(row, "a string", NULL_NOT_ALLOWED.into());
-                        }
-                        None
-                    }
-                    other => {
-                        value_problem(row, "a string", describe(other));
-                        None
-                    }
-                };
-                categorical.push(code);
-            }
-        }
-    }
-    if !problems.is_empty() {
-        // Whole-tensor problems first, then by row.
-        problems.sort_by_key(|p| p.row.map_or(0, |r| r + 1));
-        return Err(DecodeError::Problems(problems));
-    }
-    Ok(Batch {
-        rows: rows as u32,
-        numeric,
-        numeric_missing,
-        dictionary,
-        categorical,
-    })
-}
-
-const NULL_NOT_ALLOWED: &str = "null (this feature may not be missing)";
-
-fn describe(e: &Elem) -> String {
-    match e {
-        Elem::Int(i) => format!("the number {i}"),
-        Elem::Num(x) => format!("the number {x}"),
-        Elem::Str(s) if s.len() > 40 => format!("a string ({} bytes)", s.len()),
-        Elem::Str(s) => format!("the string {s:?}"),
-        Elem::Null => "null".into(),
-        Elem::Bool(b) => format!("the boolean {b}"),
-        Elem::Object => "an object".into(),
-    }
-}
-
 /// An inference response.
 #[derive(Debug, Serialize)]
 pub struct InferResponse<'a> {
@@ -442,8 +281,19 @@ pub struct OutputTensor<'a> {
     pub datatype: &'static str,
     /// `[N]` or `[N, classes]`.
     pub shape: Vec<usize>,
-    /// The values, row-major.
+    /// `binary_data_size` when the values are binary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<BinarySize>,
+    /// The values, row-major; none when they are binary.
+    #[serde(skip_serializing_if = "OutputData::is_binary")]
     pub data: OutputData<'a>,
+}
+
+/// An output tensor's `parameters` when its values are binary.
+#[derive(Debug, Serialize)]
+pub struct BinarySize {
+    /// How many bytes of the binary data are this output's.
+    pub binary_data_size: usize,
 }
 
 /// An output tensor's values.
@@ -454,6 +304,14 @@ pub enum OutputData<'a> {
     Numbers(Vec<f64>),
     /// Strings (class labels).
     Strings(Vec<&'a str>),
+    /// Sent as binary data after the JSON.
+    Binary,
+}
+
+impl OutputData<'_> {
+    fn is_binary(&self) -> bool {
+        matches!(self, OutputData::Binary)
+    }
 }
 
 /// The output names a model of this kind has.
@@ -490,6 +348,7 @@ pub fn encode<'a>(
                 name: "label",
                 datatype: "BYTES",
                 shape: vec![n],
+                parameters: None,
                 data: OutputData::Strings(labels),
             });
         }
@@ -498,6 +357,7 @@ pub fn encode<'a>(
                 name,
                 datatype: "FP64",
                 shape: vec![n, width],
+                parameters: None,
                 data: OutputData::Numbers(values),
             });
         }
@@ -523,6 +383,7 @@ pub fn encode<'a>(
                 name: "value",
                 datatype: "FP64",
                 shape: vec![values.len()],
+                parameters: None,
                 data: OutputData::Numbers(values),
             });
         }
@@ -557,6 +418,17 @@ pub struct ModelMetadata {
     pub inputs: Vec<MetadataTensor>,
     /// `label` and `probabilities`, or `value`.
     pub outputs: Vec<MetadataTensor>,
+    /// The other form of input the model takes: `inputs_2d`, one tensor of
+    /// shape `[-1, F]` holding every input in the order of `inputs`.
+    pub parameters: MetadataParameters,
+}
+
+/// [`ModelMetadata::parameters`].
+#[derive(Debug, Serialize)]
+pub struct MetadataParameters {
+    /// The `[N, F]` form: any name (`input-0` here); `FP64` (or any
+    /// numeric type) when every input is numeric, else `BYTES`.
+    pub inputs_2d: MetadataTensor,
 }
 
 impl ModelMetadata {
@@ -605,12 +477,20 @@ impl ModelMetadata {
                 shape: vec![-1],
             }],
         };
+        let (datatype, width) = tensors::two_d_form(info);
         ModelMetadata {
             name: info.name.clone(),
             versions,
             platform: "glassbox",
             inputs,
             outputs,
+            parameters: MetadataParameters {
+                inputs_2d: MetadataTensor {
+                    name: "input-0".into(),
+                    datatype,
+                    shape: vec![-1, width as i64],
+                },
+            },
         }
     }
 }

@@ -23,6 +23,7 @@ use crate::{Engine, Error, Model, ModelError, Outputs, Violation};
 use super::ServeLimits;
 use super::oip::{self, DecodeError, InferRequest, InferResponse, ModelMetadata, Problem};
 use super::registry::{CallError, Deployed, Origin, Registry};
+use super::tensors;
 
 /// The scoring service: the models, their limits, and the routes that serve
 /// them. Clones share everything; a gateway keeps one and mounts
@@ -100,6 +101,12 @@ impl Service {
         self.inner.registry.deploy(model, Origin::Embedded, None);
     }
 
+    /// Whether the server is ready: not while draining, nor before every
+    /// watched directory has been scanned once (its models loaded or refused).
+    pub(crate) fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Relaxed) && !self.inner.registry.first_scans_pending()
+    }
+
     /// What `GET /v2/health/ready` answers. A server turns it off when it
     /// starts draining.
     pub fn set_ready(&self, ready: bool) {
@@ -160,7 +167,12 @@ impl Service {
             .nest("/v2/models/{name}", model_routes.clone())
             .nest("/v2/models/{name}/versions/{version}", model_routes)
             .route("/v1/models/{target}", post(v1_predict).get(v1_model))
-            .route("/metrics", get(metrics));
+            .route("/metrics", get(metrics))
+            // OIP over gRPC, on the same port (HTTP/2; see `listen`).
+            .route_service(
+                &format!("{}{{method}}", super::grpc::PATH),
+                super::grpc::server(self),
+            );
         // A route layer sees the matched route, which names the span. (With
         // traces off there is no layer at all: not even a check per request.)
         if let Some(tracer) = self.telemetry().and_then(|t| t.tracer()) {
@@ -177,11 +189,15 @@ impl Service {
             .with_state(self.clone())
     }
 
-    fn limits(&self) -> &ServeLimits {
+    pub(crate) fn limits(&self) -> &ServeLimits {
         self.inner.registry.limits()
     }
 
-    fn find(&self, name: &str, version: Option<&str>) -> Result<Arc<Deployed>, ApiError> {
+    pub(crate) fn find(
+        &self,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Arc<Deployed>, ApiError> {
         self.inner.registry.get(name, version).ok_or_else(|| {
             if self.inner.registry.is_loading(name) {
                 return ApiError {
@@ -318,6 +334,16 @@ impl ApiError {
 
     /// A body that could not be read: too large (413), or cut off.
     fn body(e: axum::Error, limits: &ServeLimits) -> Self {
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            if let Some(spent) = cause.downcast_ref::<BudgetSpent>() {
+                return ApiError {
+                    retry_after: Some(limits.retry_after_s),
+                    ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, spent.0.clone())
+                };
+            }
+            source = cause.source();
+        }
         let too_large = std::error::Error::source(&e)
             .is_some_and(|c| c.is::<http_body_util::LengthLimitError>())
             || e.to_string().contains("length limit");
@@ -346,7 +372,7 @@ impl ApiError {
         )
     }
 
-    fn decode(model: &str, e: DecodeError, limits: &ServeLimits) -> Self {
+    pub(crate) fn decode(model: &str, e: DecodeError, limits: &ServeLimits) -> Self {
         match e {
             DecodeError::Problems(p) => {
                 let total = p.len();
@@ -360,7 +386,7 @@ impl ApiError {
     }
 
     /// Maps a failed call: the caller's mistakes are 4xx, the model's 5xx.
-    fn call(deployed: &Deployed, e: CallError, limits: &ServeLimits) -> Self {
+    pub(crate) fn call(deployed: &Deployed, e: CallError, limits: &ServeLimits) -> Self {
         let (name, version) = (deployed.name(), deployed.version());
         let error = match e {
             CallError::Busy => {
@@ -457,7 +483,7 @@ async fn server_metadata() -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "name": "glassbox",
         "version": env!("CARGO_PKG_VERSION"),
-        "extensions": [],
+        "extensions": super::EXTENSIONS,
     }))
 }
 
@@ -466,9 +492,7 @@ async fn live() -> Json<serde_json::Value> {
 }
 
 async fn ready(State(s): State<Service>) -> Response {
-    // Not ready while draining, nor before every watched directory has been
-    // scanned once (its models loaded or refused).
-    let ready = s.inner.ready.load(Ordering::Relaxed) && !s.inner.registry.first_scans_pending();
+    let ready = s.is_ready();
     let status = if ready {
         StatusCode::OK
     } else {
@@ -535,6 +559,7 @@ async fn model_monitor(
 async fn infer(
     State(s): State<Service>,
     path: Result<Path<ModelPath>, PathRejection>,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let Path(p) = path.map_err(ApiError::path)?;
@@ -545,7 +570,31 @@ async fn infer(
         .admit()
         .map_err(|e| ApiError::call(&deployed, e, s.limits()))?;
     let body = read_body(body, s.limits()).await?;
-    let request: InferRequest = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
+    // Triton's binary data: the JSON is the header's length of the body,
+    // binary data follows.
+    let (json, binary) = match headers.get(oip::BINARY_HEADER) {
+        None => (&body[..], &[][..]),
+        Some(v) => {
+            let n = v
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|&n| n <= body.len())
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        format!(
+                            "header {}: expected the length of the JSON at the start of the \
+                             body (at most {} bytes), got {v:?}",
+                            oip::BINARY_HEADER,
+                            body.len()
+                        ),
+                    )
+                })?;
+            body.split_at(n)
+        }
+    };
+    let request: InferRequest = serde_json::from_slice(json).map_err(ApiError::bad_json)?;
     let info = deployed.model().info();
     let wanted: Option<Vec<&str>> = request
         .outputs
@@ -564,16 +613,24 @@ async fn infer(
             ));
         }
     }
-    let batch = oip::decode(info, &request.inputs, s.limits().max_rows).map_err(|e| {
-        if let DecodeError::Problems(problems) = &e {
-            let rows = request.inputs.first().map_or(0, |t| {
-                t.shape
-                    .first()
-                    .map_or(0, |&n| usize::try_from(n).unwrap_or(0))
-            });
-            deployed.refuse(rows, problems.iter().map(Violation::from).collect());
-        }
-        ApiError::decode(deployed.name(), e, s.limits())
+    let rows_announced = || {
+        request.inputs.first().map_or(0, |t| {
+            t.shape
+                .first()
+                .map_or(0, |&n| usize::try_from(n).unwrap_or(0))
+        })
+    };
+    let refused = |problems: Vec<Problem>| {
+        deployed.refuse(
+            rows_announced(),
+            problems.iter().map(Violation::from).collect(),
+        );
+        ApiError::decode(deployed.name(), DecodeError::Problems(problems), s.limits())
+    };
+    let tensors = oip::tensors(&request, binary).map_err(|p| refused(vec![p]))?;
+    let batch = tensors::decode(info, &tensors, s.limits().max_rows).map_err(|e| match e {
+        DecodeError::Problems(problems) => refused(problems),
+        e => ApiError::decode(deployed.name(), e, s.limits()),
     })?;
     let scores = deployed
         .score_admitted(admission, batch)
@@ -581,7 +638,75 @@ async fn infer(
         .map_err(|e| ApiError::call(&deployed, e, s.limits()))?;
     // The answer is one tensor per output: a row that could not be answered
     // cannot be left out of it, so the request fails, naming the row.
-    let bad = batch::bad_answers(info, &scores);
+    unusable_answer(info, &scores)?;
+    let mut outputs = oip::encode(info, scores, wanted.as_deref());
+    // Binary outputs: all of them when the request says so, else those
+    // asked for one by one.
+    let all_binary = request
+        .parameters
+        .as_ref()
+        .is_some_and(|p| p.binary_data_output);
+    let binary_wanted = |name: &str| {
+        all_binary
+            || request.outputs.iter().flatten().any(|o| {
+                o.name == name
+                    && o.parameters
+                        .as_ref()
+                        .and_then(|p| p.binary_data)
+                        .unwrap_or(false)
+            })
+    };
+    let mut tail = Vec::new();
+    for output in &mut outputs {
+        if binary_wanted(output.name) {
+            let raw = tensors::raw_output(&output.data);
+            output.parameters = Some(oip::BinarySize {
+                binary_data_size: raw.len(),
+            });
+            output.data = oip::OutputData::Binary;
+            tail.extend_from_slice(&raw);
+        }
+    }
+    let response = InferResponse {
+        model_name: &info.name,
+        model_version: &info.version,
+        id: request.id.clone(),
+        outputs,
+    };
+    if tail.is_empty() && !all_binary {
+        return Ok(Json(response).into_response());
+    }
+    let mut bytes = serde_json::to_vec(&response).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding the response: {e}"),
+        )
+    })?;
+    let json_len = bytes.len();
+    bytes.extend_from_slice(&tail);
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
+            (
+                header::HeaderName::from_static(oip::BINARY_HEADER),
+                HeaderValue::from(json_len),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Fails a request whose answer has a row the model could not answer
+/// (a tensor has no place to leave it out), naming the row.
+pub(crate) fn unusable_answer(
+    info: &crate::ModelInfo,
+    scores: &crate::Scores,
+) -> Result<(), ApiError> {
+    let bad = batch::bad_answers(info, scores);
     if let Some((row, problem)) = bad.first() {
         let more = match bad.len() {
             1 => String::new(),
@@ -595,13 +720,7 @@ async fn infer(
             ),
         ));
     }
-    let response = InferResponse {
-        model_name: &info.name,
-        model_version: &info.version,
-        id: request.id,
-        outputs: oip::encode(info, scores, wanted.as_deref()),
-    };
-    Ok(Json(response).into_response())
+    Ok(())
 }
 
 /// KServe v1 instances: objects keyed by feature name, or arrays of values
@@ -823,14 +942,29 @@ async fn dashboard_json(State(s): State<Service>) -> Json<serde_json::Value> {
 /// clients are told not to send it), the bytes of bodies in flight over all
 /// connections (503 with `Retry-After`: a thousand stalled uploads cannot
 /// hold more than `max_body_bytes_in_flight` of memory), and the time from
-/// its headers to its answer (408).
+/// its headers to its answer (408). A body of undeclared length (chunked,
+/// or HTTP/2 without `content-length`, as gRPC sends) takes its share of
+/// the budget as its bytes arrive. gRPC calls get their refusals as gRPC
+/// statuses.
 async fn bound_request(
     State(s): State<Service>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    use axum::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+    use axum::body::HttpBody as _;
+    use axum::http::header::CONTENT_LENGTH;
     let limits = s.limits();
+    let grpc = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let reply = |e: ApiError| {
+        if grpc {
+            super::grpc::status(e).into_http::<Body>()
+        } else {
+            e.into_response()
+        }
+    };
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -839,53 +973,119 @@ async fn bound_request(
     if let Some(n) = declared
         && n > limits.max_body_bytes as u64
     {
-        return ApiError::new(
+        return reply(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "the request body is {n} bytes, larger than the server's limit of {} \
                  (limits.max_body_bytes)",
                 limits.max_body_bytes
             ),
-        )
-        .into_response();
+        ));
     }
-    let has_body =
-        declared.is_some_and(|n| n > 0) || request.headers().contains_key(TRANSFER_ENCODING);
-    let _budget = if has_body {
-        let want = declared.map_or(limits.max_body_bytes, |n| n as usize);
-        let want = u32::try_from(want).unwrap_or(u32::MAX);
-        match s.inner.body_budget.clone().try_acquire_many_owned(want) {
-            Ok(permit) => Some(permit),
-            Err(_) => {
-                return ApiError {
-                    retry_after: Some(limits.retry_after_s),
-                    ..ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        format!(
-                            "the server is receiving its maximum of {} bytes of request bodies \
-                             (limits.max_body_bytes_in_flight); retry after {} s",
-                            limits.max_body_bytes_in_flight, limits.retry_after_s
-                        ),
-                    )
-                }
-                .into_response();
+    let busy = || ApiError {
+        retry_after: Some(limits.retry_after_s),
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the server is receiving its maximum of {} bytes of request bodies \
+                 (limits.max_body_bytes_in_flight); retry after {} s",
+                limits.max_body_bytes_in_flight, limits.retry_after_s
+            ),
+        )
+    };
+    let mut request = request;
+    let _budget = match declared {
+        _ if request.body().is_end_stream() => None,
+        Some(n) => {
+            let want = u32::try_from(n).unwrap_or(u32::MAX);
+            match s.inner.body_budget.clone().try_acquire_many_owned(want) {
+                Ok(permit) => Some(permit),
+                Err(_) => return reply(busy()),
             }
         }
-    } else {
-        None
+        None => {
+            let (parts, body) = request.into_parts();
+            let body = Budgeted {
+                inner: body,
+                budget: s.inner.body_budget.clone(),
+                held: None,
+                busy: busy().message,
+            };
+            request = axum::extract::Request::from_parts(parts, Body::new(body));
+            None
+        }
     };
     let timeout = std::time::Duration::from_millis(limits.request_timeout_ms);
     match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::new(
+        Err(_) => reply(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             format!(
                 "the request took longer than {} ms from its headers to its answer \
                  (limits.request_timeout_ms)",
                 limits.request_timeout_ms
             ),
-        )
-        .into_response(),
+        )),
+    }
+}
+
+/// A body of undeclared length that takes its bytes from the in-flight
+/// budget as they arrive, and fails when the budget is spent.
+struct Budgeted {
+    inner: Body,
+    budget: Arc<tokio::sync::Semaphore>,
+    held: Option<tokio::sync::OwnedSemaphorePermit>,
+    busy: String,
+}
+
+/// The error of a [`Budgeted`] body whose budget is spent.
+#[derive(Debug)]
+pub(crate) struct BudgetSpent(pub(crate) String);
+
+impl std::fmt::Display for BudgetSpent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BudgetSpent {}
+
+impl axum::body::HttpBody for Budgeted {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, axum::BoxError>>> {
+        use std::task::Poll;
+        let frame = match std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => frame,
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => return Poll::Pending,
+        };
+        if let Some(data) = frame.data_ref() {
+            let n = u32::try_from(data.len()).unwrap_or(u32::MAX);
+            match self.budget.clone().try_acquire_many_owned(n) {
+                Ok(more) => match &mut self.held {
+                    Some(held) => held.merge(more),
+                    None => self.held = Some(more),
+                },
+                Err(_) => {
+                    return Poll::Ready(Some(Err(Box::new(BudgetSpent(self.busy.clone())))));
+                }
+            }
+        }
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

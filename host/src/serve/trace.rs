@@ -21,6 +21,9 @@ use tower::{Layer, Service};
 
 use crate::telemetry::names::TRACE_RESPONSE_HEADER;
 
+/// The gRPC service's name in span names and `rpc.service`.
+const GRPC_SERVICE: &str = "inference.GRPCInferenceService";
+
 struct Headers<'a>(&'a HeaderMap);
 
 impl Extractor for Headers<'_> {
@@ -106,9 +109,17 @@ fn start(tracer: &SdkTracer, request: &Request) -> (Context, bool) {
     let parent = TraceContextPropagator::new().extract(&Headers(request.headers()));
     let method = method_name(request.method());
     let route = request.extensions().get::<MatchedPath>();
-    let name: Cow<'static, str> = match route {
-        Some(route) => format!("{method} {}", route.as_str()).into(),
-        None => method.clone(),
+    // A gRPC call is named `service/method` (OpenTelemetry's RPC
+    // conventions), an HTTP request `METHOD route`.
+    let rpc = request
+        .uri()
+        .path()
+        .strip_prefix(super::grpc::PATH)
+        .filter(|_| route.is_some());
+    let name: Cow<'static, str> = match (rpc, route) {
+        (Some(rpc), _) => format!("{}/{rpc}", GRPC_SERVICE).into(),
+        (None, Some(route)) => format!("{method} {}", route.as_str()).into(),
+        (None, None) => method.clone(),
     };
     let mut span = tracer
         .span_builder(name)
@@ -128,7 +139,11 @@ fn start(tracer: &SdkTracer, request: &Request) -> (Context, bool) {
                 _ => "1.1",
             },
         ));
-        if let Some(route) = route {
+        if let Some(rpc) = rpc {
+            span.set_attribute(KeyValue::new("rpc.system", "grpc"));
+            span.set_attribute(KeyValue::new("rpc.service", GRPC_SERVICE));
+            span.set_attribute(KeyValue::new("rpc.method", rpc.to_owned()));
+        } else if let Some(route) = route {
             span.set_attribute(KeyValue::new("http.route", route.as_str().to_owned()));
         }
         if let Some(agent) = request
@@ -151,6 +166,34 @@ fn finish(cx: &Context, mut response: Response) -> Response {
         "http.response.status_code",
         i64::from(status.as_u16()),
     ));
+    // A gRPC call's status: in the headers when it failed before answering
+    // (tonic's trailers-only responses), else in the trailers, as OK.
+    let grpc = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    if grpc {
+        let code = response
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0);
+        span.set_attribute(KeyValue::new("rpc.grpc.status_code", code));
+        // Server errors of gRPC's: UNKNOWN, DEADLINE_EXCEEDED,
+        // UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS.
+        if matches!(code, 2 | 4 | 12 | 13 | 14 | 15) {
+            span.set_attribute(KeyValue::new("error.type", code.to_string()));
+            span.set_status(Status::error(
+                response
+                    .headers()
+                    .get("grpc-message")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("gRPC error")
+                    .to_owned(),
+            ));
+        }
+    }
     // Server spans are errors for 5xx only: a 4xx is the client's.
     if status.is_server_error() {
         span.set_attribute(KeyValue::new("error.type", status.as_u16().to_string()));
