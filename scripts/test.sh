@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: starts the real services the
 # telemetry tests talk to (an OpenTelemetry collector and Prometheus, on
 # loopback; see scripts/test-services.sh), runs `cargo test --workspace
-# --release` with them required, then the Python tests, and stops the
+# --release` with them required, then the Python tests and the tests with
+# tritonclient and KServe's SDK (scripts/test-clients.sh), and stops the
 # services afterwards. Release, so that the tests, the Python wheel and the
 # benchmark suite share one build (the integration tests also take 8
 # minutes instead of 11).
@@ -24,7 +25,10 @@ trap 'scripts/test-services.sh stop' EXIT
 export GLASSBOX_REQUIRE_SERVICES=1
 cargo test --workspace --release --locked "$@"
 # The Python package: its wheel built, installed in a fresh venv, and its
-# pytest suite (with Spark). Skipped when cargo test was given a filter.
+# pytest suite (with Spark); then the real clients of other model servers
+# (tritonclient HTTP and gRPC, the KServe SDK) against the release binary
+# cargo test built. Skipped when cargo test was given a filter.
 if [[ $# -eq 0 ]]; then
     scripts/test-python.sh
+    scripts/test-clients.sh
 fi

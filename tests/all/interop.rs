@@ -494,8 +494,9 @@ async fn grpc_refusals_are_statuses_and_bounded() {
         .model_infer(digits_request(&rows, true))
         .await
         .unwrap_err();
-    // tonic's own message-size check, before the model is looked up.
-    assert_eq!(e.code(), tonic::Code::OutOfRange, "{e}");
+    // The message-size check, before the model is looked up.
+    assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e}");
+    assert!(e.message().contains("limits.max_body_bytes"), "{e}");
     // A looping model runs to its deadline: DEADLINE_EXCEEDED. Two more
     // calls meanwhile fill the model's admissions: RESOURCE_EXHAUSTED.
     let looping = || ModelInferRequest {

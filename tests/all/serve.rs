@@ -542,6 +542,10 @@ async fn a_full_model_answers_429_and_a_looping_one_504() {
         limits: ServeLimits {
             max_concurrent_requests: 1,
             retry_after_s: 2,
+            // On the blocking pool: a one-row call inline would hold an
+            // async worker for its whole deadline, and this test's task,
+            // waiting in that worker's queue, might not see it admitted.
+            inline_rows: 0,
             ..ServeLimits::default()
         },
         ..config(&[fx::LOOPS_FOREVER])
@@ -555,15 +559,20 @@ async fn a_full_model_answers_429_and_a_looping_one_504() {
         })
     };
     let deployed = s.service.registry().get("loops-forever", None).unwrap();
-    eventually(
-        Duration::from_secs(20),
-        "the looping call to be admitted",
-        || {
-            let d = deployed.clone();
-            async move { d.in_flight() == 1 }
-        },
-    )
-    .await;
+    let started = Instant::now();
+    while deployed.in_flight() != 1 {
+        if spinning.is_finished() {
+            panic!(
+                "the looping call ended before it was seen admitted: {:?}",
+                spinning.await
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "timed out waiting for the looping call to be admitted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let r = s
         .post_raw(
             "/v1/models/loops-forever:predict",
@@ -732,7 +741,15 @@ async fn a_watched_directory_loads_swaps_refuses_and_retires_without_failing_a_r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_the_request_in_flight() {
-    let s = TestServer::start(config(&[fx::LOOPS_FOREVER])).await;
+    let s = TestServer::start(Config {
+        // On the blocking pool (see the test above).
+        limits: ServeLimits {
+            inline_rows: 0,
+            ..ServeLimits::default()
+        },
+        ..config(&[fx::LOOPS_FOREVER])
+    })
+    .await;
     let in_flight = {
         let call = s.spawn_looping_call();
         tokio::spawn(async move {

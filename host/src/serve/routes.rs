@@ -570,6 +570,7 @@ async fn infer(
         .admit()
         .map_err(|e| ApiError::call(&deployed, e, s.limits()))?;
     let body = read_body(body, s.limits()).await?;
+    let body = decompress(&headers, body, s.limits())?;
     // Triton's binary data: the JSON is the header's length of the body,
     // binary data follows.
     let (json, binary) = match headers.get(oip::BINARY_HEADER) {
@@ -773,6 +774,7 @@ struct V1Response {
 async fn v1_predict(
     State(s): State<Service>,
     path: Result<Path<String>, PathRejection>,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Json<V1Response>, ApiError> {
     let Path(target) = path.map_err(ApiError::path)?;
@@ -789,6 +791,7 @@ async fn v1_predict(
         .admit()
         .map_err(|e| ApiError::call(&deployed, e, s.limits()))?;
     let body = read_body(body, s.limits()).await?;
+    let body = decompress(&headers, body, s.limits())?;
     let request: V1Request = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
     let inputs = &deployed.model().info().inputs;
     let mut problems = Vec::new();
@@ -1017,6 +1020,33 @@ async fn bound_request(
     };
     let timeout = std::time::Duration::from_millis(limits.request_timeout_ms);
     match tokio::time::timeout(timeout, next.run(request)).await {
+        // tonic refuses a message over its limit (`limits.max_body_bytes`)
+        // as OUT_OF_RANGE in words of its own; say it as a REST client
+        // hears it.
+        Ok(response)
+            if grpc
+                && response
+                    .headers()
+                    .get("grpc-status")
+                    .is_some_and(|v| v.as_bytes() == b"11")
+                && response
+                    .headers()
+                    .get("grpc-message")
+                    // Percent-encoded, as gRPC sends messages.
+                    .is_some_and(|v| {
+                        v.as_bytes()
+                            .starts_with(b"Error,%20decoded%20message%20length%20too%20large")
+                    }) =>
+        {
+            reply(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the request message is larger than the server's limit of {} bytes \
+                     (limits.max_body_bytes)",
+                    limits.max_body_bytes
+                ),
+            ))
+        }
         Ok(response) => response,
         Err(_) => reply(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
@@ -1087,6 +1117,57 @@ impl axum::body::HttpBody for Budgeted {
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
     }
+}
+
+/// The body a client compressed (`Content-Encoding: gzip` or `deflate`, as
+/// tritonclient sends with `request_compression_algorithm`), inflated to at
+/// most `max_body_bytes`: a small bomb is refused like a large body.
+fn decompress(
+    headers: &axum::http::HeaderMap,
+    body: Bytes,
+    limits: &ServeLimits,
+) -> Result<Bytes, ApiError> {
+    use std::io::Read as _;
+    let Some(encoding) = headers.get(header::CONTENT_ENCODING) else {
+        return Ok(body);
+    };
+    let encoding = encoding.to_str().unwrap_or("").trim().to_ascii_lowercase();
+    let max = limits.max_body_bytes;
+    let mut out = Vec::new();
+    let read = match encoding.as_str() {
+        "" | "identity" => return Ok(body),
+        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(&body[..])
+            .take(max as u64 + 1)
+            .read_to_end(&mut out),
+        // HTTP's deflate is zlib-wrapped.
+        "deflate" => flate2::read::ZlibDecoder::new(&body[..])
+            .take(max as u64 + 1)
+            .read_to_end(&mut out),
+        other => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "Content-Encoding {other:?} is not supported; send the body as is, or gzip or deflate"
+                ),
+            ));
+        }
+    };
+    read.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body does not inflate as Content-Encoding {encoding}: {e}"),
+        )
+    })?;
+    if out.len() > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body inflates to more than the server's limit of {max} bytes \
+                 (limits.max_body_bytes)"
+            ),
+        ));
+    }
+    Ok(out.into())
 }
 
 /// Reads a request's body, at most `max_body_bytes` of it, within
