@@ -30,10 +30,13 @@
 # 6. measures them through the library API, and the same plan natively
 #    (host/benches/compiled.rs): one row per call, 10,000-row batches,
 #    instantiation;
-# 7. starts `glassbox serve` with all of them: start-up to first answer with
+# 7. measures one-row calls to `glassbox serve` over REST (one tensor per
+#    feature, one [N, F] tensor, Triton's binary data) and gRPC
+#    (host/benches/protocols.rs);
+# 8. starts `glassbox serve` with all of them: start-up to first answer with
 #    an empty and a warm code cache, resident memory, and single-row
 #    requests per second with wrk (scripts/bench_serve.py);
-# 8. prints the tables with ratios (scripts/bench_report.py).
+# 9. prints the tables with ratios (scripts/bench_report.py).
 #
 # Needs python3 with venv, gcc (TL2cgen's C is compiled with it), and wrk
 # (Debian's package, installed here with apt-get when missing and run as
@@ -91,6 +94,15 @@ echo "== glassbox from Python (the wheel; scripts/bench_python.py)" >&2
 # running the tests.
 [[ -x target/python/venv/bin/python ]] || scripts/test-python.sh --collect-only -q >/dev/null
 target/python/venv/bin/python scripts/bench_python.py "${quick[@]}" --json "$out/python.json" >&2
+
+echo "== glassbox serve over each protocol: REST per feature, [N, F], binary data; gRPC" >&2
+# One-row calls to the compiled digits_logreg, with a load generator of its
+# own (host/benches/protocols.rs); it prints its table and writes JSON.
+proto_seconds=5
+[[ $mode == quick ]] && proto_seconds=2
+cargo bench -p glassbox --bench protocols -- --glassbox "$glassbox" \
+    --model "$out/models/digits_logreg.wasm" --rows "$data/digits_logreg.inputs.jsonl" \
+    --seconds "$proto_seconds" --json "$PWD/$out/protocols.json"
 
 echo "== glassbox serve" >&2
 "$PY" scripts/bench_serve.py "$glassbox" "$out/models" "${quick[@]}" --json "$out/serve.json"

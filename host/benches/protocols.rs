@@ -2,11 +2,14 @@
 //! side: REST with one tensor per feature, REST with one `[1, 64]` tensor
 //! (JSON, and Triton's binary data as tritonclient sends it), and OIP gRPC
 //! (raw contents as tritonclient.grpc sends them, and one tensor per
-//! feature). The model is the bundled digits-logreg (64 features).
+//! feature). The model is a 64-feature digits classifier: by default the
+//! bundled example `digits-logreg`; scripts/bench.sh gives the reference
+//! pipeline compiled (`--model target/bench/models/digits_logreg.wasm`
+//! `--rows tests/data/sklearn/digits_logreg.inputs.jsonl`).
 //!
 //! ```text
 //! cargo bench -p glassbox --bench protocols -- [--quick] [--glassbox PATH]
-//!     [--connections N] [--seconds S] [--json FILE]
+//!     [--model FILE --rows JSONL] [--connections N] [--seconds S] [--json FILE]
 //! ```
 //!
 //! Closed loop: `N` connections (default 4), each sending its next request
@@ -23,41 +26,54 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use axum::body::Bytes;
-use glassbox::serve::grpc::proto::grpc_inference_service_client::GrpcInferenceServiceClient;
 use glassbox::serve::grpc::proto::model_infer_request::InferInputTensor;
 use glassbox::serve::grpc::proto::{InferTensorContents, ModelInferRequest};
 use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
 
 struct Args {
     glassbox: PathBuf,
+    model: Option<(PathBuf, PathBuf)>,
     connections: usize,
     seconds: f64,
     json: Option<PathBuf>,
+    /// Only the forms whose name contains this.
+    only: Option<String>,
 }
 
 fn args() -> anyhow::Result<Args> {
     let mut args = Args {
         glassbox: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/glassbox"),
+        model: None,
         connections: 4,
         seconds: 5.0,
         json: None,
+        only: None,
     };
+    let (mut model, mut rows) = (None, None);
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().with_context(|| format!("{a} needs a value"));
         match a.as_str() {
             "--quick" => args.seconds = 2.0,
             "--glassbox" => args.glassbox = value()?.into(),
+            "--model" => model = Some(PathBuf::from(value()?)),
+            "--rows" => rows = Some(PathBuf::from(value()?)),
             "--connections" => args.connections = value()?.parse()?,
             "--seconds" => args.seconds = value()?.parse()?,
             "--json" => args.json = Some(value()?.into()),
+            "--only" => args.only = Some(value()?),
             // cargo bench passes --bench.
             "--bench" => {}
             other => bail!("unknown argument {other}"),
         }
     }
+    args.model = match (model, rows) {
+        (Some(m), Some(r)) => Some((m, r)),
+        (None, None) => None,
+        _ => bail!("--model and --rows go together"),
+    };
     Ok(args)
 }
 
@@ -68,17 +84,19 @@ struct Served {
 }
 
 impl Served {
-    fn start(glassbox: &PathBuf) -> anyhow::Result<Served> {
+    fn start(glassbox: &PathBuf, model: Option<&PathBuf>) -> anyhow::Result<Served> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let addr = format!("127.0.0.1:{port}");
         let child = Command::new(glassbox)
             .args(["serve", "--listen", &addr])
+            .args(model)
             .env("GLASSBOX_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
             .with_context(|| format!("start {}", glassbox.display()))?;
+        eprintln!("glassbox serve: pid {}", child.id());
         Ok(Served { child, addr })
     }
 
@@ -107,13 +125,14 @@ impl Drop for Served {
 #[derive(Clone)]
 enum Form {
     Rest {
+        path: String,
         body: Bytes,
         binary_header: Option<usize>,
     },
     Grpc(ModelInferRequest),
 }
 
-fn forms(row: &[(String, f64)]) -> Vec<(&'static str, Form)> {
+fn forms(model: &str, row: &[(String, f64)]) -> Vec<(&'static str, Form)> {
     let per_feature: Vec<Value> = row
         .iter()
         .map(|(k, v)| json!({"name": k, "datatype": "FP64", "shape": [1], "data": [v]}))
@@ -121,7 +140,7 @@ fn forms(row: &[(String, f64)]) -> Vec<(&'static str, Form)> {
     let values: Vec<f32> = row.iter().map(|(_, v)| *v as f32).collect();
     let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     let header = json!({
-        "inputs": [{"name": "input__0", "datatype": "FP32", "shape": [1, 64],
+        "inputs": [{"name": "input__0", "datatype": "FP32", "shape": [1, row.len()],
                     "parameters": {"binary_data_size": raw.len()}}],
         "parameters": {"binary_data_output": true},
     })
@@ -129,18 +148,19 @@ fn forms(row: &[(String, f64)]) -> Vec<(&'static str, Form)> {
     let mut binary = header.clone().into_bytes();
     binary.extend_from_slice(&raw);
     let grpc_2d = ModelInferRequest {
-        model_name: "digits-logreg".into(),
+        model_name: model.into(),
         inputs: vec![InferInputTensor {
             name: "input__0".into(),
             datatype: "FP32".into(),
-            shape: vec![1, 64],
+            shape: vec![1, row.len() as i64],
             ..Default::default()
         }],
         raw_input_contents: vec![raw],
         ..Default::default()
     };
+    let path = format!("/v2/models/{model}/infer");
     let grpc_per_feature = ModelInferRequest {
-        model_name: "digits-logreg".into(),
+        model_name: model.into(),
         inputs: row
             .iter()
             .map(|(k, v)| InferInputTensor {
@@ -160,6 +180,7 @@ fn forms(row: &[(String, f64)]) -> Vec<(&'static str, Form)> {
         (
             "REST, one tensor per feature (JSON)",
             Form::Rest {
+                path: path.clone(),
                 body: json!({"inputs": per_feature}).to_string().into(),
                 binary_header: None,
             },
@@ -167,8 +188,9 @@ fn forms(row: &[(String, f64)]) -> Vec<(&'static str, Form)> {
         (
             "REST, one [1, 64] tensor (JSON)",
             Form::Rest {
+                path: path.clone(),
                 body: json!({"inputs": [{"name": "input-0", "datatype": "FP32",
-                                         "shape": [1, 64], "data": values}]})
+                                         "shape": [1, row.len()], "data": values}]})
                 .to_string()
                 .into(),
                 binary_header: None,
@@ -177,6 +199,7 @@ fn forms(row: &[(String, f64)]) -> Vec<(&'static str, Form)> {
         (
             "REST, one [1, 64] tensor (binary data, as tritonclient)",
             Form::Rest {
+                path,
                 body: binary.into(),
                 binary_header: Some(header.len()),
             },
@@ -198,6 +221,7 @@ async fn connection(addr: String, form: Form, until: Instant) -> anyhow::Result<
     let mut latencies = Vec::new();
     match form {
         Form::Rest {
+            path,
             body,
             binary_header,
         } => {
@@ -206,7 +230,7 @@ async fn connection(addr: String, form: Form, until: Instant) -> anyhow::Result<
             let (mut sender, conn) =
                 hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
             tokio::task::spawn_local(conn);
-            let uri = format!("http://{addr}/v2/models/digits-logreg/infer");
+            let uri = format!("http://{addr}{path}");
             while Instant::now() < until {
                 let mut request = hyper::Request::post(&uri)
                     .header("host", &addr)
@@ -227,14 +251,42 @@ async fn connection(addr: String, form: Form, until: Instant) -> anyhow::Result<
             }
         }
         Form::Grpc(request) => {
-            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
-                .tcp_nodelay(true)
-                .connect()
-                .await?;
-            let mut client = GrpcInferenceServiceClient::new(channel);
+            // gRPC by hand over hyper's HTTP/2 client, as light a client as
+            // the REST one (tonic's channel costs the shared CPUs more): the
+            // message framed once (a flag byte and a 4-byte length), the
+            // status read from the trailers.
+            let message = prost::Message::encode_to_vec(&request);
+            let mut framed = Vec::with_capacity(message.len() + 5);
+            framed.push(0);
+            framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
+            framed.extend_from_slice(&message);
+            let framed = Bytes::from(framed);
+            let tcp = tokio::net::TcpStream::connect(&addr).await?;
+            tcp.set_nodelay(true)?;
+            let (mut sender, conn) =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+                    .await?;
+            tokio::task::spawn_local(conn);
+            let uri = format!("http://{addr}{}ModelInfer", glassbox::serve::grpc::PATH);
             while Instant::now() < until {
+                let request = hyper::Request::post(&uri)
+                    .header("content-type", "application/grpc")
+                    .header("te", "trailers")
+                    .body(Full::new(framed.clone()))?;
                 let started = Instant::now();
-                client.model_infer(request.clone()).await?;
+                sender.ready().await?;
+                let response = sender.send_request(request).await?;
+                let mut status = response
+                    .headers()
+                    .get("grpc-status")
+                    .map(|v| v.as_bytes().to_vec());
+                let collected = response.into_body().collect().await?;
+                if let Some(trailers) = collected.trailers() {
+                    status = status.or(trailers.get("grpc-status").map(|v| v.as_bytes().to_vec()));
+                }
+                if status.as_deref() != Some(b"0") {
+                    bail!("gRPC status {:?}", status.map(String::from_utf8));
+                }
                 latencies.push(started.elapsed().as_micros() as u32);
             }
         }
@@ -286,14 +338,33 @@ async fn measure(
 
 fn main() -> anyhow::Result<()> {
     let args = args()?;
-    let example = glassbox::examples::find("digits-logreg").context("the bundled example")?;
-    let first: serde_json::Map<String, Value> =
-        serde_json::from_str(example.sample_rows.lines().next().context("a sample row")?)?;
-    let row: Vec<(String, f64)> = first
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(0.0)))
-        .collect();
-    let served = Served::start(&args.glassbox)?;
+    // The model's name, and its first row in schema order.
+    let (model, row): (String, Vec<(String, f64)>) = match &args.model {
+        None => {
+            let example = glassbox::examples::find("digits-logreg").context("the example")?;
+            let first: serde_json::Map<String, Value> =
+                serde_json::from_str(example.sample_rows.lines().next().context("a sample row")?)?;
+            let row = first
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(0.0)))
+                .collect();
+            (example.name.to_string(), row)
+        }
+        Some((file, rows)) => {
+            let loaded = glassbox::Engine::new()?.load_file(file)?;
+            let text = std::fs::read_to_string(rows)?;
+            let first: serde_json::Map<String, Value> =
+                serde_json::from_str(text.lines().next().context("a row")?)?;
+            let row = loaded
+                .info()
+                .inputs
+                .iter()
+                .map(|f| (f.name.clone(), first[&f.name].as_f64().unwrap_or(0.0)))
+                .collect();
+            (loaded.name().to_string(), row)
+        }
+    };
+    let served = Served::start(&args.glassbox, args.model.as_ref().map(|(m, _)| m))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -306,7 +377,7 @@ fn main() -> anyhow::Result<()> {
             if ok {
                 let probe = connection(
                     served.addr.clone(),
-                    forms(&row)[0].1.clone(),
+                    forms(&model, &row)[0].1.clone(),
                     Instant::now() + Duration::from_millis(1),
                 )
                 .await;
@@ -320,7 +391,14 @@ fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut results = Vec::new();
-        for (name, form) in forms(&row) {
+        for (name, form) in forms(&model, &row) {
+            if args
+                .only
+                .as_ref()
+                .is_some_and(|o| !name.contains(o.as_str()))
+            {
+                continue;
+            }
             let m = measure(&served, &form, args.connections, args.seconds).await?;
             eprintln!(
                 "{name:<58} {:>8.0} req/s  p50 {:>5} µs  p99 {:>5} µs  server CPU {:>5.1} µs/req",
@@ -331,14 +409,17 @@ fn main() -> anyhow::Result<()> {
         anyhow::Ok(results)
     })?;
     let rps = |i: usize| results[i].1.rps;
-    eprintln!(
-        "gRPC (raw, 2-D) ÷ REST (JSON, per feature): {:.2}× req/s; REST 2-D ÷ REST per feature: {:.2}× (JSON), {:.2}× (binary)",
-        rps(3) / rps(0),
-        rps(1) / rps(0),
-        rps(2) / rps(0)
-    );
+    if results.len() == 5 {
+        eprintln!(
+            "gRPC (raw, 2-D) ÷ REST (JSON, per feature): {:.2}× req/s; REST 2-D ÷ REST per feature: {:.2}× (JSON), {:.2}× (binary)",
+            rps(3) / rps(0),
+            rps(1) / rps(0),
+            rps(2) / rps(0)
+        );
+    }
     if let Some(path) = &args.json {
         let out = json!({
+            "model": model,
             "connections": args.connections,
             "seconds": args.seconds,
             "forms": results.iter().map(|(name, m)| json!({

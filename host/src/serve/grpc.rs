@@ -35,7 +35,13 @@ use super::tensors::{self, DecodeError, Problem, Tensor, Values};
 use crate::Violation;
 
 /// The messages and service generated from the vendored proto.
-#[allow(missing_docs, clippy::all, clippy::pedantic, reason = "generated code")]
+#[allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    clippy::allow_attributes_without_reason,
+    reason = "generated code"
+)]
 pub mod proto {
     tonic::include_proto!("inference");
 }

@@ -256,6 +256,27 @@ fn thread_cpu_time() -> Duration {
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
+thread_local! {
+    /// Whether this thread has scored before (see `score_counted`).
+    static THREAD_WARM: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The thread's page faults so far (minor and major).
+fn thread_page_faults() -> u64 {
+    // SAFETY: `getrusage` writes the struct it is given, which lives on this
+    // stack frame for the call; all-zero is a valid `rusage`.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) } != 0 {
+        return 0;
+    }
+    (usage.ru_minflt as u64).saturating_add(usage.ru_majflt as u64)
+}
+
+/// The CPU a page fault is taken to cost when judging a call (a first
+/// touch costs about 1.3 µs here, zeroing included).
+const FAULT_COST: Duration = Duration::from_micros(2);
+
 /// A call that uses more CPU than this (and than `SLOW_ROW` a row) overran.
 const SLOW_CALL: Duration = Duration::from_millis(5);
 /// Longer calls overran when they took more than this per row (the largest
@@ -264,16 +285,21 @@ const SLOW_ROW: Duration = Duration::from_micros(50);
 /// How long a model that overran stays demoted.
 const DEMOTION: Duration = Duration::from_secs(60);
 
-/// Whether a model version was caught being slow: a call that used more
-/// than [`SLOW_CALL`] and [`SLOW_ROW`] a row of CPU (a call that spins to
-/// its deadline does). A demoted
-/// version runs no call inline and its calls take the slow lane (see
-/// [`super::lane`]) until [`DEMOTION`] has passed since its last overrun.
+/// Whether a model version was caught being slow: a call that ran to its
+/// deadline, or two calls in a row that each used more than [`SLOW_CALL`]
+/// and [`SLOW_ROW`] a row of CPU. One slow call is not enough: the engine
+/// now and then has one call pay for work of its own (returning a batch of
+/// instance slots' memory to the kernel costs milliseconds, no page fault
+/// among them), which demoted fast models at random. A demoted version runs
+/// no call inline and its calls take the slow lane (see [`super::lane`])
+/// until [`DEMOTION`] has passed since its last overrun.
 #[derive(Debug)]
 pub(crate) struct Demotion {
     since: Instant,
     /// Milliseconds after `since` until which the version is demoted.
     until_ms: std::sync::atomic::AtomicU64,
+    /// Whether the last call judged overran.
+    overran: std::sync::atomic::AtomicBool,
 }
 
 impl Demotion {
@@ -281,6 +307,7 @@ impl Demotion {
         Demotion {
             since: Instant::now(),
             until_ms: std::sync::atomic::AtomicU64::new(0),
+            overran: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -293,18 +320,18 @@ impl Demotion {
         self.now_ms() < self.until_ms.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Notes a call that used `used` of CPU; returns whether it demoted a
-    /// version that was not.
-    fn note(&self, rows: usize, used: Duration) -> bool {
+    /// Notes a call that used `used` of CPU (and ran to its deadline, or
+    /// not); returns whether it demoted a version that was not.
+    fn note(&self, rows: usize, used: Duration, timed_out: bool) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
         let overran = used > SLOW_CALL && used > SLOW_ROW.saturating_mul(rows as u32);
-        if !overran {
+        let before = self.overran.swap(overran, Relaxed);
+        if !(timed_out || overran && before) {
             return false;
         }
         let was = self.active();
-        self.until_ms.store(
-            self.now_ms() + DEMOTION.as_millis() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        self.until_ms
+            .store(self.now_ms() + DEMOTION.as_millis() as u64, Relaxed);
         !was
     }
 }
@@ -352,22 +379,35 @@ fn score_counted(
     demotion: &Demotion,
 ) -> crate::Result<Scores> {
     let started = Instant::now();
-    let cpu = thread_cpu_time();
+    let (cpu, faults) = (thread_cpu_time(), thread_page_faults());
     let result = model.score(batch);
     // CPU time, not wall-clock time: a call that waited for a CPU on a busy
-    // machine did not overrun, and must not be demoted for it.
-    let used = thread_cpu_time().saturating_sub(cpu);
-    if demotion.note(batch.rows as usize, used) {
+    // machine did not overrun, and must not be demoted for it. Nor is the
+    // kernel's work of first touching an instance slot's memory the
+    // model's: the first call in each fresh slot faults in its resident
+    // megabytes (about 5 ms for 16 MiB), which demoted every model that
+    // started under concurrent load. A guest cannot hide behind this for
+    // long: it faults at most once per page of its memory limit a call.
+    let faults = thread_page_faults().saturating_sub(faults);
+    let used = thread_cpu_time()
+        .saturating_sub(cpu)
+        .saturating_sub(FAULT_COST.saturating_mul(u32::try_from(faults).unwrap_or(u32::MAX)));
+    // The first call on a thread sets up what the thread keeps (wasmtime's
+    // signal stack, the matrix kernels' buffers, the allocator's arenas):
+    // milliseconds that are not the model's either.
+    let warm = THREAD_WARM.replace(true);
+    let timed_out = matches!(result, Err(crate::Error::Timeout { .. }));
+    if (warm || timed_out) && demotion.note(batch.rows as usize, used, timed_out) {
         tracing::warn!(
-            "model `{}` {}: a call of {} rows used {used:?} of CPU{}; its calls run on \
-             low-priority threads for the next {} s",
+            "model `{}` {}: a call of {} rows used {used:?} of CPU (besides {faults} page \
+             faults){}; its calls run on low-priority threads for the next {} s",
             model.name(),
             model.info().version,
             batch.rows,
-            if matches!(result, Err(crate::Error::Timeout { .. })) {
+            if timed_out {
                 " and timed out"
             } else {
-                ""
+                ", the second in a row to overrun"
             },
             DEMOTION.as_secs()
         );

@@ -117,7 +117,7 @@ fn start(tracer: &SdkTracer, request: &Request) -> (Context, bool) {
         .strip_prefix(super::grpc::PATH)
         .filter(|_| route.is_some());
     let name: Cow<'static, str> = match (rpc, route) {
-        (Some(rpc), _) => format!("{}/{rpc}", GRPC_SERVICE).into(),
+        (Some(rpc), _) => format!("{GRPC_SERVICE}/{rpc}").into(),
         (None, Some(route)) => format!("{method} {}", route.as_str()).into(),
         (None, None) => method.clone(),
     };
