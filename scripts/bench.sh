@@ -100,8 +100,9 @@ echo "== glassbox serve over each protocol: REST per feature, [N, F], binary dat
 # own (host/benches/protocols.rs); it prints its table and writes JSON.
 proto_seconds=5
 [[ $mode == quick ]] && proto_seconds=2
-cargo bench -p glassbox --bench protocols -- --glassbox "$glassbox" \
-    --model "$out/models/digits_logreg.wasm" --rows "$data/digits_logreg.inputs.jsonl" \
+# (cargo runs a bench from its package's directory: absolute paths.)
+cargo bench -p glassbox --bench protocols -- --glassbox "$(realpath "$glassbox")" \
+    --model "$PWD/$out/models/digits_logreg.wasm" --rows "$PWD/$data/digits_logreg.inputs.jsonl" \
     --seconds "$proto_seconds" --json "$PWD/$out/protocols.json"
 
 echo "== glassbox serve" >&2

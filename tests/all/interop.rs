@@ -185,6 +185,22 @@ async fn a_model_with_categorical_inputs_takes_a_bytes_two_d_tensor() {
         json!([{"row": 1, "field": "x", "expected": "a number (as decimal text)",
                 "got": "the string \"one\""}])
     );
+    // A table of bad values: every one counted, the first hundred listed,
+    // and the server keeps no more than a thousand descriptions meanwhile.
+    let rows = 3000;
+    let data: Vec<&str> = std::iter::repeat_n(["x", "y", "red"], rows)
+        .flatten()
+        .collect();
+    let (status, out) = s
+        .post(
+            "/v2/models/echo/infer",
+            &json!({"inputs": [{"name": "input-0", "datatype": "BYTES",
+                                "shape": [rows, 3], "data": data}]}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(out["problems_total"], 2 * rows);
+    assert_eq!(out["problems"].as_array().unwrap().len(), 100);
 }
 
 /// A Triton binary-data request: the JSON header, then the inputs' bytes.

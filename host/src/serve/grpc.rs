@@ -60,10 +60,13 @@ use proto::{
 pub const PATH: &str = "/inference.GRPCInferenceService/";
 
 /// The gRPC service of `service`, its messages bounded like REST bodies
-/// (`limits.max_body_bytes`).
+/// (`limits.max_body_bytes`, inflated or not).
 pub fn server(service: &Service) -> GrpcInferenceServiceServer<Inference> {
     let max = service.registry().limits().max_body_bytes;
+    // Compressed messages are accepted (tritonclient's
+    // `compression_algorithm`); tonic bounds the inflated size too.
     GrpcInferenceServiceServer::new(Inference(service.clone()))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
         .max_decoding_message_size(max)
         .max_encoding_message_size(usize::MAX)
 }
@@ -196,9 +199,11 @@ impl GrpcInferenceService for Inference {
         }
         let raw = !request.raw_input_contents.is_empty();
         let tensors =
-            input_tensors(&request).map_err(|p| refused(s, &deployed, &request, vec![p]))?;
+            input_tensors(&request).map_err(|p| refused(s, &deployed, &request, vec![p], 1))?;
         let batch = tensors::decode(info, &tensors, s.limits().max_rows).map_err(|e| match e {
-            DecodeError::Problems(problems) => refused(s, &deployed, &request, problems),
+            DecodeError::Problems { problems, total } => {
+                refused(s, &deployed, &request, problems, total)
+            }
             e => status(ApiError::decode(deployed.name(), e, s.limits())),
         })?;
         let scores = deployed
@@ -250,6 +255,7 @@ fn refused(
     deployed: &Arc<Deployed>,
     request: &ModelInferRequest,
     problems: Vec<Problem>,
+    total: usize,
 ) -> Status {
     let rows = request
         .inputs
@@ -259,7 +265,7 @@ fn refused(
     deployed.refuse(rows, problems.iter().map(Violation::from).collect());
     status(ApiError::decode(
         deployed.name(),
-        DecodeError::Problems(problems),
+        DecodeError::Problems { problems, total },
         s.limits(),
     ))
 }

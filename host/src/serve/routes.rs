@@ -374,10 +374,7 @@ impl ApiError {
 
     pub(crate) fn decode(model: &str, e: DecodeError, limits: &ServeLimits) -> Self {
         match e {
-            DecodeError::Problems(p) => {
-                let total = p.len();
-                ApiError::invalid(model, p, total)
-            }
+            DecodeError::Problems { problems, total } => ApiError::invalid(model, problems, total),
             DecodeError::TooManyRows(n) => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("{n} rows in one request; the limit is {}", limits.max_rows),
@@ -621,16 +618,20 @@ async fn infer(
                 .map_or(0, |&n| usize::try_from(n).unwrap_or(0))
         })
     };
-    let refused = |problems: Vec<Problem>| {
+    let refused = |problems: Vec<Problem>, total: usize| {
         deployed.refuse(
             rows_announced(),
             problems.iter().map(Violation::from).collect(),
         );
-        ApiError::decode(deployed.name(), DecodeError::Problems(problems), s.limits())
+        ApiError::decode(
+            deployed.name(),
+            DecodeError::Problems { problems, total },
+            s.limits(),
+        )
     };
-    let tensors = oip::tensors(&request, binary).map_err(|p| refused(vec![p]))?;
+    let tensors = oip::tensors(&request, binary).map_err(|p| refused(vec![p], 1))?;
     let batch = tensors::decode(info, &tensors, s.limits().max_rows).map_err(|e| match e {
-        DecodeError::Problems(problems) => refused(problems),
+        DecodeError::Problems { problems, total } => refused(problems, total),
         e => ApiError::decode(deployed.name(), e, s.limits()),
     })?;
     let scores = deployed

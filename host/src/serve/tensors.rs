@@ -105,10 +105,55 @@ impl From<&Problem> for crate::Violation {
 /// Why a request could not be turned into a batch.
 #[derive(Debug)]
 pub enum DecodeError {
-    /// The tensors break the contract; every problem found.
-    Problems(Vec<Problem>),
+    /// The tensors break the contract: the first [`Found::KEPT`] problems
+    /// found, and how many there were in all.
+    Problems {
+        /// The problems kept, whole-tensor ones first, then by row.
+        problems: Vec<Problem>,
+        /// Every problem found, kept or not.
+        total: usize,
+    },
     /// More rows than the server's limit.
     TooManyRows(usize),
+}
+
+impl DecodeError {
+    /// One problem.
+    pub fn one(problem: Problem) -> Self {
+        DecodeError::Problems {
+            problems: vec![problem],
+            total: 1,
+        }
+    }
+}
+
+/// The problems found in a request: the first [`Found::KEPT`] in full, the
+/// rest counted. A body of a million bad values costs a count, not a
+/// million descriptions (each some hundred bytes: 25 times the body).
+#[derive(Debug, Default)]
+pub struct Found {
+    list: Vec<Problem>,
+    total: usize,
+}
+
+impl Found {
+    /// Problems kept in full.
+    pub const KEPT: usize = 1000;
+
+    fn push(&mut self, p: Problem) {
+        self.total += 1;
+        if self.list.len() < Self::KEPT {
+            self.list.push(p);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    fn len(&self) -> usize {
+        self.total
+    }
 }
 
 /// The datatypes a numeric feature takes.
@@ -183,7 +228,7 @@ fn decode_per_feature<'a>(
     inputs: &[Tensor<'a>],
     max_rows: usize,
 ) -> Result<Batch, DecodeError> {
-    let mut problems = Vec::new();
+    let mut problems = Found::default();
     // Which tensor feeds which field.
     let mut by_field: Vec<Option<&Tensor<'a>>> = vec![None; info.inputs.len()];
     // Clients mostly send the tensors in schema order: try the field at the
@@ -319,10 +364,10 @@ fn decode_two_d<'a>(
         )
     };
     let [rows, columns_given] = *t.shape else {
-        return Err(DecodeError::Problems(vec![shape_problem()]));
+        return Err(DecodeError::one(shape_problem()));
     };
     if rows < 0 || usize::try_from(columns_given).ok() != Some(width) {
-        return Err(DecodeError::Problems(vec![shape_problem()]));
+        return Err(DecodeError::one(shape_problem()));
     }
     let rows = rows as usize;
     if rows > max_rows {
@@ -344,14 +389,14 @@ fn decode_two_d<'a>(
         } else {
             "datatype FP64, FP32, INT64 or BYTES".into()
         };
-        return Err(DecodeError::Problems(vec![tensor_problem(
+        return Err(DecodeError::one(tensor_problem(
             t.name,
             expected,
             format!("datatype {}", t.datatype),
-        )]));
+        )));
     }
-    let reader = Reader::new(t, rows * width).map_err(|p| DecodeError::Problems(vec![p]))?;
-    let mut problems = Vec::new();
+    let reader = Reader::new(t, rows * width).map_err(DecodeError::one)?;
+    let mut problems = Found::default();
     let mut columns = Columns {
         numeric: Vec::with_capacity(rows * width),
         ..Columns::default()
@@ -369,15 +414,15 @@ fn decode_two_d<'a>(
     finish(columns, rows, problems)
 }
 
-fn finish(
-    columns: Columns<'_>,
-    rows: usize,
-    mut problems: Vec<Problem>,
-) -> Result<Batch, DecodeError> {
+fn finish(columns: Columns<'_>, rows: usize, problems: Found) -> Result<Batch, DecodeError> {
     if !problems.is_empty() {
+        let Found {
+            list: mut problems,
+            total,
+        } = problems;
         // Whole-tensor problems first, then by row.
         problems.sort_by_key(|p| p.row.map_or(0, |r| r + 1));
-        return Err(DecodeError::Problems(problems));
+        return Err(DecodeError::Problems { problems, total });
     }
     Ok(columns.into_batch(rows))
 }
@@ -396,13 +441,7 @@ struct Column<'r, 'a> {
 const NULL_NOT_ALLOWED: &str = "a missing value (this feature may not be missing)";
 
 impl<'a> Column<'_, 'a> {
-    fn read(
-        &self,
-        field: &crate::Field,
-        rows: usize,
-        out: &mut Columns<'a>,
-        problems: &mut Vec<Problem>,
-    ) {
+    fn read(&self, field: &crate::Field, rows: usize, out: &mut Columns<'a>, problems: &mut Found) {
         let mut problem = |row: usize, expected: &str, got: String| {
             problems.push(Problem {
                 row: Some(row),
