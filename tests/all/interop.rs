@@ -52,6 +52,18 @@ fn digits_rows(n: usize) -> (Vec<String>, Vec<Vec<f64>>) {
     (names, values)
 }
 
+/// One OIP tensor per feature of `rows` (values in `names`' order).
+fn per_feature(names: &[String], rows: &[Vec<f64>], datatype: &str) -> Vec<Value> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(c, name)| {
+            json!({"name": name, "datatype": datatype, "shape": [rows.len()],
+                   "data": rows.iter().map(|r| r[c]).collect::<Vec<_>>()})
+        })
+        .collect()
+}
+
 /// Probabilities of a JSON answer, as bits.
 fn proba_bits(out: &Value) -> Vec<u64> {
     out["outputs"][1]["data"]
@@ -66,14 +78,7 @@ fn proba_bits(out: &Value) -> Vec<u64> {
 async fn a_two_d_tensor_answers_like_one_tensor_per_feature() {
     let s = TestServer::start(config(&[])).await;
     let (names, rows) = digits_rows(3);
-    let per_feature: Vec<Value> = names
-        .iter()
-        .enumerate()
-        .map(|(c, name)| {
-            json!({"name": name, "datatype": "FP64", "shape": [3],
-                   "data": rows.iter().map(|r| r[c]).collect::<Vec<_>>()})
-        })
-        .collect();
+    let per_feature = per_feature(&names, &rows, "FP64");
     let (status, want) = s
         .post(
             "/v2/models/digits-logreg/infer",
@@ -406,14 +411,7 @@ async fn grpc_on_the_rest_port_answers_like_rest() {
 
     // The same rows over REST, for the answer to match bit for bit.
     let (names, rows) = digits_rows(4);
-    let per_feature: Vec<Value> = names
-        .iter()
-        .enumerate()
-        .map(|(c, name)| {
-            json!({"name": name, "datatype": "FP32", "shape": [4],
-                   "data": rows.iter().map(|r| r[c]).collect::<Vec<_>>()})
-        })
-        .collect();
+    let per_feature = per_feature(&names, &rows, "FP32");
     let (_, want) = s
         .post(
             "/v2/models/digits-logreg/infer",

@@ -145,18 +145,7 @@ impl GrpcInferenceService for Inference {
     ) -> Result<Response<ModelMetadataResponse>, Status> {
         let r = request.get_ref();
         let deployed = self.0.find(&r.name, version(&r.version)).map_err(status)?;
-        let versions = match version(&r.version) {
-            Some(v) => vec![v.to_string()],
-            None => self
-                .0
-                .registry()
-                .snapshot()
-                .versions(&r.name)
-                .iter()
-                .map(|d| d.version().to_string())
-                .collect(),
-        };
-        let m = oip::ModelMetadata::new(deployed.model().info(), versions);
+        let m = self.0.metadata(&deployed, &r.name, version(&r.version));
         let tensors = |t: Vec<oip::MetadataTensor>| {
             t.into_iter()
                 .map(|t| TensorMetadata {

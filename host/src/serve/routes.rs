@@ -101,6 +101,27 @@ impl Service {
         self.inner.registry.deploy(model, Origin::Embedded, None);
     }
 
+    /// The OIP metadata of `deployed`, found as `name` (and `version`):
+    /// the versions served under the name, or the one asked for.
+    pub(crate) fn metadata(
+        &self,
+        deployed: &Deployed,
+        name: &str,
+        version: Option<&str>,
+    ) -> ModelMetadata {
+        let versions = match version {
+            Some(v) => vec![v.to_string()],
+            None => self
+                .registry()
+                .snapshot()
+                .versions(name)
+                .iter()
+                .map(|d| d.version().to_string())
+                .collect(),
+        };
+        ModelMetadata::new(deployed.model().info(), versions)
+    }
+
     /// Whether the server is ready: not while draining, nor before every
     /// watched directory has been scanned once (its models loaded or refused).
     pub(crate) fn is_ready(&self) -> bool {
@@ -504,17 +525,7 @@ async fn model_metadata(
 ) -> Result<Json<ModelMetadata>, ApiError> {
     let Path(p) = path.map_err(ApiError::path)?;
     let deployed = s.find(&p.name, p.version.as_deref())?;
-    let versions = match &p.version {
-        Some(v) => vec![v.clone()],
-        None => s
-            .registry()
-            .snapshot()
-            .versions(&p.name)
-            .iter()
-            .map(|d| d.version().to_string())
-            .collect(),
-    };
-    Ok(Json(ModelMetadata::new(deployed.model().info(), versions)))
+    Ok(Json(s.metadata(&deployed, &p.name, p.version.as_deref())))
 }
 
 async fn model_ready(
