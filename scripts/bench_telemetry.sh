@@ -1,24 +1,33 @@
 #!/usr/bin/env bash
-# What tracing costs `glassbox serve`: requests per second (one row each by default) with
-# traces off, and with every request traced (100 % sampling) and exported
-# over OTLP/gRPC to a real collector (rotel, discarding what it receives),
-# measured in alternating rounds of one run so that the machine's drift
-# hits both sides alike. Prometheus metrics are kept in both.
+# What tracing costs `glassbox serve`, in three parts, one run:
 #
-#   scripts/bench_telemetry.sh                 # 3 rounds of 15 s per side
+# 1. Fixed rate (the figure that decides): the server's CPU time per
+#    one-row request at RATE requests per second, untraced and traced at
+#    100 % through the lean span path to a real collector (rotel,
+#    discarding what it receives) over OTLP/gRPC and HTTP/protobuf, with one
+#    span per request (the default) and with separate server and scoring
+#    spans. The server runs on CPU 0, the load and the collector on CPU 1.
+#    (host/benches/tracing.rs: CPU from /proc, the exporter thread's own
+#    from its schedstat.)
+# 2. Closed loop: requests per second with traces off and on (100 %),
+#    wrk and the collector on the same two cores as the server, as a node
+#    agent would be, in alternating rounds so that the machine's drift hits
+#    both sides alike; with the CPU time server and collector spent per
+#    request. Prometheus metrics are kept in both.
+# 3. The library: `Model::score` of one row with the lean tracer installed,
+#    against the same telemetry with traces off (criterion, host/benches/
+#    scoring.rs's `tracing` group).
+#
+#   scripts/bench_telemetry.sh                 # all three
 #   ROUNDS=5 DURATION=20s scripts/bench_telemetry.sh
-#   RATIOS="1 0.1" scripts/bench_telemetry.sh  # also a side sampling 10 % of traces
-#   PROTOCOL=http/protobuf scripts/bench_telemetry.sh
-#   ROWS=32 scripts/bench_telemetry.sh         # 32 rows per request (default 1)
-#   PIN=1 scripts/bench_telemetry.sh           # server on CPU 0, the rest on CPU 1
-#
-# Besides requests per second it prints the CPU time the server and the
-# collector spent per request (from /proc), which the machine's drift
-# moves far less than throughput on a shared VM.
+#   RATE=3000 FIXED_SECONDS=20 scripts/bench_telemetry.sh
+#   PARTS="fixed" scripts/bench_telemetry.sh   # any of: fixed closed library
+#   RATIOS="1 0.1" scripts/bench_telemetry.sh  # closed loop: also a side sampling 10 %
+#   PROTOCOL=http/protobuf scripts/bench_telemetry.sh   # closed loop's protocol
+#   ROWS=32 scripts/bench_telemetry.sh         # closed loop: 32 rows per request
+#   PIN=1 scripts/bench_telemetry.sh           # closed loop: server on CPU 0, the rest on CPU 1
 #
 # Needs wrk (apt-get install -y wrk) and python3 (for rotel's wheel).
-# The collector runs on the same two cores as the server and wrk, as a
-# node agent would.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DURATION="${DURATION:-15s}"
@@ -28,6 +37,9 @@ MODEL="${MODEL:-digits-logreg}"
 RATIOS="${RATIOS:-1}"
 PROTOCOL="${PROTOCOL:-grpc}"
 ROWS="${ROWS:-1}"
+PARTS="${PARTS:-fixed closed library}"
+RATE="${RATE:-2000}"
+FIXED_SECONDS="${FIXED_SECONDS:-10}"
 # PIN=1: the server on CPU 0, wrk and the collector on CPU 1, so that the
 # collector's work does not come out of the server's time.
 PIN="${PIN:-0}"
@@ -38,7 +50,7 @@ command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wr
 
 echo "== building glassbox (release)" >&2
 cargo build --release -p glassbox >&2
-target="${CARGO_TARGET_DIR:-target}"
+target="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)"
 work="$(mktemp -d)"
 pids=()
 cleanup() {
@@ -69,18 +81,39 @@ NO_COLOR=1 "${others[@]}" "$rotel" start --otlp-grpc-endpoint "127.0.0.1:$grpc_p
 collector=$!
 pids+=("$collector")
 
+if [[ " $PARTS " == *" fixed "* ]]; then
+    # A second collector, on CPU 1 with the load, for the fixed-rate part.
+    fixed_grpc="$(free_port)" fixed_http="$(free_port)"
+    pin_server=() pin_rest=()
+    if (( $(nproc) >= 2 )); then pin_server=(--server-cpu 0) pin_rest=(taskset -c 1); fi
+    NO_COLOR=1 "${pin_rest[@]}" "$rotel" start --otlp-grpc-endpoint "127.0.0.1:$fixed_grpc" \
+        --otlp-http-endpoint "127.0.0.1:$fixed_http" --exporter blackhole >"$work/rotel-fixed.log" 2>&1 &
+    pids+=("$!")
+    echo "== part 1: fixed rate, $RATE req/s, server CPU per request" >&2
+    "${pin_rest[@]}" cargo bench -q -p glassbox --bench tracing -- \
+        --glassbox "$target/release/glassbox" --otlp-grpc "http://127.0.0.1:$fixed_grpc" \
+        --otlp-http "http://127.0.0.1:$fixed_http" --rate "$RATE" --seconds "$FIXED_SECONDS" \
+        --rounds "$ROUNDS" "${pin_server[@]}"
+fi
+if [[ " $PARTS " == *" library "* ]]; then
+    echo "== part 3 (first, while nothing else runs): the library, Model::score with the lean tracer" >&2
+    cargo bench -q -p glassbox --bench scoring -- tracing 2>&1 | grep -E "^(tracing/|library tracing)|time:" || true
+fi
+[[ " $PARTS " == *" closed "* ]] || exit 0
+echo "== part 2: closed loop" >&2
+
 # cpu_ticks PID: the user and system CPU time the process has used, in
 # clock ticks (fields 14 and 15 of /proc/PID/stat, all threads).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # export_ticks PID: the same for the threads that only export telemetry:
-# the SDK's batch processor, the gRPC exporter's runtime and the HTTP
-# exporter's client (thread names, cut to 15 characters by the kernel).
+# the lean span exporter and the metrics exporter's runtime (thread names,
+# cut to 15 characters by the kernel).
 export_ticks() {
     local total=0 task name
     for task in /proc/"$1"/task/*; do
         name="$(cat "$task/comm" 2>/dev/null)" || continue
         case "$name" in
-            OpenTelemetry.*|glassbox-otlp*|reqwest-interna*)
+            glassbox-spans|glassbox-otlp*)
                 total=$(( total + $(sed 's/.*) //' "$task/stat" | awk '{print $12 + $13}') )) ;;
         esac
     done

@@ -315,6 +315,8 @@ pub fn run() -> Result<ExitCode> {
             batch_size,
             engine,
         } => {
+            // Warnings only: that the collector could not be reached, say.
+            init_logging(tracing::Level::WARN);
             // Spans go out when OTEL_EXPORTER_OTLP_ENDPOINT says where; a
             // one-shot command has no use for Prometheus.
             let telemetry = Telemetry::install(&TelemetryConfig {
@@ -1092,13 +1094,14 @@ fn score_chunk(model: &Model, first_row: usize, chunk: &[Line]) -> Vec<Result<Pr
         .collect()
 }
 
-fn serve(args: ServeArgs) -> Result<ExitCode> {
-    use glassbox::serve::{Config, Server};
+/// Log lines to stderr, at `GLASSBOX_LOG`'s level or `default`.
+fn init_logging(default: tracing::Level) {
     let level = match std::env::var("GLASSBOX_LOG").as_deref() {
         Ok("error") => tracing::Level::ERROR,
         Ok("warn") => tracing::Level::WARN,
+        Ok("info") => tracing::Level::INFO,
         Ok("debug") => tracing::Level::DEBUG,
-        _ => tracing::Level::INFO,
+        _ => default,
     };
     tracing_subscriber::fmt()
         .with_max_level(level)
@@ -1109,6 +1112,11 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         // when stderr is closed (the terminal or the reading process gone).
         .log_internal_errors(false)
         .init();
+}
+
+fn serve(args: ServeArgs) -> Result<ExitCode> {
+    use glassbox::serve::{Config, Server};
+    init_logging(tracing::Level::INFO);
     let mut config = match &args.config {
         Some(path) => Config::from_file(path)?,
         None => Config::default(),

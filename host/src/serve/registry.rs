@@ -363,10 +363,7 @@ fn after_call(
 
 /// The trace id of the current OpenTelemetry context, when it is sampled.
 fn current_trace_id() -> Option<String> {
-    use opentelemetry::trace::TraceContextExt as _;
-    let cx = opentelemetry::Context::current();
-    let span = cx.span();
-    let sc = span.span_context();
+    let sc = crate::telemetry::current_span_context(&opentelemetry::Context::current())?;
     (sc.is_valid() && sc.is_sampled()).then(|| sc.trace_id().to_string())
 }
 

@@ -196,8 +196,8 @@ impl Service {
             );
         // A route layer sees the matched route, which names the span. (With
         // traces off there is no layer at all: not even a check per request.)
-        if let Some(tracer) = self.telemetry().and_then(|t| t.tracer()) {
-            router = router.route_layer(super::trace::TraceLayer(Arc::new(tracer)));
+        if let Some(lean) = self.telemetry().and_then(|t| t.lean()) {
+            router = router.route_layer(super::trace::TraceLayer(lean.clone()));
         }
         router
             .fallback(not_found)

@@ -1,8 +1,10 @@
 //! The server span of each HTTP request (OpenTelemetry's HTTP semantic
-//! conventions), parent of the scoring span.
+//! conventions). By default it is the request's only span and carries the
+//! scoring call's attributes too; with `server_spans = "separate"` it is
+//! the parent of the scoring span.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -11,18 +13,15 @@ use std::task::{self, Poll};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::Response;
+use opentelemetry::Context;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
-use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracer;
 use tower::{Layer, Service};
 
 use crate::telemetry::names::TRACE_RESPONSE_HEADER;
-
-/// The gRPC service's name in span names and `rpc.service`.
-const GRPC_SERVICE: &str = "inference.GRPCInferenceService";
+use crate::telemetry::{GRPC_SERVICE, HttpAttrs, Lean, RequestSpan, ServerSpans, trace_response};
 
 struct Headers<'a>(&'a HeaderMap);
 
@@ -57,7 +56,7 @@ fn method_name(method: &Method) -> Cow<'static, str> {
 /// Written out rather than with `axum::middleware::from_fn`, which clones
 /// the boxed route service and boxes a `Next` for every request.
 #[derive(Clone)]
-pub(super) struct TraceLayer(pub(super) Arc<SdkTracer>);
+pub(super) struct TraceLayer(pub(super) Arc<Lean>);
 
 impl<S> Layer<S> for TraceLayer {
     type Service = Traced<S>;
@@ -65,7 +64,7 @@ impl<S> Layer<S> for TraceLayer {
     fn layer(&self, inner: S) -> Traced<S> {
         Traced {
             inner,
-            tracer: self.0.clone(),
+            lean: self.0.clone(),
         }
     }
 }
@@ -74,7 +73,7 @@ impl<S> Layer<S> for TraceLayer {
 #[derive(Clone)]
 pub(super) struct Traced<S> {
     inner: S,
-    tracer: Arc<SdkTracer>,
+    lean: Arc<Lean>,
 }
 
 impl<S> Service<Request> for Traced<S>
@@ -91,12 +90,13 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let (cx, recording) = start(&self.tracer, &request);
+        let (cx, recording) = start(&self.lean, &request);
         let response = self.inner.call(request).with_context(cx.clone());
+        let lean = self.lean.clone();
         Box::pin(async move {
             let response = response.await?;
             Ok(if recording {
-                finish(&cx, response)
+                finish(&lean, &cx, response)
             } else {
                 response
             })
@@ -105,7 +105,7 @@ where
 }
 
 /// Starts the server span of `request`: its context, and whether it records.
-fn start(tracer: &SdkTracer, request: &Request) -> (Context, bool) {
+fn start(lean: &Lean, request: &Request) -> (Context, bool) {
     let parent = TraceContextPropagator::new().extract(&Headers(request.headers()));
     let method = method_name(request.method());
     let route = request.extensions().get::<MatchedPath>();
@@ -121,99 +121,113 @@ fn start(tracer: &SdkTracer, request: &Request) -> (Context, bool) {
         (None, Some(route)) => format!("{method} {}", route.as_str()).into(),
         (None, None) => method.clone(),
     };
-    let mut span = tracer
-        .span_builder(name)
-        .with_kind(SpanKind::Server)
-        .start_with_context(tracer, &parent);
+    let started = lean.start(&parent, &name, &SpanKind::Server, &[], &[]);
     // Attributes cost allocations, which an unsampled span does not need.
-    let recording = span.is_recording();
-    if recording {
-        span.set_attribute(KeyValue::new("http.request.method", method));
-        span.set_attribute(KeyValue::new("url.path", request.uri().path().to_owned()));
-        span.set_attribute(KeyValue::new("url.scheme", "http"));
-        span.set_attribute(KeyValue::new(
-            "network.protocol.version",
-            match request.version() {
+    let record = started.sampled.then(|| {
+        let mut record = Lean::record(&started, name, SpanKind::Server);
+        record.http = Some(Box::new(HttpAttrs {
+            method,
+            uri: request.uri().clone(),
+            protocol_version: match request.version() {
                 axum::http::Version::HTTP_10 => "1.0",
                 axum::http::Version::HTTP_2 => "2",
                 _ => "1.1",
             },
-        ));
-        if let Some(rpc) = rpc {
-            span.set_attribute(KeyValue::new("rpc.system", "grpc"));
-            span.set_attribute(KeyValue::new("rpc.service", GRPC_SERVICE));
-            span.set_attribute(KeyValue::new("rpc.method", rpc.to_owned()));
-        } else if let Some(route) = route {
-            span.set_attribute(KeyValue::new("http.route", route.as_str().to_owned()));
-        }
-        if let Some(agent) = request
-            .headers()
-            .get(axum::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-        {
-            span.set_attribute(KeyValue::new("user_agent.original", agent.to_owned()));
-        }
-    }
-    (Context::current_with_span(span), recording)
+            route: route
+                .filter(|_| rpc.is_none())
+                .map(|r| Arc::from(r.as_str())),
+            rpc_method: rpc.map(Arc::from),
+            user_agent: request
+                .headers()
+                .get(axum::http::header::USER_AGENT)
+                .cloned(),
+            status_code: 0,
+            grpc_status: None,
+            error_type: None,
+        }));
+        record
+    });
+    let sampled = started.sampled;
+    let cx = parent.with_value(RequestSpan {
+        context: started.context,
+        merged: lean.server_spans == ServerSpans::Merged,
+        record: Mutex::new(record),
+    });
+    (cx, sampled)
 }
 
 /// Ends a recording server span with the response's status, and names the
 /// trace in the response.
-fn finish(cx: &Context, mut response: Response) -> Response {
-    let span = cx.span();
+fn finish(lean: &Lean, cx: &Context, mut response: Response) -> Response {
+    let Some(request) = cx.get::<RequestSpan>() else {
+        return response;
+    };
     let status = response.status();
-    span.set_attribute(KeyValue::new(
-        "http.response.status_code",
-        i64::from(status.as_u16()),
-    ));
     // A gRPC call's status: in the headers when it failed before answering
     // (tonic's trailers-only responses), else in the trailers, as OK.
     let grpc = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
-    if grpc {
-        let code = response
+    let grpc_code = grpc.then(|| {
+        response
             .headers()
             .get("grpc-status")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0);
-        span.set_attribute(KeyValue::new("rpc.grpc.status_code", code));
+            .unwrap_or(0)
+    });
+    let record = request
+        .record
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(mut record) = record {
+        let mut failed: Option<(Cow<'static, str>, String)> = None;
         // Server errors of gRPC's: UNKNOWN, DEADLINE_EXCEEDED,
         // UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS.
-        if matches!(code, 2 | 4 | 12 | 13 | 14 | 15) {
-            span.set_attribute(KeyValue::new("error.type", code.to_string()));
-            span.set_status(Status::error(
-                response
-                    .headers()
-                    .get("grpc-message")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("gRPC error")
+        if let Some(code) = grpc_code
+            && matches!(code, 2 | 4 | 12 | 13 | 14 | 15)
+        {
+            let message = response
+                .headers()
+                .get("grpc-message")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("gRPC error")
+                .to_owned();
+            failed = Some((code.to_string().into(), message));
+        }
+        // Server spans are errors for 5xx only: a 4xx is the client's.
+        if status.is_server_error() {
+            failed = Some((
+                status.as_u16().to_string().into(),
+                status
+                    .canonical_reason()
+                    .unwrap_or("server error")
                     .to_owned(),
             ));
         }
-    }
-    // Server spans are errors for 5xx only: a 4xx is the client's.
-    if status.is_server_error() {
-        span.set_attribute(KeyValue::new("error.type", status.as_u16().to_string()));
-        span.set_status(Status::error(
-            status.canonical_reason().unwrap_or("server error"),
-        ));
+        if let Some(http) = record.http.as_mut() {
+            http.status_code = status.as_u16();
+            http.grpc_status = grpc_code;
+            if let Some((error_type, message)) = failed {
+                http.error_type = Some(error_type);
+                // A failed scoring call's own description says more.
+                if record.status == Status::Unset {
+                    record.status = Status::Error {
+                        description: message.into(),
+                    };
+                }
+            }
+        }
+        record.end = std::time::SystemTime::now();
+        lean.queue.push(record);
     }
     // Only a recorded trace is worth naming: an unsampled one exists nowhere.
-    let sc = span.span_context();
-    if sc.is_valid() {
-        let value = format!(
-            "00-{}-{}-{:02x}",
-            sc.trace_id(),
-            sc.span_id(),
-            sc.trace_flags().to_u8()
-        );
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response.headers_mut().insert(TRACE_RESPONSE_HEADER, value);
-        }
+    if request.context.is_valid()
+        && let Ok(value) = HeaderValue::from_str(&trace_response(&request.context))
+    {
+        response.headers_mut().insert(TRACE_RESPONSE_HEADER, value);
     }
-    span.end();
     response
 }

@@ -14,9 +14,11 @@ use std::time::Instant;
 use opentelemetry::global::{self, BoxedSpan, BoxedTracer};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::metrics::{Counter, Histogram};
-use opentelemetry::trace::{Span, SpanKind, Status, Tracer, TracerProvider as _};
+use opentelemetry::trace::{Span, SpanKind, Status, Tracer};
 use opentelemetry::{Context, InstrumentationScope, KeyValue, StringValue};
 
+use super::lean::{Lean, RequestSpan};
+use super::record::{EventRecord, ModelIdentity, ScoreAttrs, SpanRecord};
 use super::{Providers, names};
 use crate::error::{Error, Violation};
 
@@ -32,12 +34,23 @@ pub(crate) fn scope() -> InstrumentationScope {
         .build()
 }
 
+/// Where a model's spans go.
+enum Tracing {
+    /// The engine's telemetry exports no traces: a call builds no span at
+    /// all, not even a no-op one.
+    Off,
+    /// The global tracer provider of the OpenTelemetry API (an engine
+    /// built without telemetry, in a program that may have installed one).
+    Api(BoxedTracer),
+    /// The engine's own telemetry: the lean path.
+    Lean(Arc<Lean>),
+}
+
 /// A model's tracer and instruments, with its identifying attributes built
 /// once.
 pub(crate) struct ModelTelemetry {
-    /// `None` when the engine's telemetry exports no traces: then a call
-    /// builds no span at all, not even a no-op one.
-    tracer: Option<BoxedTracer>,
+    tracing: Tracing,
+    identity: Arc<ModelIdentity>,
     name: StringValue,
     version: StringValue,
     digest: StringValue,
@@ -61,20 +74,23 @@ impl ModelTelemetry {
         digest: &str,
         fields: Vec<String>,
     ) -> Self {
-        let (tracer, meter) = match providers {
+        let (tracing, meter) = match providers {
             None => (
-                Some(global::tracer_with_scope(scope())),
+                Tracing::Api(global::tracer_with_scope(scope())),
                 global::meter_with_scope(scope()),
             ),
             Some(p) => (
-                p.tracer
-                    .as_ref()
-                    .map(|t| BoxedTracer::new(Box::new(t.tracer_with_scope(scope())))),
+                p.tracer.clone().map_or(Tracing::Off, Tracing::Lean),
                 p.meter.meter_with_scope(scope()),
             ),
         };
         ModelTelemetry {
-            tracer,
+            tracing,
+            identity: Arc::new(ModelIdentity {
+                name: name.to_string(),
+                version: version.to_string(),
+                digest: digest.to_string(),
+            }),
             name: Arc::<str>::from(name).into(),
             version: Arc::<str>::from(version).into(),
             digest: Arc::<str>::from(digest).into(),
@@ -109,23 +125,56 @@ impl ModelTelemetry {
     /// Starts the span of a call over `rows` rows, a child of the current
     /// context's span.
     pub(crate) fn start(&self, rows: usize) -> CallRecord<'_> {
-        let span = self.tracer.as_ref().and_then(|tracer| {
-            let span = tracer
-                .span_builder(names::SPAN)
-                .with_kind(SpanKind::Internal)
-                .start_with_context(tracer, &Context::current());
-            // Attributes cost allocations; an unsampled span never shows them.
-            span.is_recording().then_some(span)
-        });
-        let span = span.map(|mut span| {
-            span.set_attributes([
-                KeyValue::new(names::MODEL_NAME, self.name.clone()),
-                KeyValue::new(names::MODEL_VERSION, self.version.clone()),
-                KeyValue::new(names::MODEL_DIGEST, self.digest.clone()),
-                KeyValue::new(names::BATCH_ROWS, rows as i64),
-            ]);
-            span
-        });
+        let span = match &self.tracing {
+            Tracing::Off => CallSpan::None,
+            Tracing::Api(tracer) => {
+                let mut span = tracer
+                    .span_builder(names::SPAN)
+                    .with_kind(SpanKind::Internal)
+                    .start_with_context(tracer, &Context::current());
+                // Attributes cost allocations; an unsampled span never
+                // shows them.
+                if span.is_recording() {
+                    span.set_attributes([
+                        KeyValue::new(names::MODEL_NAME, self.name.clone()),
+                        KeyValue::new(names::MODEL_VERSION, self.version.clone()),
+                        KeyValue::new(names::MODEL_DIGEST, self.digest.clone()),
+                        KeyValue::new(names::BATCH_ROWS, rows as i64),
+                    ]);
+                    CallSpan::Api(span)
+                } else {
+                    CallSpan::None
+                }
+            }
+            Tracing::Lean(lean) => {
+                let cx = Context::current();
+                match cx.get::<RequestSpan>() {
+                    // One span per request: the server's carries the call.
+                    Some(request) if request.merged => {
+                        if request.context.is_sampled() {
+                            CallSpan::Merged(cx)
+                        } else {
+                            CallSpan::None
+                        }
+                    }
+                    _ => {
+                        let started = lean.start(&cx, names::SPAN, &SpanKind::Internal, &[], &[]);
+                        if started.sampled {
+                            CallSpan::Lean(
+                                lean.clone(),
+                                Box::new(Lean::record(
+                                    &started,
+                                    names::SPAN.into(),
+                                    SpanKind::Internal,
+                                )),
+                            )
+                        } else {
+                            CallSpan::None
+                        }
+                    }
+                }
+            }
+        };
         CallRecord {
             telemetry: self,
             span,
@@ -149,11 +198,21 @@ pub(crate) struct GuestUse {
     pub(crate) memory_bytes: usize,
 }
 
+/// The span of a call in progress.
+enum CallSpan {
+    None,
+    Api(BoxedSpan),
+    /// The lean path's record, queued when the call ends.
+    Lean(Arc<Lean>, Box<SpanRecord>),
+    /// The request's span (in this context) takes the call's attributes.
+    Merged(Context),
+}
+
 /// One call in progress: ends its span and records its metrics when
 /// finished.
 pub(crate) struct CallRecord<'a> {
     telemetry: &'a ModelTelemetry,
-    span: Option<BoxedSpan>,
+    span: CallSpan,
     rows: usize,
     start: Instant,
     guest: Option<GuestUse>,
@@ -222,9 +281,110 @@ impl CallRecord<'_> {
                 );
             }
         }
-        let Some(span) = self.span.as_mut() else {
-            return;
+        let failure = match result {
+            Err(e) if !matches!(e, Error::InvalidInput { .. } | Error::TooLarge { .. }) => Some(e),
+            _ => None,
         };
+        match std::mem::replace(&mut self.span, CallSpan::None) {
+            CallSpan::None => {}
+            CallSpan::Api(mut span) => {
+                self.finish_api(&mut span, result.is_err(), outcome, violations, omitted);
+                if let Some(e) = failure {
+                    span.set_status(Status::Error {
+                        description: Cow::Owned(e.to_string()),
+                    });
+                }
+                span.end();
+            }
+            CallSpan::Lean(lean, mut record) => {
+                self.finish_lean(
+                    &mut record,
+                    result.is_err(),
+                    outcome,
+                    violations,
+                    omitted,
+                    failure,
+                );
+                record.end = std::time::SystemTime::now();
+                lean.queue.push(*record);
+            }
+            CallSpan::Merged(cx) => {
+                if let Some(request) = cx.get::<RequestSpan>() {
+                    request.with_record(|record| {
+                        self.finish_lean(
+                            record,
+                            result.is_err(),
+                            outcome,
+                            violations,
+                            omitted,
+                            failure,
+                        );
+                    });
+                }
+            }
+        }
+    }
+
+    /// Writes the call's attributes, events and status into a lean record.
+    fn finish_lean(
+        &mut self,
+        record: &mut SpanRecord,
+        failed: bool,
+        outcome: &'static str,
+        violations: &[Violation],
+        omitted: usize,
+        failure: Option<&Error>,
+    ) {
+        let bad_answers = self.bad_answers.take();
+        let total = violations.len() + omitted;
+        record.score = Some(ScoreAttrs {
+            model: self.telemetry.identity.clone(),
+            rows: self.rows as u64,
+            outcome: Some(outcome),
+            error_type: failed || bad_answers.is_some(),
+            guest: self.guest,
+            bad_answers: bad_answers.as_ref().map(|(n, _)| *n as u64),
+            violations_total: (failed && total > MAX_VIOLATION_EVENTS).then_some(total as u64),
+        });
+        if failed && !violations.is_empty() {
+            let now = std::time::SystemTime::now();
+            record
+                .events
+                .extend(
+                    violations
+                        .iter()
+                        .take(MAX_VIOLATION_EVENTS)
+                        .map(|v| EventRecord {
+                            name: names::VIOLATION_EVENT.into(),
+                            time: now,
+                            attributes: violation_attributes(v),
+                            dropped_attributes: 0,
+                        }),
+                );
+        }
+        // The caller's mistakes are not the model's failures: a span is an
+        // error only when the model or the host failed.
+        if let Some((_, first)) = bad_answers {
+            record.status = Status::Error {
+                description: Cow::Owned(first),
+            };
+        }
+        if let Some(e) = failure {
+            record.status = Status::Error {
+                description: Cow::Owned(e.to_string()),
+            };
+        }
+    }
+
+    /// Writes the call's attributes and events into a span of the API.
+    fn finish_api(
+        &mut self,
+        span: &mut BoxedSpan,
+        failed: bool,
+        outcome: &'static str,
+        violations: &[Violation],
+        omitted: usize,
+    ) {
         span.set_attribute(KeyValue::new(names::OUTCOME, outcome));
         if let Some(g) = self.guest {
             span.set_attributes([
@@ -240,7 +400,7 @@ impl CallRecord<'_> {
                 description: Cow::Owned(first),
             });
         }
-        if let Err(e) = result {
+        if failed {
             span.set_attribute(KeyValue::new(names::ERROR_TYPE, outcome));
             for v in violations.iter().take(MAX_VIOLATION_EVENTS) {
                 span.add_event(names::VIOLATION_EVENT, violation_attributes(v));
@@ -249,15 +409,7 @@ impl CallRecord<'_> {
             if total > MAX_VIOLATION_EVENTS {
                 span.set_attribute(KeyValue::new(names::VIOLATIONS_TOTAL, total as i64));
             }
-            // The caller's mistakes are not the model's failures: a span
-            // is an error only when the model or the host failed.
-            if !matches!(e, Error::InvalidInput { .. } | Error::TooLarge { .. }) {
-                span.set_status(Status::Error {
-                    description: Cow::Owned(e.to_string()),
-                });
-            }
         }
-        span.end();
     }
 }
 

@@ -2,12 +2,11 @@
 //! format.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use opentelemetry::metrics::{MeterProvider as _, ObservableCounter};
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::{Context, KeyValue, global};
+use opentelemetry::{KeyValue, global};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -15,18 +14,22 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, Span, SpanData,
-    SpanExporter, SpanProcessor,
-};
+use opentelemetry_sdk::trace::{Sampler, ShouldSample};
 use serde::{Deserialize, Serialize};
 
+use super::export::{ExportConfig, Exporter};
+use super::lean::{Drops, Lean, Queue, ServerSpans, Tracer};
+use super::otlp::Envelope;
 use super::{call, names};
 
-/// The spans a batching exporter holds at most unless
-/// `OTEL_BSP_MAX_QUEUE_SIZE` says otherwise (the SDK's default): with the
-/// collector down, this bounds the memory tracing takes.
+/// The spans waiting for export at most unless `OTEL_BSP_MAX_QUEUE_SIZE`
+/// says otherwise (the SDK's default): with the collector down, this
+/// bounds the memory tracing takes.
 const DEFAULT_QUEUE: usize = 2048;
+
+/// Spans per export request unless `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` says
+/// otherwise (the SDK's default).
+const DEFAULT_BATCH: usize = 512;
 
 /// How to reach the OTLP collector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +85,12 @@ pub struct TelemetryConfig {
     pub sample_ratio: Option<f64>,
     /// Keep metrics for the Prometheus text format. Default: true.
     pub prometheus: bool,
+    /// `merged`: one span per request to `glassbox serve`, the server span
+    /// carrying the scoring call's attributes and events; `separate`: a
+    /// server span parent of a `glassbox.score` span, which costs a second
+    /// span per request. Overridden by `GLASSBOX_SERVER_SPANS`. Default:
+    /// `merged`.
+    pub server_spans: ServerSpans,
 }
 
 impl Default for TelemetryConfig {
@@ -94,6 +103,7 @@ impl Default for TelemetryConfig {
             otlp_metrics: true,
             sample_ratio: None,
             prometheus: true,
+            server_spans: ServerSpans::Merged,
         }
     }
 }
@@ -127,29 +137,23 @@ macro_rules! otlp_exporter {
     }};
 }
 
-/// Spans dropped before reaching the collector.
-#[derive(Debug, Default)]
-struct Drops {
-    queue_full: AtomicU64,
-    export_failed: AtomicU64,
-}
-
 /// What an engine records into (see [`crate::EngineBuilder::telemetry`]).
 #[derive(Clone, Debug)]
 pub(crate) struct Providers {
-    pub(crate) tracer: Option<SdkTracerProvider>,
+    pub(crate) tracer: Option<Arc<Lean>>,
     pub(crate) meter: SdkMeterProvider,
 }
 
 /// The installed providers. Keep it for the life of the program and call
 /// [`Telemetry::shutdown`] at the end to flush what is buffered.
 pub struct Telemetry {
-    tracer: Option<SdkTracerProvider>,
+    tracer: Option<Arc<Lean>>,
+    exporter: Option<Exporter>,
     meter: SdkMeterProvider,
     registry: Option<prometheus::Registry>,
     drops: Arc<Drops>,
     _dropped_counter: Option<ObservableCounter<u64>>,
-    /// The gRPC exporter's runtime (see `install`).
+    /// The gRPC metrics exporter's runtime (see `install`).
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -162,7 +166,7 @@ impl std::fmt::Debug for Telemetry {
     }
 }
 
-fn env(name: &str) -> Option<String> {
+pub(crate) fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
@@ -221,7 +225,7 @@ impl Telemetry {
                 "sample_ratio is {r}; it must be between 0 and 1"
             )));
         }
-        let (traces_on, traces_url) = endpoint("TRACES", config, protocol);
+        let (traces_on, _) = endpoint("TRACES", config, protocol);
         let traces_on =
             traces_on && config.traces && !disabled && !env_is("OTEL_TRACES_EXPORTER", "none");
         let (metrics_on, metrics_url) = endpoint("METRICS", config, protocol);
@@ -230,11 +234,11 @@ impl Telemetry {
             && !disabled
             && !env_is("OTEL_METRICS_EXPORTER", "none");
 
-        // The gRPC exporter's connection runs as tasks of the runtime it is
-        // built in. Its own one-thread runtime keeps that work off the
-        // runtime that serves requests (and gives `glassbox score`, which
-        // has none, one).
-        let runtime = if protocol == Protocol::Grpc && (traces_on || metrics_on) {
+        // The gRPC metrics exporter's connection runs as tasks of the
+        // runtime it is built in. Its own one-thread runtime keeps that work
+        // off the runtime that serves requests (and gives `glassbox score`,
+        // which has none, one). Spans have their own thread (`export`).
+        let runtime = if protocol == Protocol::Grpc && metrics_on {
             Some(
                 tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(1)
@@ -248,54 +252,60 @@ impl Telemetry {
         };
         let _entered = runtime.as_ref().map(|r| r.enter());
 
-        if protocol == Protocol::HttpProtobuf && (traces_on || metrics_on) {
+        if protocol == Protocol::HttpProtobuf && metrics_on {
             // The HTTP exporters' client panics on its first request without
             // one (and `glassbox serve` failed to start).
             crate::ship::tls::install_crypto_provider();
         }
         let resource = resource(config);
         let drops = Arc::new(Drops::default());
-        let tracer = if traces_on {
-            let exporter = otlp_exporter!(
-                opentelemetry_otlp::SpanExporter,
-                protocol,
-                traces_url.clone()
+        let server_spans = match env("GLASSBOX_SERVER_SPANS") {
+            Some(v) => v
+                .parse()
+                .map_err(|e| TelemetryError::Config(format!("GLASSBOX_SERVER_SPANS: {e}")))?,
+            None => config.server_spans,
+        };
+        let (tracer, exporter) = if traces_on {
+            let export = ExportConfig::new(config, protocol)?;
+            let size = |name: &str, default: usize| -> Result<usize, TelemetryError> {
+                match env(name) {
+                    Some(v) => v
+                        .trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| {
+                            TelemetryError::Config(format!(
+                                "{name} is `{v}`; it must be a positive whole number"
+                            ))
+                        }),
+                    None => Ok(default),
+                }
+            };
+            let capacity = size("OTEL_BSP_MAX_QUEUE_SIZE", DEFAULT_QUEUE)?;
+            let batch = size("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", DEFAULT_BATCH)?;
+            let queue = Arc::new(Queue::new(capacity, batch, drops.clone()));
+            // The SDK's sampler, from OTEL_TRACES_SAMPLER when set (the SDK
+            // reads it, with its own warnings for bad values).
+            let sampler: Box<dyn ShouldSample> = match config.sample_ratio {
+                Some(ratio) if env("OTEL_TRACES_SAMPLER").is_none() => Box::new(
+                    Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio))),
+                ),
+                _ => opentelemetry_sdk::trace::Config::default().sampler,
+            };
+            let url = export.url.to_string();
+            let exporter = Exporter::spawn(
+                queue.clone(),
+                export,
+                Envelope::new(&resource, names::SCOPE, env!("CARGO_PKG_VERSION")),
+                Outage::new("traces", Some(url)),
             )?;
-            let capacity = env("OTEL_BSP_MAX_QUEUE_SIZE")
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(DEFAULT_QUEUE)
-                .max(1);
-            let pending = Arc::new(AtomicUsize::new(0));
-            let batch = BatchSpanProcessor::builder(Counting {
-                inner: exporter,
-                pending: pending.clone(),
-                drops: drops.clone(),
-                outage: Outage::new("traces", traces_url.clone()),
-            })
-            .with_batch_config(
-                BatchConfigBuilder::default()
-                    .with_max_queue_size(capacity)
-                    .build(),
+            (
+                Some(Arc::new(Lean::new(queue, sampler, server_spans))),
+                Some(exporter),
             )
-            .build();
-            let mut builder = SdkTracerProvider::builder()
-                .with_span_processor(Bounded {
-                    inner: batch,
-                    pending,
-                    capacity,
-                    drops: drops.clone(),
-                })
-                .with_resource(resource.clone());
-            if env("OTEL_TRACES_SAMPLER").is_none()
-                && let Some(ratio) = config.sample_ratio
-            {
-                builder = builder.with_sampler(Sampler::ParentBased(Box::new(
-                    Sampler::TraceIdRatioBased(ratio),
-                )));
-            }
-            Some(builder.build())
         } else {
-            None
+            (None, None)
         };
 
         let mut builder = SdkMeterProvider::builder().with_resource(resource);
@@ -347,6 +357,7 @@ impl Telemetry {
         drop(_entered);
         Ok(Telemetry {
             tracer,
+            exporter,
             meter,
             registry,
             drops,
@@ -355,12 +366,12 @@ impl Telemetry {
         })
     }
 
-    /// Makes these providers, and the W3C trace-context propagator, the
-    /// process's global ones.
+    /// Makes the meter provider, and the W3C trace-context propagator, the
+    /// process's global ones. Spans take the lean path only from engines
+    /// given this telemetry ([`crate::EngineBuilder::telemetry`]) and from
+    /// [`Telemetry::tracer`]: the API's global tracer provider stays the
+    /// embedding program's.
     pub fn set_global(&self) {
-        if let Some(tracer) = &self.tracer {
-            global::set_tracer_provider(tracer.clone());
-        }
         global::set_meter_provider(self.meter.clone());
         global::set_text_map_propagator(TraceContextPropagator::new());
     }
@@ -385,10 +396,13 @@ impl Telemetry {
 
     /// A tracer from the installed provider, for spans of the embedding
     /// program (the HTTP server's, say). `None` when traces are off.
-    pub fn tracer(&self) -> Option<opentelemetry_sdk::trace::SdkTracer> {
-        self.tracer
-            .as_ref()
-            .map(|p| p.tracer_with_scope(call::scope()))
+    pub fn tracer(&self) -> Option<Tracer> {
+        self.tracer.clone().map(Tracer)
+    }
+
+    /// The lean span path, when traces are exported.
+    pub(crate) fn lean(&self) -> Option<&Arc<Lean>> {
+        self.tracer.as_ref()
     }
 
     /// Spans dropped so far because the export queue was full (collector
@@ -417,8 +431,8 @@ impl Telemetry {
     /// plain thread (`spawn_blocking` in async code): the gRPC exporter
     /// needs the runtime's other threads to make progress.
     pub fn shutdown(&self) {
-        if let Some(tracer) = &self.tracer
-            && let Err(e) = tracer.shutdown_with_timeout(Duration::from_secs(5))
+        if let Some(exporter) = &self.exporter
+            && let Err(e) = exporter.shutdown(Duration::from_secs(5))
         {
             tracing::warn!("flushing traces: {e}");
         }
@@ -451,48 +465,12 @@ fn resource(config: &TelemetryConfig) -> Resource {
     builder.build()
 }
 
-/// Counts the spans handed to the exporter, and those whose export failed.
-#[derive(Debug)]
-struct Counting<E> {
-    inner: E,
-    pending: Arc<AtomicUsize>,
-    drops: Arc<Drops>,
-    outage: Outage,
-}
-
-impl<E: SpanExporter> SpanExporter for Counting<E> {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let n = batch.len();
-        self.pending.fetch_sub(n, Ordering::Relaxed);
-        let result = self.inner.export(batch).await;
-        if result.is_err() {
-            self.drops
-                .export_failed
-                .fetch_add(n as u64, Ordering::Relaxed);
-        }
-        self.outage.observe(&result);
-        result
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
-}
-
 /// Whether the collector answers, told in the log when that changes: once
 /// when an export first fails, once when one succeeds again, and no more
 /// often than every [`Outage::QUIET`] whatever the collector does. Without
 /// it, an outage left no trace but the dropped-spans counter.
 #[derive(Debug)]
-struct Outage {
+pub(crate) struct Outage {
     signal: &'static str,
     endpoint: String,
     state: std::sync::Mutex<OutageState>,
@@ -509,7 +487,7 @@ impl Outage {
     /// The least time between two lines.
     const QUIET: Duration = Duration::from_secs(60);
 
-    fn new(signal: &'static str, endpoint: Option<String>) -> Outage {
+    pub(crate) fn new(signal: &'static str, endpoint: Option<String>) -> Outage {
         Outage {
             signal,
             endpoint: endpoint.unwrap_or_else(|| "the OTEL_EXPORTER_OTLP_* endpoint".into()),
@@ -517,7 +495,7 @@ impl Outage {
         }
     }
 
-    fn observe(&self, result: &OTelSdkResult) {
+    pub(crate) fn observe(&self, result: &OTelSdkResult) {
         let mut s = self
             .state
             .lock()
@@ -578,48 +556,6 @@ impl<E: PushMetricExporter> PushMetricExporter for WatchedMetrics<E> {
 
     fn temporality(&self) -> Temporality {
         self.inner.temporality()
-    }
-}
-
-/// Drops (and counts) a span when `capacity` spans already wait for export.
-///
-/// The SDK's batch processor drops on a full queue too, but counts that only
-/// in a log line at shutdown. Refusing first, with the same capacity, makes
-/// every drop visible as a metric: a span counted here as pending is either
-/// in the processor's queue or about to be exported, so the processor's own
-/// queue never overflows.
-#[derive(Debug)]
-struct Bounded {
-    inner: BatchSpanProcessor,
-    pending: Arc<AtomicUsize>,
-    capacity: usize,
-    drops: Arc<Drops>,
-}
-
-impl SpanProcessor for Bounded {
-    fn on_start(&self, span: &mut Span, cx: &Context) {
-        self.inner.on_start(span, cx);
-    }
-
-    fn on_end(&self, span: SpanData) {
-        if self.pending.fetch_add(1, Ordering::Relaxed) >= self.capacity {
-            self.pending.fetch_sub(1, Ordering::Relaxed);
-            self.drops.queue_full.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        self.inner.on_end(span);
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
     }
 }
 

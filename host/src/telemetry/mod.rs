@@ -11,10 +11,13 @@
 //! process until a program installs providers. [`Telemetry::install`],
 //! which `glassbox serve` and `glassbox score` use, sets up:
 //!
-//! - traces over OTLP (gRPC or HTTP/protobuf) through a batching exporter,
-//!   so scoring never waits on the network; configured by the standard
-//!   `OTEL_*` environment variables and by [`TelemetryConfig`]; off when no
-//!   endpoint is configured;
+//! - traces over OTLP (gRPC or HTTP/protobuf) through a lean span path: a
+//!   call records a compact span into a bounded queue, and one exporter
+//!   thread encodes batches straight into OTLP protobuf, so scoring never
+//!   waits on the network and a traced call costs well under a microsecond
+//!   more than an untraced one; configured by the standard `OTEL_*`
+//!   environment variables and by [`TelemetryConfig`]; off when no endpoint
+//!   is configured;
 //! - metrics in the Prometheus text format ([`Telemetry::prometheus_text`],
 //!   served at `/metrics` by `glassbox serve`), and over OTLP when an
 //!   endpoint is configured.
@@ -40,11 +43,18 @@
 //! ```
 
 mod call;
+mod export;
 mod install;
+mod lean;
+mod otlp;
+mod record;
 
 pub(crate) use call::{CallRecord, GuestUse, ModelTelemetry, refusals as refusals_counter};
 pub(crate) use install::Providers;
 pub use install::{Protocol, Telemetry, TelemetryConfig, TelemetryError};
+pub(crate) use lean::{Lean, RequestSpan, current_span_context, trace_response};
+pub use lean::{ServerSpans, Span, Tracer};
+pub(crate) use record::{GRPC_SERVICE, HttpAttrs};
 
 /// The names glassbox records under: span, metric and attribute names.
 ///
