@@ -21,7 +21,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tower::{Layer, Service};
 
 use crate::telemetry::names::TRACE_RESPONSE_HEADER;
-use crate::telemetry::{GRPC_SERVICE, HttpAttrs, Lean, RequestSpan, ServerSpans, trace_response};
+use crate::telemetry::{HttpAttrs, Inline, Lean, RequestSpan, ServerSpans, trace_response};
 
 struct Headers<'a>(&'a HeaderMap);
 
@@ -116,35 +116,35 @@ fn start(lean: &Lean, request: &Request) -> (Context, bool) {
         .path()
         .strip_prefix(super::grpc::PATH)
         .filter(|_| route.is_some());
-    let name: Cow<'static, str> = match (rpc, route) {
-        (Some(rpc), _) => format!("{GRPC_SERVICE}/{rpc}").into(),
-        (None, Some(route)) => format!("{method} {}", route.as_str()).into(),
-        (None, None) => method.clone(),
-    };
-    let started = lean.start(&parent, &name, &SpanKind::Server, &[], &[]);
-    // Attributes cost allocations, which an unsampled span does not need.
+    // The span's name (`METHOD route`, or `service/method` for gRPC) is
+    // written by the exporter from these parts: the sampler is the only
+    // one that needs it here, and only the SDK's samplers that read names,
+    // which none of OTEL_TRACES_SAMPLER's do.
+    let started = lean.start(&parent, "", &SpanKind::Server, &[], &[]);
+    // Attributes cost copies, which an unsampled span does not need.
     let record = started.sampled.then(|| {
-        let mut record = Lean::record(&started, name, SpanKind::Server);
-        record.http = Some(Box::new(HttpAttrs {
+        let mut record = Lean::record(&started, Cow::Borrowed(""), SpanKind::Server);
+        let inline = |s: &str| Inline::from_slice(s.as_bytes());
+        record.http = Some(HttpAttrs {
             method,
-            uri: request.uri().clone(),
+            path: inline(request.uri().path()),
             protocol_version: match request.version() {
                 axum::http::Version::HTTP_10 => "1.0",
                 axum::http::Version::HTTP_2 => "2",
                 _ => "1.1",
             },
-            route: route
-                .filter(|_| rpc.is_none())
-                .map(|r| Arc::from(r.as_str())),
-            rpc_method: rpc.map(Arc::from),
+            route: route.filter(|_| rpc.is_none()).map(|r| inline(r.as_str())),
+            rpc_method: rpc.map(inline),
+            // An attribute string must be UTF-8; a header need not be.
             user_agent: request
                 .headers()
                 .get(axum::http::header::USER_AGENT)
-                .cloned(),
+                .and_then(|v| v.to_str().ok())
+                .map(inline),
             status_code: 0,
             grpc_status: None,
             error_type: None,
-        }));
+        });
         record
     });
     let sampled = started.sampled;

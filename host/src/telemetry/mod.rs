@@ -54,7 +54,7 @@ pub(crate) use install::Providers;
 pub use install::{Protocol, Telemetry, TelemetryConfig, TelemetryError};
 pub(crate) use lean::{Lean, RequestSpan, current_span_context, trace_response};
 pub use lean::{ServerSpans, Span, Tracer};
-pub(crate) use record::{GRPC_SERVICE, HttpAttrs};
+pub(crate) use record::{HttpAttrs, Inline};
 
 /// The names glassbox records under: span, metric and attribute names.
 ///

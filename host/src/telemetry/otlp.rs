@@ -109,7 +109,10 @@ fn span(buf: &mut Vec<u8>, record: &SpanRecord) {
     if record.parent_span_id != [0; 8] {
         put_bytes(buf, 4, &record.parent_span_id);
     }
-    opt_bytes(buf, 5, record.name.as_bytes());
+    match &record.http {
+        Some(http) if record.name.is_empty() => http_name(buf, http),
+        _ => opt_bytes(buf, 5, record.name.as_bytes()),
+    }
     opt_varint(buf, 6, span_kind(&record.kind));
     opt_fixed64(buf, 7, unix_nanos(record.start));
     opt_fixed64(buf, 8, unix_nanos(record.end));
@@ -170,22 +173,37 @@ fn score_error_type(score: &ScoreAttrs) -> Option<&'static str> {
     }
 }
 
+/// The name of a request's span, field 5: `service/method` for a gRPC call
+/// (OpenTelemetry's RPC conventions), `METHOD route` for an HTTP request
+/// that matched a route, else the method.
+fn http_name(buf: &mut Vec<u8>, http: &HttpAttrs) {
+    let method = http.method.as_bytes();
+    let parts: [&[u8]; 3] = match (&http.rpc_method, &http.route) {
+        (Some(rpc), _) => [GRPC_SERVICE.as_bytes(), b"/", rpc],
+        (None, Some(route)) => [method, b" ", route],
+        (None, None) => [method, b"", b""],
+    };
+    length_header(buf, 5, parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        buf.extend_from_slice(part);
+    }
+}
+
 /// A request's HTTP and RPC attributes.
 fn http_attributes(buf: &mut Vec<u8>, http: &HttpAttrs, score: Option<&ScoreAttrs>) {
     str_attribute(buf, "http.request.method", &http.method);
-    str_attribute(buf, "url.path", http.uri.path());
+    bytes_attribute(buf, "url.path", &http.path);
     str_attribute(buf, "url.scheme", "http");
     str_attribute(buf, "network.protocol.version", http.protocol_version);
     if let Some(method) = &http.rpc_method {
         str_attribute(buf, "rpc.system", "grpc");
         str_attribute(buf, "rpc.service", GRPC_SERVICE);
-        str_attribute(buf, "rpc.method", method);
+        bytes_attribute(buf, "rpc.method", method);
     } else if let Some(route) = &http.route {
-        str_attribute(buf, "http.route", route);
+        bytes_attribute(buf, "http.route", route);
     }
-    // A header value need not be UTF-8; an attribute string must.
-    if let Some(agent) = http.user_agent.as_ref().and_then(|v| v.to_str().ok()) {
-        str_attribute(buf, "user_agent.original", agent);
+    if let Some(agent) = &http.user_agent {
+        bytes_attribute(buf, "user_agent.original", agent);
     }
     if http.status_code != 0 {
         int_attribute(
@@ -240,12 +258,40 @@ fn saturating(value: impl TryInto<i64>) -> i64 {
     value.try_into().unwrap_or(i64::MAX)
 }
 
+// The typed attributes' lengths are known before they are written, so
+// they skip `message`'s guess and move: these two are most of a span's
+// bytes.
+
 fn str_attribute(buf: &mut Vec<u8>, key: &str, value: &str) {
-    attribute(buf, SPAN_ATTRIBUTES, key, |buf| any_string(buf, value));
+    bytes_attribute(buf, key, value.as_bytes());
+}
+
+/// A string attribute whose value is UTF-8 bytes.
+fn bytes_attribute(buf: &mut Vec<u8>, key: &str, value: &[u8]) {
+    // KeyValue { key = 1, value = 2: AnyValue { string_value = 1 } }.
+    let any = field_len(1, value.len());
+    length_header(
+        buf,
+        SPAN_ATTRIBUTES,
+        field_len(1, key.len()) + field_len(2, any),
+    );
+    put_bytes(buf, 1, key.as_bytes());
+    length_header(buf, 2, any);
+    put_bytes(buf, 1, value);
 }
 
 fn int_attribute(buf: &mut Vec<u8>, key: &str, value: i64) {
-    attribute(buf, SPAN_ATTRIBUTES, key, |buf| any_int(buf, value));
+    // AnyValue { int_value = 3 }, written even when 0 (a set oneof).
+    let any = 1 + encoded_len_varint(value as u64);
+    length_header(
+        buf,
+        SPAN_ATTRIBUTES,
+        field_len(1, key.len()) + field_len(2, any),
+    );
+    put_bytes(buf, 1, key.as_bytes());
+    length_header(buf, 2, any);
+    encode_key(3, WireType::Varint, buf);
+    encode_varint(value as u64, buf);
 }
 
 fn otel_attribute(buf: &mut Vec<u8>, tag: u32, key: &str, value: &Value) {
@@ -389,7 +435,6 @@ mod tests {
     use std::sync::Arc;
     use std::time::{Duration, SystemTime};
 
-    use axum::http::HeaderValue;
     use opentelemetry::trace::{SpanKind, Status};
     use opentelemetry::{Array, KeyValue, StringValue, Value};
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -404,8 +449,13 @@ mod tests {
     use super::super::GuestUse;
     use super::super::names;
     use super::super::record::{
-        EventRecord, GRPC_SERVICE, HttpAttrs, ModelIdentity, ScoreAttrs, SpanRecord, unix_nanos,
+        EventRecord, GRPC_SERVICE, HttpAttrs, Inline, ModelIdentity, ScoreAttrs, SpanRecord,
+        unix_nanos,
     };
+
+    fn inline(s: &str) -> Inline {
+        Inline::from_slice(s.as_bytes())
+    }
     use super::{Envelope, encode_request};
 
     type Pv = any_value::Value;
@@ -529,17 +579,17 @@ mod tests {
             0,
             9,
         );
-        rest.http = Some(Box::new(HttpAttrs {
+        rest.http = Some(HttpAttrs {
             method: Cow::Borrowed("POST"),
-            uri: "/v2/models/m/infer".parse().unwrap(),
+            path: inline("/v2/models/m/infer"),
             protocol_version: "1.1",
-            route: Some(Arc::from("/v2/models/{model}/infer")),
+            route: Some(inline("/v2/models/{model}/infer")),
             rpc_method: None,
-            user_agent: Some(HeaderValue::from_static("curl/8.5.0")),
+            user_agent: Some(inline("curl/8.5.0")),
             status_code: 500,
             grpc_status: None,
             error_type: Some(Cow::Borrowed("500")),
-        }));
+        });
         rest.status = Status::error("internal error");
         out.push((
             rest,
@@ -568,17 +618,17 @@ mod tests {
             1,
             2,
         );
-        grpc.http = Some(Box::new(HttpAttrs {
+        grpc.http = Some(HttpAttrs {
             method: Cow::Owned("POST".to_owned()),
-            uri: format!("/{GRPC_SERVICE}/ModelInfer").parse().unwrap(),
+            path: inline(&format!("/{GRPC_SERVICE}/ModelInfer")),
             protocol_version: "2",
             route: None,
-            rpc_method: Some(Arc::from("ModelInfer")),
-            user_agent: Some(HeaderValue::from_static("grpc-rust/0.14")),
+            rpc_method: Some(inline("ModelInfer")),
+            user_agent: Some(inline("grpc-rust/0.14")),
             status_code: 200,
             grpc_status: Some(0),
             error_type: None,
-        }));
+        });
         grpc.trace_state = "k=v".to_owned();
         out.push((
             grpc,
@@ -668,17 +718,17 @@ mod tests {
             10,
             20,
         );
-        merged.http = Some(Box::new(HttpAttrs {
+        merged.http = Some(HttpAttrs {
             method: Cow::Borrowed("POST"),
-            uri: "/v2/models/m/infer".parse().unwrap(),
+            path: inline("/v2/models/m/infer"),
             protocol_version: "1.1",
-            route: Some(Arc::from("/v2/models/{model}/infer")),
+            route: Some(inline("/v2/models/{model}/infer")),
             rpc_method: None,
-            user_agent: Some(HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()),
+            user_agent: None,
             status_code: 400,
             grpc_status: None,
             error_type: Some(Cow::Borrowed("400")),
-        }));
+        });
         merged.score = Some(ScoreAttrs {
             model: model(),
             rows: 1,
@@ -723,9 +773,9 @@ mod tests {
             21,
             22,
         );
-        late.http = Some(Box::new(HttpAttrs {
+        late.http = Some(HttpAttrs {
             method: Cow::Borrowed("POST"),
-            uri: "/v2/models/m/infer".parse().unwrap(),
+            path: inline("/v2/models/m/infer"),
             protocol_version: "1.0",
             route: None,
             rpc_method: None,
@@ -733,7 +783,7 @@ mod tests {
             status_code: 0,
             grpc_status: None,
             error_type: Some(Cow::Borrowed("timeout")),
-        }));
+        });
         late.score = Some(ScoreAttrs {
             model: model(),
             rows: 0,
@@ -1023,5 +1073,56 @@ mod tests {
         );
         check_envelope(&decoded, schema);
         assert!(decoded.resource_spans[0].scope_spans[0].spans.is_empty());
+    }
+
+    /// A request's span records no name: it is written from the method
+    /// and the route, or the gRPC method.
+    #[test]
+    fn a_request_span_is_named_from_its_route() {
+        let envelope = Envelope::new(&resource(), names::SCOPE, "0.1.0");
+        let request = |route: Option<&str>, rpc: Option<&str>| {
+            let mut record = SpanRecord::new(
+                Cow::Borrowed(""),
+                SpanKind::Server,
+                [1; 16],
+                [2; 8],
+                [0; 8],
+                1,
+            );
+            record.http = Some(HttpAttrs {
+                method: Cow::Borrowed("GET"),
+                path: inline("/x"),
+                protocol_version: "1.1",
+                route: route.map(inline),
+                rpc_method: rpc.map(inline),
+                user_agent: None,
+                status_code: 200,
+                grpc_status: None,
+                error_type: None,
+            });
+            record
+        };
+        let records = [
+            request(Some("/v2/models/{name}"), None),
+            request(None, Some("ModelInfer")),
+            request(None, None),
+        ];
+        let (mut out, mut scratch) = (Vec::new(), Vec::new());
+        encode_request(&envelope, &records, &mut out, &mut scratch);
+        let decoded = ExportTraceServiceRequest::decode(out.as_slice()).unwrap();
+        assert!(decoded.encode_to_vec() == out);
+        let names: Vec<&str> = decoded.resource_spans[0].scope_spans[0]
+            .spans
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "GET /v2/models/{name}",
+                &format!("{GRPC_SERVICE}/ModelInfer"),
+                "GET"
+            ]
+        );
     }
 }
