@@ -91,8 +91,8 @@ fn bench_model<M: glassbox_guest::Model>(
     group.finish();
 }
 
-/// What tracing adds to a library call: `Model::score` of one row on an
-/// engine whose telemetry exports traces through the lean path (to a
+/// What tracing adds to a library call: `Model::score` of one row (in a
+/// warm instance) on an engine whose telemetry exports traces through the lean path (to a
 /// closed port: the exporter thread encodes every batch and fails to send
 /// it, which costs the scoring thread nothing more than a sent one), against
 /// the same telemetry with traces off. Metrics are on in both.
@@ -113,7 +113,16 @@ fn bench_tracing(c: &mut Criterion) {
     let batch = host_batch(&columns("friedman_dtree_reg", 10, 1));
     let mut group = c.benchmark_group("tracing");
     for (label, telemetry) in [("untraced", &untraced), ("traced", &traced)] {
-        let engine = Engine::builder().telemetry(telemetry).build().unwrap();
+        // A warm instance: a fresh one per call costs tens of µs on some
+        // VMs, whose noise would hide the sub-µs difference measured here.
+        let engine = Engine::builder()
+            .limits(glassbox::Limits {
+                reuse_instances: true,
+                ..glassbox::Limits::default()
+            })
+            .telemetry(telemetry)
+            .build()
+            .unwrap();
         let model = engine
             .load(glassbox::examples::FRIEDMAN_TREE.component)
             .unwrap();

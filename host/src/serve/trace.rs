@@ -125,7 +125,7 @@ fn start(lean: &Lean, request: &Request) -> (Context, bool) {
     let record = started.sampled.then(|| {
         let mut record = Lean::record(&started, Cow::Borrowed(""), SpanKind::Server);
         let inline = |s: &str| Inline::from_slice(s.as_bytes());
-        record.http = Some(HttpAttrs {
+        record.http = Some(Box::new(HttpAttrs {
             method,
             path: inline(request.uri().path()),
             protocol_version: match request.version() {
@@ -144,7 +144,7 @@ fn start(lean: &Lean, request: &Request) -> (Context, bool) {
             status_code: 0,
             grpc_status: None,
             error_type: None,
-        });
+        }));
         record
     });
     let sampled = started.sampled;
@@ -225,7 +225,7 @@ fn finish(lean: &Lean, cx: &Context, mut response: Response) -> Response {
     }
     // Only a recorded trace is worth naming: an unsampled one exists nowhere.
     if request.context.is_valid()
-        && let Ok(value) = HeaderValue::from_str(&trace_response(&request.context))
+        && let Ok(value) = HeaderValue::from_bytes(&trace_response(&request.context))
     {
         response.headers_mut().insert(TRACE_RESPONSE_HEADER, value);
     }

@@ -162,11 +162,7 @@ impl ModelTelemetry {
                         if started.sampled {
                             CallSpan::Lean(
                                 lean.clone(),
-                                Box::new(Lean::record(
-                                    &started,
-                                    names::SPAN.into(),
-                                    SpanKind::Internal,
-                                )),
+                                Lean::record(&started, names::SPAN.into(), SpanKind::Internal),
                             )
                         } else {
                             CallSpan::None
@@ -202,8 +198,9 @@ pub(crate) struct GuestUse {
 enum CallSpan {
     None,
     Api(BoxedSpan),
-    /// The lean path's record, queued when the call ends.
-    Lean(Arc<Lean>, Box<SpanRecord>),
+    /// The lean path's record, queued when the call ends. (Not boxed: an
+    /// allocation and a copy more per call.)
+    Lean(Arc<Lean>, SpanRecord),
     /// The request's span (in this context) takes the call's attributes.
     Merged(Context),
 }
@@ -306,7 +303,7 @@ impl CallRecord<'_> {
                     failure,
                 );
                 record.end = std::time::SystemTime::now();
-                lean.queue.push(*record);
+                lean.queue.push(record);
             }
             CallSpan::Merged(cx) => {
                 if let Some(request) = cx.get::<RequestSpan>() {

@@ -391,7 +391,9 @@ async fn run(
 ) {
     let delay = config.schedule_delay;
     let transport = Transport::new(config);
-    let mut batch = Vec::with_capacity(queue.batch);
+    // Two buffers take turns: the queue fills one while this thread
+    // exports the other.
+    let mut taken = Vec::with_capacity(queue.capacity.min(4096));
     let (mut message, mut scratch) = (Vec::new(), Vec::new());
     loop {
         let stopping = stop.load(Ordering::Acquire);
@@ -403,19 +405,23 @@ async fn run(
         }
         // Everything queued goes, a batch per request.
         loop {
-            queue.take(&mut batch);
-            if batch.is_empty() {
+            queue.take(&mut taken);
+            if taken.is_empty() {
                 break;
             }
-            encode_request(&envelope, &batch, &mut message, &mut scratch);
-            let n = batch.len() as u64;
-            batch.clear();
-            let result = transport.send(&message).await;
-            if result.is_err() {
-                queue.drops.export_failed.fetch_add(n, Ordering::Relaxed);
+            for batch in taken.chunks(queue.batch) {
+                encode_request(&envelope, batch, &mut message, &mut scratch);
+                let result = transport.send(&message).await;
+                if result.is_err() {
+                    let n = batch.len() as u64;
+                    queue.drops.export_failed.fetch_add(n, Ordering::Relaxed);
+                }
+                outage.observe(
+                    &result.map_err(opentelemetry_sdk::error::OTelSdkError::InternalFailure),
+                );
+                queue.in_flight.fetch_sub(batch.len(), Ordering::Relaxed);
             }
-            outage
-                .observe(&result.map_err(opentelemetry_sdk::error::OTelSdkError::InternalFailure));
+            taken.clear();
         }
         if stopping || (stop.load(Ordering::Acquire) && queue.is_empty()) {
             break;

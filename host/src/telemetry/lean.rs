@@ -56,6 +56,10 @@ pub(crate) struct Queue {
     pub(crate) batch: usize,
     pub(crate) wake: tokio::sync::Notify,
     pub(crate) drops: Arc<Drops>,
+    /// Spans the exporter has taken and not yet sent: they count against
+    /// the capacity too, so that memory stays bounded while an export
+    /// waits on a slow collector.
+    pub(crate) in_flight: std::sync::atomic::AtomicUsize,
     /// Set once the exporter has stopped: later spans are dropped.
     pub(crate) closed: AtomicBool,
 }
@@ -68,6 +72,7 @@ impl Queue {
             batch: batch.clamp(1, capacity),
             wake: tokio::sync::Notify::new(),
             drops,
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
             closed: AtomicBool::new(false),
         }
     }
@@ -76,7 +81,9 @@ impl Queue {
     /// is full.
     pub(crate) fn push(&self, span: SpanRecord) {
         let mut spans = self.spans.lock().unwrap_or_else(PoisonError::into_inner);
-        if spans.len() >= self.capacity || self.closed.load(Ordering::Relaxed) {
+        if spans.len() + self.in_flight.load(Ordering::Relaxed) >= self.capacity
+            || self.closed.load(Ordering::Relaxed)
+        {
             drop(spans);
             self.drops.queue_full.fetch_add(1, Ordering::Relaxed);
             return;
@@ -89,11 +96,14 @@ impl Queue {
         }
     }
 
-    /// Takes up to one batch of spans.
+    /// Takes every queued span, swapping `into` (emptied) for the queue:
+    /// O(1) under the lock, so a scoring thread never waits while the
+    /// exporter copies records out.
     pub(crate) fn take(&self, into: &mut Vec<SpanRecord>) {
+        into.clear();
         let mut spans = self.spans.lock().unwrap_or_else(PoisonError::into_inner);
-        let n = spans.len().min(self.batch);
-        into.extend(spans.drain(..n));
+        std::mem::swap(&mut *spans, into);
+        self.in_flight.store(into.len(), Ordering::Relaxed);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -410,12 +420,40 @@ impl Drop for Span {
 }
 
 /// The trace and span id of `context` as the W3C `traceresponse` header's
-/// value: `00-{trace id}-{span id}-{flags}`.
-pub(crate) fn trace_response(context: &SpanContext) -> String {
-    format!(
-        "00-{}-{}-{:02x}",
-        context.trace_id(),
-        context.span_id(),
-        context.trace_flags().to_u8()
-    )
+/// value: `00-{trace id}-{span id}-{flags}`. Hex written by hand: through
+/// `format!` and the ids' `Display` it was half of a request span's cost.
+pub(crate) fn trace_response(context: &SpanContext) -> [u8; 55] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'-'; 55];
+    out[..2].copy_from_slice(b"00");
+    let mut put = |at: usize, bytes: &[u8]| {
+        for (i, b) in bytes.iter().enumerate() {
+            out[at + 2 * i] = HEX[usize::from(b >> 4)];
+            out[at + 2 * i + 1] = HEX[usize::from(b & 15)];
+        }
+    };
+    put(3, &context.trace_id().to_bytes());
+    put(36, &context.span_id().to_bytes());
+    put(53, &[context.trace_flags().to_u8()]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+
+    #[test]
+    fn the_trace_response_header_is_w3c_trace_context() {
+        let context = SpanContext::new(
+            TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap(),
+            SpanId::from_hex("b7ad6b7169203331").unwrap(),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        );
+        assert_eq!(
+            std::str::from_utf8(&super::trace_response(&context)).unwrap(),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        );
+    }
 }

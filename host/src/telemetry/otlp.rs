@@ -579,7 +579,7 @@ mod tests {
             0,
             9,
         );
-        rest.http = Some(HttpAttrs {
+        rest.http = Some(Box::new(HttpAttrs {
             method: Cow::Borrowed("POST"),
             path: inline("/v2/models/m/infer"),
             protocol_version: "1.1",
@@ -589,7 +589,7 @@ mod tests {
             status_code: 500,
             grpc_status: None,
             error_type: Some(Cow::Borrowed("500")),
-        });
+        }));
         rest.status = Status::error("internal error");
         out.push((
             rest,
@@ -618,7 +618,7 @@ mod tests {
             1,
             2,
         );
-        grpc.http = Some(HttpAttrs {
+        grpc.http = Some(Box::new(HttpAttrs {
             method: Cow::Owned("POST".to_owned()),
             path: inline(&format!("/{GRPC_SERVICE}/ModelInfer")),
             protocol_version: "2",
@@ -628,7 +628,7 @@ mod tests {
             status_code: 200,
             grpc_status: Some(0),
             error_type: None,
-        });
+        }));
         grpc.trace_state = "k=v".to_owned();
         out.push((
             grpc,
@@ -718,7 +718,7 @@ mod tests {
             10,
             20,
         );
-        merged.http = Some(HttpAttrs {
+        merged.http = Some(Box::new(HttpAttrs {
             method: Cow::Borrowed("POST"),
             path: inline("/v2/models/m/infer"),
             protocol_version: "1.1",
@@ -728,7 +728,7 @@ mod tests {
             status_code: 400,
             grpc_status: None,
             error_type: Some(Cow::Borrowed("400")),
-        });
+        }));
         merged.score = Some(ScoreAttrs {
             model: model(),
             rows: 1,
@@ -773,7 +773,7 @@ mod tests {
             21,
             22,
         );
-        late.http = Some(HttpAttrs {
+        late.http = Some(Box::new(HttpAttrs {
             method: Cow::Borrowed("POST"),
             path: inline("/v2/models/m/infer"),
             protocol_version: "1.0",
@@ -783,7 +783,7 @@ mod tests {
             status_code: 0,
             grpc_status: None,
             error_type: Some(Cow::Borrowed("timeout")),
-        });
+        }));
         late.score = Some(ScoreAttrs {
             model: model(),
             rows: 0,
@@ -1089,7 +1089,7 @@ mod tests {
                 [0; 8],
                 1,
             );
-            record.http = Some(HttpAttrs {
+            record.http = Some(Box::new(HttpAttrs {
                 method: Cow::Borrowed("GET"),
                 path: inline("/x"),
                 protocol_version: "1.1",
@@ -1099,7 +1099,7 @@ mod tests {
                 status_code: 200,
                 grpc_status: None,
                 error_type: None,
-            });
+            }));
             record
         };
         let records = [

@@ -108,7 +108,9 @@ pub(crate) struct SpanRecord {
     pub(crate) kind: SpanKind,
     pub(crate) start: SystemTime,
     pub(crate) end: SystemTime,
-    pub(crate) http: Option<HttpAttrs>,
+    /// Boxed: a scoring call's span, the most common, has none, and a
+    /// smaller record is less to copy into the queue and across cores.
+    pub(crate) http: Option<Box<HttpAttrs>>,
     pub(crate) score: Option<ScoreAttrs>,
     /// Attributes set through the OpenTelemetry API.
     pub(crate) attributes: Vec<KeyValue>,
