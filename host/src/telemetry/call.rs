@@ -195,6 +195,10 @@ pub(crate) struct GuestUse {
 }
 
 /// The span of a call in progress.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per call, on the stack: boxing the record costs an allocation and a copy per call"
+)]
 enum CallSpan {
     None,
     Api(BoxedSpan),
