@@ -1021,8 +1021,10 @@ async fn a_request_is_one_span_by_default() {
         .to_string();
     let mut bad = inputs.clone();
     bad[3]["data"] = json!([0.5, "x"]);
+    // A client's 8 KiB user agent: the span keeps its first 256 bytes.
     let refused = client
         .post(&url)
+        .header("user-agent", "x".repeat(8192))
         .json(&json!({ "inputs": bad }))
         .send()
         .await
@@ -1065,6 +1067,7 @@ async fn a_request_is_one_span_by_default() {
         .find(|s| s.attrs.get("http.response.status_code").map(String::as_str) == Some("400"))
         .expect("the refused request's span");
     assert_eq!(refused.parent, "", "a root span");
+    assert_eq!(refused.attrs["user_agent.original"], "x".repeat(256));
     assert_eq!(refused.attrs[names::OUTCOME], "invalid_input");
     assert_eq!(refused.attrs[names::ERROR_TYPE], "invalid_input");
     assert_eq!(refused.status, 0, "a 4xx is not a server error");

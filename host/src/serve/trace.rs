@@ -35,6 +35,9 @@ impl Extractor for Headers<'_> {
     }
 }
 
+/// The most bytes of a path, route, gRPC method or user agent a span keeps.
+const MAX_VALUE: usize = 256;
+
 /// The method as a span attribute; the common ones without an allocation.
 fn method_name(method: &Method) -> Cow<'static, str> {
     match *method {
@@ -124,7 +127,16 @@ fn start(lean: &Lean, request: &Request) -> (Context, bool) {
     // Attributes cost copies, which an unsampled span does not need.
     let record = started.sampled.then(|| {
         let mut record = Lean::record(&started, Cow::Borrowed(""), SpanKind::Server);
-        let inline = |s: &str| Inline::from_slice(s.as_bytes());
+        let inline = |s: &str| {
+            // A client's path and headers may take 64 KiB: a span keeps
+            // at most MAX_VALUE bytes of each, at a character boundary, so
+            // a full queue holds kilobytes per span, not a client's choice.
+            let mut end = s.len().min(MAX_VALUE);
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            Inline::from_slice(&s.as_bytes()[..end])
+        };
         record.http = Some(Box::new(HttpAttrs {
             method,
             path: inline(request.uri().path()),
