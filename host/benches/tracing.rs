@@ -19,6 +19,9 @@
 //! `/proc/PID/task/TID/schedstat` in nanoseconds. `--server-cpu` pins the
 //! server to one CPU (run this program and the collector on another).
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -139,15 +142,7 @@ impl Served {
 
     /// The server's user and system CPU time so far, all threads.
     fn cpu(&self) -> anyhow::Result<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // Fields after the command name (which may hold spaces): utime and
-        // stime are the 12th and 13th.
-        let after = &stat[stat.rfind(')').context("stat")? + 2..];
-        let fields: Vec<&str> = after.split(' ').collect();
-        let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
-        // SAFETY: sysconf only reads a system constant.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-        Ok(Duration::from_secs_f64(ticks as f64 / hz as f64))
+        common::process_cpu(self.child.id())
     }
 
     /// The exporter thread's CPU time so far (zero when there is none).
