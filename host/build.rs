@@ -12,6 +12,19 @@ fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest.parent().unwrap().to_path_buf();
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    // The triple `glassbox precompile` names this host by, and a precompiled
+    // model's header is checked against.
+    println!(
+        "cargo:rustc-env=GLASSBOX_TARGET={}",
+        std::env::var("TARGET").unwrap()
+    );
+    generate_grpc(&manifest);
+    // The runtime-only build has no compiler, so neither the runner (what
+    // `glassbox compile` snapshots) nor the example components it could not
+    // load.
+    if std::env::var_os("CARGO_FEATURE_COMPILER").is_none() {
+        return;
+    }
     rerun_if_guest_sources_change(&workspace, &["examples/models", "host/runner", "onnx"]);
     let mut packages: Vec<String> = EXAMPLES
         .iter()
@@ -26,7 +39,6 @@ fn main() {
     for (name, module) in EXAMPLES.iter().zip(modules) {
         componentize_file(&module, &out.join(format!("{name}.wasm")));
     }
-    generate_grpc(&manifest);
 }
 
 /// The Open Inference Protocol's gRPC messages and service (`serve::grpc`)

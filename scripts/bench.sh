@@ -36,7 +36,10 @@
 # 8. starts `glassbox serve` with all of them: start-up to first answer with
 #    an empty and a warm code cache, resident memory, and single-row
 #    requests per second with wrk (scripts/bench_serve.py);
-# 9. prints the tables with ratios (scripts/bench_report.py).
+# 9. starts the runtime-only build (scripts/dist.sh --runtime) on them
+#    precompiled and signed: start to first answer and resident memory
+#    (scripts/bench_edge.py);
+# 10. prints the tables with ratios (scripts/bench_report.py).
 #
 # Needs python3 with venv, gcc (TL2cgen's C is compiled with it), and wrk
 # (Debian's package, installed here with apt-get when missing and run as
@@ -107,6 +110,12 @@ cargo bench -p glassbox --bench protocols -- --glassbox "$(realpath "$glassbox")
 
 echo "== glassbox serve" >&2
 "$PY" scripts/bench_serve.py "$glassbox" "$out/models" "${quick[@]}" --json "$out/serve.json"
+
+echo "== an edge node: the runtime-only build on the models precompiled" >&2
+host=$(rustc -vV | sed -n 's/^host: //p')
+runtime=target/ship/$host/glassbox-runtime
+[[ -x $runtime ]] || scripts/dist.sh --runtime >&2
+"$PY" scripts/bench_edge.py "$runtime" "$glassbox" "$out/models" "${quick[@]}" --json "$out/edge.json"
 
 docs=()
 [[ $mode == full ]] && docs=(--docs docs/BENCHMARKS.md)

@@ -247,7 +247,7 @@ def fmt_rate(v):
     return f"{v / 1e6:.2f} M" if v >= 1e6 else f"{v / 1e3:.0f} k"
 
 
-def report(gb, peers, serve, mode, trees=None, py=None):
+def report(gb, peers, serve, mode, trees=None, py=None, edge=None):
     out = []
     w = out.append
     dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
@@ -330,6 +330,11 @@ def report(gb, peers, serve, mode, trees=None, py=None):
     w(f"| the same, empty code cache (Cranelift compiles every model) | {cold:,.0f} ms | |")
     w(f"| resident memory, all {serve['models']} models loaded and answered | {rss:.1f} MiB | ≤ 100 MB: {verdict(rss * 2**20 <= 100e6)} |")
     w(f"| peak resident memory, after the HTTP runs above | {peak:.1f} MiB | |")
+    if edge:
+        rt = edge["runtime_precompiled"]
+        first, every, ers = rt["first_answer_ms"], rt["every_model_answered_ms"], rt["rss_bytes"] / 2**20
+        w(f"| runtime-only build, {edge['models']} models precompiled: start until every model has answered (the first answer) | {every:.1f} ms ({first:.1f} ms) | ≤ 20 ms: {verdict(every <= 20)} |")
+        w(f"| the same: resident memory, every model loaded and answered | {ers:.1f} MiB | ≤ 40 MB: {verdict(ers * 2**20 <= 40e6)} |")
     w("")
 
     tree_batch_ok, tree_one_ok = [], []
@@ -385,7 +390,8 @@ def main():
     load = lambda f: json.load(open(os.path.join(args.dir, f), encoding="utf-8"))
     optional = lambda f: load(f) if os.path.exists(os.path.join(args.dir, f)) else None  # noqa: E731
     trees, py = optional("trees.json"), optional("python.json")
-    text = report(load("glassbox.json"), load("peers.json"), load("serve.json"), args.mode, trees, py)
+    text = report(load("glassbox.json"), load("peers.json"), load("serve.json"), args.mode, trees, py,
+                  optional("edge.json"))
     sys.stdout.write(text)
     if args.docs:
         write_docs(args.docs, text)

@@ -4,9 +4,10 @@
 # loopback; see scripts/test-services.sh), runs `cargo test --workspace
 # --release` with them required, then the Python tests and the tests with
 # tritonclient and KServe's SDK (scripts/test-clients.sh), and stops the
-# services afterwards. Release, so that the tests, the Python wheel and the
-# benchmark suite share one build (the integration tests also take 8
-# minutes instead of 11).
+# services afterwards. First it builds the runtime-only binaries the edge
+# tests run (scripts/dist.sh, for this machine and aarch64). Release, so
+# that the tests, the Python wheel and the benchmark suite share one build
+# (the integration tests also take 8 minutes instead of 11).
 #
 #   scripts/test.sh                  # everything
 #   scripts/test.sh -- telemetry     # extra arguments go to cargo test
@@ -17,6 +18,20 @@
 # the services, saying so.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# The edge tests (tests/all/edge.rs) run the runtime-only build, stripped
+# as it ships, for this machine and for aarch64 under Debian's qemu-user;
+# its size budget (10 MB) is checked as it is built.
+scripts/dist.sh --runtime --max-mb 10
+scripts/dist.sh --runtime --target aarch64-unknown-linux-gnu --max-mb 10
+if ! command -v qemu-aarch64 >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user
+fi
+host=$(rustc -vV | sed -n 's/^host: //p')
+export GLASSBOX_EDGE_RUNTIME=$PWD/target/ship/$host/glassbox-runtime
+export GLASSBOX_EDGE_AARCH64=$PWD/target/ship/aarch64-unknown-linux-gnu/glassbox-runtime
+export QEMU_LD_PREFIX=/usr/aarch64-linux-gnu
 
 scripts/test-services.sh start >/dev/null
 trap 'scripts/test-services.sh stop' EXIT

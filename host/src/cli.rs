@@ -96,8 +96,33 @@ enum Command {
     /// it is written.
     // `--version` names the model's version here, not glassbox's.
     #[command(disable_version_flag = true)]
+    #[cfg(feature = "compiler")]
     Compile(CompileArgs),
+    /// Compile a component to native code for a target, once, on a build
+    /// machine: a node loads the result (.cwasm) without compiling.
+    ///
+    /// Native code is trusted only as far as its signer: a node loads a
+    /// .cwasm only when a key it trusts signed it. Give --key to sign here,
+    /// or sign later with `glassbox sign`. The component is first loaded on
+    /// this machine, so a model that would be refused is refused here.
+    /// See docs/DISTRIBUTE.md.
+    #[cfg(feature = "compiler")]
+    Precompile {
+        /// The component.
+        model: PathBuf,
+        /// The target triple: x86_64-unknown-linux-gnu,
+        /// aarch64-unknown-linux-gnu, … [default: this machine's]
+        #[arg(long, value_name = "TRIPLE")]
+        target: Option<String>,
+        /// Where to write the precompiled model.
+        #[arg(short, long, value_name = "MODEL.cwasm")]
+        output: PathBuf,
+        /// Sign it with this secret key (PEM, from `glassbox keygen`).
+        #[arg(long, value_name = "KEY")]
+        key: Option<PathBuf>,
+    },
     /// Wrap a core module built with glassbox-guest (wasm32-unknown-unknown) into a component.
+    #[cfg(feature = "compiler")]
     Componentize {
         /// The core module, e.g. target/wasm32-unknown-unknown/release/my_model.wasm.
         module: PathBuf,
@@ -110,7 +135,11 @@ enum Command {
     /// Compiles a component for another glassbox process, which watches
     /// this one's time and memory (see `glassbox::runtime::compiler`).
     #[command(hide = true, name = "__compile")]
+    #[cfg(feature = "compiler")]
     InternalCompile {
+        /// Compile for this target triple rather than this host.
+        #[arg(long)]
+        target: Option<String>,
         /// The engine's limits, as JSON.
         #[arg(long)]
         limits: String,
@@ -126,22 +155,33 @@ enum Command {
     ///
     /// Credentials: GLASSBOX_REGISTRY_USERNAME/PASSWORD, else the Docker
     /// config file's entry for the registry, else anonymous.
+    #[cfg(feature = "oci")]
     Push {
         /// The component.
         model: PathBuf,
+        /// A precompiled form of it (`glassbox precompile`; repeatable, one
+        /// per target), pushed as a further layer of the same artifact.
+        #[arg(long, value_name = "MODEL.cwasm")]
+        precompiled: Vec<PathBuf>,
         /// Where: REGISTRY/REPOSITORY:TAG.
         reference: String,
         /// Plain HTTP (a loopback test registry).
         #[arg(long)]
         insecure: bool,
     },
-    /// Pull a component from an OCI registry (checked against its digest).
+    /// Pull a component from an OCI registry (checked against its digest),
+    /// or, with --target, its precompiled form for that target.
+    #[cfg(feature = "oci")]
     Pull {
         /// What: REGISTRY/REPOSITORY:TAG or @sha256:….
         reference: String,
-        /// Where to write the component.
+        /// Where to write the component (or the precompiled form).
         #[arg(short, long)]
         output: PathBuf,
+        /// Write the artifact's precompiled form for this target triple
+        /// instead of the component (`native`: this machine's).
+        #[arg(long, value_name = "TRIPLE")]
+        target: Option<String>,
         /// Plain HTTP (a loopback test registry).
         #[arg(long)]
         insecure: bool,
@@ -251,6 +291,11 @@ struct EngineArgs {
     /// Memory limit per model instance, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = Limits::default().memory_bytes >> 20)]
     memory_mib: usize,
+    /// Instances live at once, all models together. Each reserves a few GiB
+    /// of address space (not memory): fewer suit boards whose kernels give
+    /// a process 512 GiB of it (39-bit).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_instances)]
+    max_instances: u32,
     /// Directory caching compiled models.
     /// [default: $GLASSBOX_CACHE_DIR, $XDG_CACHE_HOME/glassbox or ~/.cache/glassbox]
     #[arg(long, value_name = "DIR")]
@@ -258,23 +303,45 @@ struct EngineArgs {
     /// Compile every time; read and write no cache.
     #[arg(long, conflicts_with = "cache_dir")]
     no_cache: bool,
+    /// Load only models signed by this public key (repeatable; adds to
+    /// GLASSBOX_TRUSTED_KEYS, a :-separated list of files). Precompiled
+    /// models (.cwasm) load only with one.
+    #[arg(long = "trusted-key", value_name = "PUB")]
+    trusted_keys: Vec<PathBuf>,
 }
 
 impl EngineArgs {
     fn engine(&self) -> Result<Engine> {
-        Ok(self.builder().build()?)
+        Ok(self.builder()?.build()?)
     }
 
-    fn builder(&self) -> EngineBuilder {
+    /// The trusted keys of the flags and GLASSBOX_TRUSTED_KEYS, if any.
+    fn trusted_keys(&self) -> Result<Option<glassbox::artifact::sign::TrustedKeys>> {
+        let mut paths = self.trusted_keys.clone();
+        if let Some(v) = std::env::var_os("GLASSBOX_TRUSTED_KEYS").filter(|v| !v.is_empty()) {
+            paths.extend(std::env::split_paths(&v));
+        }
+        if paths.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(read_keys(&paths)?))
+    }
+
+    fn builder(&self) -> Result<EngineBuilder> {
         let limits = Limits {
             deadline: Duration::from_millis(self.deadline_ms),
             memory_bytes: self.memory_mib << 20,
+            max_instances: self.max_instances,
             ..Limits::default()
         };
         let mut builder = EngineBuilder::default().limits(limits);
         // Untrusted components compile in a child process under a budget.
+        #[cfg(feature = "compiler")]
         if let Ok(exe) = std::env::current_exe() {
             builder = builder.compile_with(exe);
+        }
+        if let Some(keys) = self.trusted_keys()? {
+            builder = builder.trusted_keys(keys);
         }
         if !self.no_cache
             && let Some(dir) = self
@@ -284,7 +351,7 @@ impl EngineArgs {
         {
             builder = builder.cache_dir(dir);
         }
-        builder
+        Ok(builder)
     }
 }
 
@@ -294,19 +361,28 @@ pub fn run() -> Result<ExitCode> {
             model,
             json,
             keys,
-            engine,
-        } => inspect(&engine.engine()?, &model, json, &keys),
+            mut engine,
+        } => {
+            // A key given to check the signature is trusted to load with
+            // too: a precompiled model loads only with one.
+            engine.trusted_keys.extend(keys.iter().cloned());
+            inspect(&engine.engine()?, &model, json, &keys)
+        }
         Command::Keygen { out, force } => keygen(&out, force),
+        #[cfg(feature = "oci")]
         Command::Push {
             model,
+            precompiled,
             reference,
             insecure,
-        } => push(&model, &reference, insecure),
+        } => push(&model, &precompiled, &reference, insecure),
+        #[cfg(feature = "oci")]
         Command::Pull {
             reference,
             output,
+            target,
             insecure,
-        } => pull(&reference, &output, insecure),
+        } => pull(&reference, &output, target.as_deref(), insecure),
         Command::Sign { key, model, output } => sign(&key, &model, output.as_deref()),
         Command::Verify { keys, models } => verify(&keys, &models),
         Command::Score {
@@ -323,12 +399,21 @@ pub fn run() -> Result<ExitCode> {
                 prometheus: false,
                 ..TelemetryConfig::default()
             })?;
-            let engine = engine.builder().telemetry(&telemetry).build()?;
+            let engine = engine.builder()?.telemetry(&telemetry).build()?;
             let result = score(&engine, &model, rows.as_deref(), batch_size.max(1));
             telemetry.shutdown();
             result
         }
+        #[cfg(feature = "compiler")]
         Command::Compile(args) => compile(args),
+        #[cfg(feature = "compiler")]
+        Command::Precompile {
+            model,
+            target,
+            output,
+            key,
+        } => precompile(&model, target.as_deref(), &output, key.as_deref()),
+        #[cfg(feature = "compiler")]
         Command::Componentize { module, output } => {
             let bytes =
                 std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
@@ -362,19 +447,83 @@ pub fn run() -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "compiler")]
         Command::InternalCompile {
+            target,
             limits,
             interruptible,
             input,
             output,
         } => {
             let limits: Limits = serde_json::from_str(&limits).context("--limits")?;
-            glassbox::runtime::compiler::compile_command(limits, interruptible, &input, &output)?;
+            glassbox::runtime::compiler::compile_command(
+                limits,
+                interruptible,
+                target.as_deref(),
+                &input,
+                &output,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
+#[cfg(feature = "compiler")]
+fn precompile(
+    model: &Path,
+    target: Option<&str>,
+    output: &Path,
+    key: Option<&Path>,
+) -> Result<ExitCode> {
+    let started = Instant::now();
+    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    // Read the key before the long step: a wrong path fails at once.
+    let secret = key
+        .map(|k| std::fs::read_to_string(k).with_context(|| format!("reading {}", k.display())))
+        .transpose()?;
+    let mut builder = EngineBuilder::default();
+    if let Ok(exe) = std::env::current_exe() {
+        builder = builder.compile_with(exe);
+    }
+    // What a node would refuse is refused here, where it is cheap to fix.
+    let engine = builder.clone().build()?;
+    let checked = engine
+        .load(&bytes)
+        .with_context(|| format!("{} is not a loadable model", model.display()))?;
+    let target = target.unwrap_or(glassbox::artifact::precompiled::host_target());
+    eprintln!(
+        "precompiling {} ({} {}) for {target}",
+        model.display(),
+        checked.name(),
+        checked.info().version
+    );
+    let mut code = builder
+        .precompile(&bytes, Some(target))
+        .with_context(|| format!("precompiling {} for {target}", model.display()))?;
+    let signed = match (&secret, key) {
+        (Some(secret), Some(key)) => {
+            code = glassbox::artifact::sign::sign(&code, secret)
+                .with_context(|| format!("signing with {}", key.display()))?;
+            format!(
+                "signed by key {}",
+                glassbox::artifact::sign::signers(&code)?.join(", ")
+            )
+        }
+        _ => "NOT signed: nodes load it only once signed (`glassbox sign --key KEY FILE`)".into(),
+    };
+    let tmp = output.with_extension("cwasm.writing");
+    std::fs::write(&tmp, &code).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, output).with_context(|| format!("writing {}", output.display()))?;
+    eprintln!(
+        "wrote {} ({} bytes, {target}, {signed}) in {:.1} s",
+        output.display(),
+        code.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "compiler")]
 fn compile(args: CompileArgs) -> Result<ExitCode> {
     let CompileArgs {
         onnx,
@@ -520,6 +669,7 @@ fn compile(args: CompileArgs) -> Result<ExitCode> {
 }
 
 /// `glassbox compile`'s arguments.
+#[cfg(feature = "compiler")]
 #[derive(clap::Args)]
 struct CompileArgs {
     /// The ONNX file (from skl2onnx, with zipmap=False for classifiers).
@@ -559,6 +709,7 @@ struct CompileArgs {
 }
 
 /// `glassbox compile --trees`.
+#[cfg(feature = "compiler")]
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum Trees {
     Auto,
@@ -708,6 +859,7 @@ fn read_keys(paths: &[PathBuf]) -> Result<glassbox::artifact::sign::TrustedKeys>
 }
 
 /// A small runtime for the registry commands' network calls.
+#[cfg(feature = "oci")]
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> Result<T> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -716,8 +868,18 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> Result<T> {
         .block_on(f))
 }
 
-fn push(model: &Path, reference: &str, insecure: bool) -> Result<ExitCode> {
+#[cfg(feature = "oci")]
+fn push(
+    model: &Path,
+    precompiled: &[PathBuf],
+    reference: &str,
+    insecure: bool,
+) -> Result<ExitCode> {
     let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let forms = precompiled
+        .iter()
+        .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
+        .collect::<Result<Vec<_>>>()?;
     // Only what a host would load goes out.
     glassbox::Engine::new()?
         .load(&bytes)
@@ -726,33 +888,61 @@ fn push(model: &Path, reference: &str, insecure: bool) -> Result<ExitCode> {
         insecure,
         title: model.file_name().map(|n| n.to_string_lossy().into_owned()),
     };
-    let pushed = block_on(glassbox::ship::oci::push(&bytes, reference, &options))??;
+    let pushed = block_on(glassbox::ship::oci::push(
+        &bytes, &forms, reference, &options,
+    ))??;
     eprintln!(
-        "pushed {} ({} bytes, {}) to {}",
+        "pushed {} ({} bytes, {}) and {} precompiled form(s) to {}",
         model.display(),
         bytes.len(),
         pushed.layer_digest,
+        forms.len(),
         pushed.manifest_url
     );
     Ok(ExitCode::SUCCESS)
 }
 
-fn pull(reference: &str, output: &Path, insecure: bool) -> Result<ExitCode> {
+#[cfg(feature = "oci")]
+fn pull(reference: &str, output: &Path, target: Option<&str>, insecure: bool) -> Result<ExitCode> {
     let options = glassbox::ship::oci::OciOptions {
         insecure,
         ..Default::default()
     };
     let pulled = block_on(glassbox::ship::oci::pull(reference, &options))??;
-    let tmp = output.with_extension("wasm.pulling");
-    std::fs::write(&tmp, &pulled.component)
-        .with_context(|| format!("writing {}", tmp.display()))?;
+    let (bytes, digest) = match target {
+        None => (&pulled.component, &pulled.layer_digest),
+        Some(t) => {
+            let t = if t == "native" {
+                glassbox::artifact::precompiled::host_target()
+            } else {
+                t
+            };
+            let Some(form) = pulled.form(t) else {
+                let have: Vec<&str> = pulled
+                    .precompiled
+                    .iter()
+                    .map(|f| f.target.as_str())
+                    .collect();
+                bail!(
+                    "{reference} has no precompiled form for {t} (it has: {})",
+                    if have.is_empty() {
+                        "none".to_string()
+                    } else {
+                        have.join(", ")
+                    }
+                );
+            };
+            (&form.bytes, &form.digest)
+        }
+    };
+    let tmp = output.with_extension("pulling");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, output).with_context(|| format!("writing {}", output.display()))?;
     eprintln!(
-        "pulled {reference} ({}, manifest {}) to {} ({} bytes)",
-        pulled.layer_digest,
+        "pulled {reference} ({digest}, manifest {}) to {} ({} bytes)",
         pulled.manifest_digest,
         output.display(),
-        pulled.component.len()
+        bytes.len()
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -848,6 +1038,10 @@ fn inspect(engine: &Engine, name: &str, json: bool, keys: &[PathBuf]) -> Result<
         "verified": verdict.as_ref().map(Result::is_ok),
         "problem": verdict.as_ref().and_then(|v| v.as_ref().err()),
     });
+    let precompiled = glassbox::artifact::precompiled::read(&bytes)
+        .ok()
+        .map(|p| p.header);
+    d["precompiled"] = serde_json::to_value(&precompiled)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&d)?);
         return Ok(ExitCode::SUCCESS);
@@ -858,6 +1052,14 @@ fn inspect(engine: &Engine, name: &str, json: bool, keys: &[PathBuf]) -> Result<
     println!("task:     {}", d["task"].as_str().unwrap_or_default());
     println!("digest:   {}", d["digest"].as_str().unwrap_or_default());
     println!("size:     {} bytes", model.size());
+    if let Some(p) = &precompiled {
+        println!(
+            "code:     precompiled for {} by glassbox {} ({} bytes in all)",
+            p.target,
+            p.glassbox,
+            bytes.len()
+        );
+    }
     let imports = model.imports();
     println!(
         "imports:  {}",
@@ -1152,6 +1354,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         config.cache_dir = EngineBuilder::default_cache_dir();
     }
     // Untrusted components compile in a child process under a budget.
+    #[cfg(feature = "compiler")]
     if config.compile_helper.is_none() {
         config.compile_helper = std::env::current_exe().ok();
     }

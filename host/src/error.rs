@@ -194,6 +194,17 @@ pub enum Error {
         /// Why.
         reason: SignatureError,
     },
+    /// A precompiled model (`.cwasm`) cannot be loaded here: no trusted key
+    /// to check it against, another target, another engine, or a
+    /// malformed file; or a component was given to a build without a
+    /// compiler.
+    #[error("model `{model}` refused: {reason}")]
+    Precompiled {
+        /// The model (its file name).
+        model: String,
+        /// Why.
+        reason: String,
+    },
     /// An expectations file could not be read or does not fit the model.
     #[error("expectations: {0}")]
     Expectations(String),
@@ -353,6 +364,7 @@ impl Error {
             Error::Training(_) => "invalid_training_data",
             Error::Expectations(_) => "invalid_expectations",
             Error::Signature { .. } => "signature",
+            Error::Precompiled { .. } => "precompiled_refused",
             Error::NotAComponent(_)
             | Error::WrongVersion { .. }
             | Error::WrongWorld { .. }

@@ -15,6 +15,7 @@ pub struct Example {
 }
 
 /// Handwritten digits: scikit-learn `StandardScaler → LogisticRegression`, 64 pixels → 10 classes.
+#[cfg(feature = "compiler")]
 pub const DIGITS_LOGREG: Example = Example {
     name: "digits-logreg",
     description: "handwritten digits, StandardScaler + LogisticRegression (64 features, 10 classes)",
@@ -23,6 +24,7 @@ pub const DIGITS_LOGREG: Example = Example {
 };
 
 /// Friedman #1: scikit-learn `DecisionTreeRegressor(max_depth=8)`, 10 features → 1 value.
+#[cfg(feature = "compiler")]
 pub const FRIEDMAN_TREE: Example = Example {
     name: "friedman-tree",
     description: "Friedman #1 regression, DecisionTreeRegressor of depth 8 (10 features)",
@@ -30,8 +32,14 @@ pub const FRIEDMAN_TREE: Example = Example {
     sample_rows: include_str!("../../examples/models/friedman-tree/sample.jsonl"),
 };
 
-/// Every embedded example.
-pub const ALL: [Example; 2] = [DIGITS_LOGREG, FRIEDMAN_TREE];
+/// Every embedded example: none in the runtime-only build, which has no
+/// compiler to load a component with.
+#[cfg(feature = "compiler")]
+pub const ALL: &[Example] = &[DIGITS_LOGREG, FRIEDMAN_TREE];
+/// Every embedded example: none in the runtime-only build, which has no
+/// compiler to load a component with.
+#[cfg(not(feature = "compiler"))]
+pub const ALL: &[Example] = &[];
 
 /// The example called `name`.
 pub fn find(name: &str) -> Option<&'static Example> {

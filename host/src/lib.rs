@@ -52,10 +52,17 @@
 //! registries, [`examples`] are the bundled models, and [`Error`] has one
 //! variant per way a load or a call can fail. The `glassbox:model` WIT
 //! contract's types, which all of them share, are re-exported here.
+//!
+//! Cargo features: `full`, the default, is `compiler` (Cranelift for every
+//! target, [`compile`], componentize, `EngineBuilder::precompile`, the
+//! bundled examples) and `oci` (`ship::oci`). Without them the crate is a
+//! runtime that loads precompiled models ([`artifact::precompiled`]) only,
+//! a quarter of the size (docs/DISTRIBUTE.md).
 
 #![warn(missing_docs)]
 
 pub mod artifact;
+#[cfg(feature = "compiler")]
 pub mod compile;
 mod contract;
 mod error;
@@ -66,6 +73,7 @@ pub mod serve;
 pub mod ship;
 pub mod telemetry;
 
+#[cfg(feature = "compiler")]
 pub use compile::componentize::componentize;
 pub use contract::{
     Batch, CategoricalProfile, CategoryCount, ClassScores, FeatureKind, FeatureProfile, Field,

@@ -47,6 +47,8 @@ mod monitor;
 mod dashboard;
 // Signed components.
 mod signing;
+// Precompiled models, the runtime-only build, aarch64 under qemu.
+mod edge;
 // Models in a real OCI registry.
 mod registry;
 // The map of host/src in CONTRIBUTING.md: which folder may import which.

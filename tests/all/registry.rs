@@ -258,6 +258,134 @@ async fn serve_pulls_oci_sources_and_keeps_serving_from_the_cache() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// One artifact carries the component and its precompiled forms: push
+/// with `--precompiled`, pull either form back byte for byte, and `serve`
+/// with trusted keys loads the form for its own target (no compile).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_artifact_carries_precompiled_forms_per_target() {
+    let Some((registry, _)) = registry() else {
+        return;
+    };
+    let dir = temp("oci-precompiled");
+    let (secret, public) = glassbox::artifact::sign::keygen();
+    let public_file = dir.join("fleet.pub");
+    std::fs::write(&public_file, &public).unwrap();
+    let component = examples::FRIEDMAN_TREE.component;
+    let file = dir.join("friedman.wasm");
+    std::fs::write(&file, component).unwrap();
+    let host = glassbox::artifact::precompiled::host_target();
+    let mut forms = Vec::new();
+    for target in [host, "aarch64-unknown-linux-gnu"] {
+        let code = glassbox::EngineBuilder::default()
+            .precompile(component, Some(target))
+            .unwrap();
+        let signed = glassbox::artifact::sign::sign(&code, &secret).unwrap();
+        let path = dir.join(format!("friedman.{target}.cwasm"));
+        std::fs::write(&path, &signed).unwrap();
+        forms.push((target, path, signed));
+    }
+    let reference = format!("{registry}/glassbox/friedman:precompiled");
+    let (file_, reference_) = (file.clone(), reference.clone());
+    let paths: Vec<String> = forms
+        .iter()
+        .map(|(_, p, _)| p.to_str().unwrap().to_string())
+        .collect();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut args = vec!["push", file_.to_str().unwrap(), &reference_, "--insecure"];
+        for p in &paths {
+            args.extend(["--precompiled", p.as_str()]);
+        }
+        glassbox(&args)
+    })
+    .await
+    .unwrap();
+    assert!(out.contains("and 2 precompiled form(s)"), "{out}");
+
+    let manifest = get_json(&format!(
+        "http://{registry}/v2/glassbox/friedman/manifests/precompiled"
+    ));
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3, "{manifest}");
+    assert_eq!(layers[0]["mediaType"], "application/wasm");
+    for (layer, (target, _, _)) in layers[1..].iter().zip(&forms) {
+        assert_eq!(
+            layer["mediaType"],
+            "application/vnd.glassbox.precompiled.v1"
+        );
+        assert_eq!(layer["annotations"]["dev.glassbox.target"], *target);
+    }
+
+    let (reference_, dir_) = (reference.clone(), dir.clone());
+    let pulled = tokio::task::spawn_blocking(move || {
+        let get = |target: Option<&str>, name: &str| {
+            let out = dir_.join(name);
+            let mut args = vec![
+                "pull",
+                &reference_,
+                "-o",
+                out.to_str().unwrap(),
+                "--insecure",
+            ];
+            if let Some(t) = target {
+                args.extend(["--target", t]);
+            }
+            glassbox(&args);
+            std::fs::read(out).unwrap()
+        };
+        (
+            get(None, "back.wasm"),
+            get(Some("native"), "back-native.cwasm"),
+            get(Some("aarch64-unknown-linux-gnu"), "back-arm.cwasm"),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(pulled.0, component);
+    assert_eq!(pulled.1, forms[0].2);
+    assert_eq!(pulled.2, forms[1].2);
+
+    // A form made from another component is refused at push.
+    let other = dir.join("digits.wasm");
+    std::fs::write(&other, examples::DIGITS_LOGREG.component).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_glassbox"))
+        .args(["push", other.to_str().unwrap(), &reference, "--insecure"])
+        .args(["--precompiled", forms[0].1.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("not from this one"),
+        "{err}"
+    );
+
+    // serve, trusting the key: the form for this host, from the cache.
+    let cache = dir.join("cache");
+    let server = crate::util::TestServer::try_start(glassbox::serve::Config {
+        models: vec![format!("oci://{reference}").into()],
+        insecure_registries: vec![registry.clone()],
+        registry_cache: Some(cache.clone()),
+        trusted_keys: vec![public_file.clone()],
+        ..glassbox::serve::Config::default()
+    })
+    .await
+    .unwrap();
+    let models: serde_json::Value =
+        reqwest::get(format!("{}/v2/models/friedman-tree", server.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(models["name"], "friedman-tree", "{models}");
+    server.shutdown().await.unwrap();
+    let digest = format!("sha256-{}", sha256_hex(&forms[0].2));
+    assert!(
+        cache.join("blobs").join(format!("{digest}.cwasm")).exists(),
+        "the precompiled form is what was kept and loaded"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     format!("{:x}", sha2::Sha256::digest(bytes))
@@ -289,7 +417,7 @@ fn get_json(url: &str) -> serde_json::Value {
 fn the_kubernetes_example_configs_parse() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/kubernetes");
     let mut found = 0;
-    for name in ["glassbox.yaml", "canary.yaml"] {
+    for name in ["glassbox.yaml", "canary.yaml", "edge.yaml"] {
         let text = std::fs::read_to_string(dir.join(name)).unwrap();
         let mut lines = text.lines();
         while let Some(line) = lines.next() {
@@ -304,16 +432,22 @@ fn the_kubernetes_example_configs_parse() {
                 .collect();
             let config = glassbox::serve::Config::from_toml(&block.join("\n"))
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
+            // The edge example serves what its init containers pulled.
+            let from = if name == "edge.yaml" {
+                "/var/lib/"
+            } else {
+                "oci://"
+            };
             assert!(
                 config
                     .models
                     .iter()
-                    .all(|m| m.to_str().unwrap().starts_with("oci://")),
+                    .all(|m| m.to_str().unwrap().starts_with(from)),
                 "{name}"
             );
             assert_eq!(config.trusted_keys.len(), 1, "{name}");
             found += 1;
         }
     }
-    assert_eq!(found, 2);
+    assert_eq!(found, 3);
 }

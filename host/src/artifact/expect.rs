@@ -327,6 +327,7 @@ impl Expectations {
     }
 
     /// Appends these expectations as the component's [`SECTION`].
+    #[cfg(feature = "compiler")]
     pub(crate) fn write(&self, component: &mut Vec<u8>) {
         super::append_custom_section(
             component,

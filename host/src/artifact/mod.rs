@@ -13,6 +13,7 @@ use wasm_encoder::Encode as _;
 use crate::error::{Error, Result};
 
 pub mod expect;
+pub mod precompiled;
 pub mod sign;
 mod source;
 

@@ -33,6 +33,7 @@ impl Source {
     }
 
     /// Appends this source as the component's `glassbox-source` section.
+    #[cfg(feature = "compiler")]
     pub(crate) fn write(&self, component: &mut Vec<u8>) {
         super::append_custom_section(
             component,

@@ -23,13 +23,6 @@ use std::time::{Duration, Instant};
 
 use super::Limits;
 
-/// The default memory budget of a compile: 2 GiB, or a quarter of the
-/// machine's memory when that is less.
-pub(crate) fn default_memory() -> u64 {
-    let quarter = super::limits::physical_memory().map_or(u64::MAX, |m| m as u64 / 4);
-    quarter.min(2 << 30)
-}
-
 /// Why a compile under a budget did not produce code.
 #[derive(Debug)]
 pub(crate) enum Failed {
@@ -66,12 +59,13 @@ impl std::fmt::Display for Failed {
 }
 
 /// Compiles `component` in a child process under `budget`, for an engine
-/// built from `limits` (`interruptible` as the engine is), and returns the
-/// serialized code.
+/// built from `limits` (`interruptible` as the engine is) on `target` (this
+/// host when `None`), and returns the serialized code.
 pub(crate) fn compile_in_child(
     helper: &Path,
     limits: &Limits,
     interruptible: bool,
+    target: Option<&str>,
     component: &[u8],
 ) -> Result<Vec<u8>, Failed> {
     let dir = private_dir().map_err(Failed::Spawn)?;
@@ -79,8 +73,12 @@ pub(crate) fn compile_in_child(
     let output = dir.path.join("component.cwasm");
     std::fs::write(&input, component).map_err(Failed::Spawn)?;
     let limits_json = serde_json::to_string(limits).expect("limits always serialise");
-    let mut child = Command::new(helper)
-        .arg("__compile")
+    let mut command = Command::new(helper);
+    command.arg("__compile");
+    if let Some(target) = target {
+        command.arg("--target").arg(target);
+    }
+    let mut child = command
         .arg("--limits")
         .arg(&limits_json)
         .arg("--interruptible")
@@ -161,6 +159,7 @@ fn private_dir() -> std::io::Result<PrivateDir> {
 pub fn compile_command(
     limits: Limits,
     interruptible: bool,
+    target: Option<&str>,
     input: &Path,
     output: &Path,
 ) -> std::io::Result<()> {
@@ -169,15 +168,21 @@ pub fn compile_command(
     // SAFETY: `setpriority` takes plain integers and changes only this
     // process's scheduling; a failure leaves it as it was.
     let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
-    let engine = crate::EngineBuilder::default()
+    let builder = crate::EngineBuilder::default()
         .limits(limits)
-        .interruptible(interruptible)
-        .build()
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        .interruptible(interruptible);
     let bytes = std::fs::read(input)?;
-    let code = engine
-        .wasmtime()
-        .precompile_component(&bytes)
-        .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    let code = match target {
+        Some(target) => builder
+            .target_engine(target)
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .precompile_component(&bytes),
+        None => builder
+            .build()
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .wasmtime()
+            .precompile_component(&bytes),
+    }
+    .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
     std::fs::File::create(output)?.write_all(&code)
 }

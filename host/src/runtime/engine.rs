@@ -13,16 +13,16 @@
 //! 5. An on-disk cache of compiled code keyed by the component's digest and
 //!    the engine's compatibility hash, so a restart does not recompile.
 
-use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use sha2::{Digest as _, Sha256};
+#[cfg(feature = "compiler")]
+use wasmtime::OptLevel;
 use wasmtime::component::Component;
-use wasmtime::{Config, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::limits::Limits;
 use super::model::{GuestMemory, LogSink, Model};
@@ -161,9 +161,11 @@ impl EngineBuilder {
             .or_else(|| env("HOME").map(|d| d.join(".cache").join("glassbox")))
     }
 
-    /// Creates the engine and starts its epoch ticker.
-    pub fn build(self) -> Result<Engine> {
-        let limits = self.limits;
+    /// wasmtime's configuration for these settings. Precompiling for
+    /// another target uses the same one, with the target set, so that what
+    /// a build machine compiles is what this engine would have.
+    fn config(&self) -> Config {
+        let limits = &self.limits;
         // A model component holds one memory but several core instances and
         // tables: the guest's module plus the small adapter modules that
         // wit-component adds. Four of each per component leaves room.
@@ -190,8 +192,9 @@ impl EngineBuilder {
             .linear_memory_keep_resident(KEEP_RESIDENT)
             .table_keep_resident(KEEP_RESIDENT);
         let mut config = Config::new();
+        #[cfg(feature = "compiler")]
+        config.cranelift_opt_level(OptLevel::Speed);
         config
-            .cranelift_opt_level(OptLevel::Speed)
             .wasm_component_model(true)
             .epoch_interruption(self.interruptible)
             .max_wasm_stack(limits.stack_bytes)
@@ -210,6 +213,82 @@ impl EngineBuilder {
         if std::env::var_os("GLASSBOX_PERF_MAP").is_some_and(|v| v == "1") {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
+        config
+    }
+
+    /// Compiles `component` into a precompiled model for `target` (a triple
+    /// such as `aarch64-unknown-linux-gnu`; `None` for this host), with this
+    /// builder's settings: an engine on the target with the same limits and
+    /// interruption loads it without compiling, once a trusted key has
+    /// signed it (see [`crate::artifact::precompiled`]). The component is
+    /// not instantiated here: check it first by loading it on this host.
+    ///
+    /// For an x86-64 target the code assumes x86-64-v2 (SSE4.2 and
+    /// POPCNT; every x86-64 CPU since 2009), which wasm's SIMD needs; an
+    /// aarch64 target assumes the base architecture. A node checks the
+    /// features before loading.
+    #[cfg(feature = "compiler")]
+    pub fn precompile(&self, component: &[u8], target: Option<&str>) -> Result<Vec<u8>> {
+        artifact::check_header(component)?;
+        let load_error = |source: anyhow::Error| Error::Load {
+            model: "(precompile)".into(),
+            source,
+        };
+        if artifact::precompiled::is_precompiled(component) {
+            return Err(Error::NotAComponent(
+                "it is already precompiled; precompile the component it was made from".into(),
+            ));
+        }
+        let target = target.unwrap_or(artifact::precompiled::host_target());
+        let code = match &self.compile_helper {
+            Some(helper) => super::compiler::compile_in_child(
+                helper,
+                &self.limits,
+                self.interruptible,
+                Some(target),
+                component,
+            )
+            .map_err(|e| load_error(anyhow::anyhow!("{e}")))?,
+            None => self
+                .target_engine(target)?
+                .precompile_component(component)
+                .map_err(|e| load_error(e.into()))?,
+        };
+        Ok(artifact::precompiled::wrap(component, target, &code))
+    }
+
+    /// A wasmtime engine with these settings that compiles for `target`.
+    #[cfg(feature = "compiler")]
+    pub(crate) fn target_engine(&self, target: &str) -> Result<wasmtime::Engine> {
+        let bad = |e: wasmtime::Error| Error::Load {
+            model: "(precompile)".into(),
+            source: anyhow::anyhow!("target {target}: {e}"),
+        };
+        let mut config = self.config();
+        config.target(target).map_err(bad)?;
+        if target.starts_with("x86_64") {
+            for flag in [
+                "has_sse3",
+                "has_ssse3",
+                "has_sse41",
+                "has_sse42",
+                "has_popcnt",
+            ] {
+                // SAFETY: code with these flags runs only where the CPU has
+                // them: wasmtime compares a file's flags with the host's
+                // before loading it, and refuses it otherwise.
+                unsafe {
+                    config.cranelift_flag_enable(flag);
+                }
+            }
+        }
+        wasmtime::Engine::new(&config).map_err(bad)
+    }
+
+    /// Creates the engine and starts its epoch ticker.
+    pub fn build(self) -> Result<Engine> {
+        let config = self.config();
+        let limits = self.limits;
         let engine = wasmtime::Engine::new(&config).map_err(|e| Error::Load {
             model: "(engine)".into(),
             source: anyhow::Error::from(e),
@@ -277,6 +356,10 @@ struct Inner {
     telemetry: Option<Providers>,
     trusted: Option<TrustedKeys>,
     guest_memory: Arc<GuestMemory>,
+    #[cfg_attr(
+        not(feature = "compiler"),
+        expect(dead_code, reason = "the runtime-only build compiles nothing")
+    )]
     compile_helper: Option<PathBuf>,
     _ticker: thread::JoinHandle<()>,
 }
@@ -305,6 +388,8 @@ pub enum CodeSource {
     Compiled,
     /// Loaded from the on-disk cache.
     Cache,
+    /// Loaded from a precompiled model (`.cwasm`) a trusted key signed.
+    Precompiled,
 }
 
 impl Engine {
@@ -316,6 +401,12 @@ impl Engine {
     /// An engine with default limits and no cache.
     pub fn new() -> Result<Engine> {
         EngineBuilder::default().build()
+    }
+
+    /// Whether models must be signed by a trusted key (see
+    /// [`EngineBuilder::trusted_keys`]); precompiled models load only then.
+    pub fn has_trusted_keys(&self) -> bool {
+        self.inner.trusted.is_some()
     }
 
     /// The limits calls run under.
@@ -386,6 +477,9 @@ impl Engine {
     /// in errors until the model has told its own name.
     pub fn load_named(&self, label: &str, bytes: &[u8]) -> Result<Model> {
         artifact::check_header(bytes)?;
+        if artifact::precompiled::is_precompiled(bytes) {
+            return self.load_precompiled(label, bytes);
+        }
         // Before anything reads the bytes further: a refused component is
         // never compiled, not even from the cache.
         let signer = match &self.inner.trusted {
@@ -415,6 +509,80 @@ impl Engine {
         )
     }
 
+    /// Loads a precompiled model: native code, so only when a trusted key
+    /// signed it, for this target and this engine's settings.
+    fn load_precompiled(&self, label: &str, bytes: &[u8]) -> Result<Model> {
+        let refused = |reason: String| Error::Precompiled {
+            model: label.to_string(),
+            reason,
+        };
+        // Before anything reads the bytes further.
+        let Some(keys) = &self.inner.trusted else {
+            return Err(refused(
+                "it is native code, which loads only when a trusted key signed it, and no trusted \
+                 key is configured (--trusted-key, GLASSBOX_TRUSTED_KEYS or the config's \
+                 trusted_keys)"
+                    .into(),
+            ));
+        };
+        let signer = keys.verify(bytes).map_err(|reason| Error::Signature {
+            model: label.to_string(),
+            reason,
+        })?;
+        let pre = artifact::precompiled::read(bytes).map_err(refused)?;
+        let host = artifact::precompiled::host_target();
+        if pre.header.target != host {
+            return Err(refused(format!(
+                "it is precompiled for {}, and this host is {host}; precompile it with \
+                 --target {host}",
+                pre.header.target
+            )));
+        }
+        let digest = pre.header.component_digest().map_err(refused)?;
+        // SAFETY: a trusted key signed these bytes, native code included
+        // (checked above): the key's holder vouches for the code as for
+        // the component it was compiled from. wasmtime checks the code's
+        // header, its version and that it was compiled with this engine's
+        // settings for features this CPU has, and refuses it otherwise.
+        let component =
+            unsafe { Component::deserialize(&self.inner.engine, pre.code) }.map_err(|e| {
+                refused(format!(
+                    "its code does not fit this engine ({e}); precompile it again with this \
+                     glassbox ({})",
+                    env!("CARGO_PKG_VERSION")
+                ))
+            })?;
+        Model::new(
+            self.clone(),
+            label,
+            component,
+            digest,
+            usize::try_from(pre.header.component_bytes).unwrap_or(usize::MAX),
+            CodeSource::Precompiled,
+            Source::read(bytes),
+            Expectations::read(bytes)?,
+            Some(signer),
+            self.inner.log.clone(),
+            super::linalg::read_constants(bytes).map_err(|e| Error::Load {
+                model: label.to_string(),
+                source: anyhow::anyhow!(e),
+            })?,
+        )
+    }
+
+    /// Without a compiler there is no code to cache: only precompiled
+    /// models load.
+    #[cfg(not(feature = "compiler"))]
+    fn compile(
+        &self,
+        label: &str,
+        bytes: &[u8],
+        _digest: &[u8; 32],
+    ) -> Result<(Component, CodeSource)> {
+        Ok((self.compile_fresh(label, bytes)?, CodeSource::Compiled))
+    }
+
+    #[cfg(feature = "compiler")]
     fn compile(
         &self,
         label: &str,
@@ -454,6 +622,18 @@ impl Engine {
 
     /// Compiles `bytes`, in a child process under the compile budget when
     /// the engine has a helper (see [`super::compiler`]).
+    #[cfg(not(feature = "compiler"))]
+    fn compile_fresh(&self, label: &str, _bytes: &[u8]) -> Result<Component> {
+        Err(Error::Precompiled {
+            model: label.to_string(),
+            reason: "this glassbox is the runtime-only build, which has no compiler: load the \
+                     model precompiled for this target (`glassbox precompile` on a build \
+                     machine, then `glassbox sign`)"
+                .into(),
+        })
+    }
+
+    #[cfg(feature = "compiler")]
     fn compile_fresh(&self, label: &str, bytes: &[u8]) -> Result<Component> {
         let engine = &self.inner.engine;
         let load_error = |source: anyhow::Error| Error::Load {
@@ -467,6 +647,7 @@ impl Engine {
             helper,
             &self.inner.limits,
             self.inner.interruptible,
+            None,
             bytes,
         )
         .map_err(|e| load_error(anyhow::anyhow!("{e}")))?;
@@ -480,7 +661,10 @@ impl Engine {
 
     /// A short hex digest of everything that makes compiled code compatible
     /// with this engine (wasmtime version, target, settings).
+    #[cfg(feature = "compiler")]
     fn compatibility_key(&self) -> String {
+        use sha2::{Digest as _, Sha256};
+        use std::hash::Hasher;
         struct ShaHasher(Sha256);
         impl Hasher for ShaHasher {
             fn finish(&self) -> u64 {
@@ -496,6 +680,7 @@ impl Engine {
     }
 }
 
+#[cfg(feature = "compiler")]
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));

@@ -69,7 +69,7 @@ impl Default for Limits {
             reuse_instances: false,
             memory_budget_bytes: half_of_physical_memory(),
             compile_timeout: Duration::from_secs(60),
-            compile_memory_bytes: super::compiler::default_memory(),
+            compile_memory_bytes: default_compile_memory(),
         }
     }
 }
@@ -139,4 +139,11 @@ pub mod info {
     /// Everything the description holds, as the host stores it (strings,
     /// numbers and list entries), in bytes.
     pub const TOTAL_BYTES: usize = 16 << 20;
+}
+
+/// The default memory budget of a compile: 2 GiB, or a quarter of the
+/// machine's memory when that is less.
+fn default_compile_memory() -> u64 {
+    let quarter = physical_memory().map_or(u64::MAX, |m| m as u64 / 4);
+    quarter.min(2 << 30)
 }

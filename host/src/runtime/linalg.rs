@@ -98,6 +98,7 @@ pub(crate) fn read_constants(component: &[u8]) -> Result<Vec<HostMatrix>, String
 
 /// Encodes matrices as a [`WEIGHTS_SECTION`] (what `glassbox compile`
 /// writes): `(rows, cols, values)` each.
+#[cfg(any(feature = "compiler", test))]
 pub(crate) fn encode_constants(matrices: &[(usize, usize, Vec<f32>)]) -> Vec<u8> {
     let mut out = (matrices.len() as u32).to_le_bytes().to_vec();
     for (rows, cols, values) in matrices {

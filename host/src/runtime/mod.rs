@@ -9,6 +9,7 @@
 //! through [`crate::artifact`].
 
 pub mod batch;
+#[cfg(feature = "compiler")]
 pub mod compiler;
 mod describe;
 mod engine;

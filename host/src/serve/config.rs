@@ -202,7 +202,7 @@ impl Default for ServeLimits {
 
 /// The environment variables [`Config::apply_env`] reads, with the key each
 /// overrides. `GLASSBOX_MODELS` is a path list (`:`-separated on Unix).
-pub const ENV_VARS: [(&str, &str); 12] = [
+pub const ENV_VARS: [(&str, &str); 13] = [
     ("GLASSBOX_LISTEN", "listen"),
     ("GLASSBOX_MODELS", "models"),
     ("GLASSBOX_WATCH_INTERVAL_MS", "watch_interval_ms"),
@@ -218,6 +218,7 @@ pub const ENV_VARS: [(&str, &str); 12] = [
         "GLASSBOX_MEMORY_BUDGET_BYTES",
         "model_limits.memory_budget_bytes",
     ),
+    ("GLASSBOX_MAX_INSTANCES", "model_limits.max_instances"),
     ("GLASSBOX_MONITOR", "monitor.enabled"),
     ("GLASSBOX_PREDICTION_LOG", "prediction_log.dir"),
     ("GLASSBOX_TRUSTED_KEYS", "trusted_keys"),
@@ -280,6 +281,9 @@ impl Config {
         }
         if let Some(v) = get("GLASSBOX_MEMORY_BUDGET_BYTES") {
             self.model_limits.memory_budget_bytes = parse("GLASSBOX_MEMORY_BUDGET_BYTES", &v)?;
+        }
+        if let Some(v) = get("GLASSBOX_MAX_INSTANCES") {
+            self.model_limits.max_instances = parse("GLASSBOX_MAX_INSTANCES", &v)?;
         }
         if let Some(v) = get("GLASSBOX_MONITOR") {
             self.monitor.enabled = parse("GLASSBOX_MONITOR", &v)?;

@@ -192,6 +192,7 @@ impl Server {
         let loading = service.clone();
         let sources = config.models.clone();
         let interval = Duration::from_millis(config.watch_interval_ms);
+        #[cfg(feature = "oci")]
         let oci = OciSources {
             insecure: config.insecure_registries.clone(),
             cache: crate::ship::oci::Cache::new(config.registry_cache.clone().unwrap_or_else(
@@ -204,6 +205,8 @@ impl Server {
                 },
             )),
         };
+        #[cfg(not(feature = "oci"))]
+        let oci = OciSources;
         // Loading compiles: blocking work, off the async workers.
         let watchers =
             tokio::task::spawn_blocking(move || load(&loading, &sources, interval, &oci))
@@ -551,6 +554,7 @@ pub async fn shutdown_signal() {
 
 /// Loads the sources into the service; returns the directory watchers.
 /// Where `oci://` sources come from and go to.
+#[cfg(feature = "oci")]
 struct OciSources {
     insecure: Vec<String>,
     cache: crate::ship::oci::Cache,
@@ -559,7 +563,16 @@ struct OciSources {
 /// Pulls `reference` into the cache, or, when the registry cannot be
 /// reached, falls back on the digest it last resolved to. Returns the
 /// component's file and digest.
-fn fetch(reference: &str, oci: &OciSources) -> Result<(PathBuf, String), ServeError> {
+#[cfg(feature = "oci")]
+fn fetch(
+    reference: &str,
+    oci: &OciSources,
+    engine: &crate::Engine,
+) -> Result<(PathBuf, String), ServeError> {
+    // The artifact's precompiled form for this host loads without a
+    // compile, but only where keys are trusted; without them, the component.
+    let target = (engine.has_trusted_keys() || !cfg!(feature = "compiler"))
+        .then(crate::artifact::precompiled::host_target);
     let host = reference
         .trim_start_matches("oci://")
         .split('/')
@@ -574,15 +587,23 @@ fn fetch(reference: &str, oci: &OciSources) -> Result<(PathBuf, String), ServeEr
         tokio::runtime::Handle::current().block_on(crate::ship::oci::pull(reference, &options));
     match pulled {
         Ok(pulled) => {
-            let file = oci
+            let (file, digest) = oci
                 .cache
-                .store(reference, &pulled)
+                .store(reference, &pulled, target)
                 .map_err(|source| ServeError::Io {
                     path: reference.into(),
                     source,
                 })?;
-            tracing::info!("{reference}: pulled {}", pulled.layer_digest);
-            Ok((file, pulled.layer_digest))
+            if digest == pulled.layer_digest {
+                tracing::info!("{reference}: pulled {digest}");
+            } else {
+                tracing::info!(
+                    "{reference}: pulled {digest}, precompiled for {} from component {}",
+                    target.unwrap_or_default(),
+                    pulled.layer_digest
+                );
+            }
+            Ok((file, digest))
         }
         Err(e) => match oci.cache.lookup(reference) {
             Some((file, digest)) => {
@@ -596,6 +617,23 @@ fn fetch(reference: &str, oci: &OciSources) -> Result<(PathBuf, String), ServeEr
             ))),
         },
     }
+}
+
+/// The runtime-only build has no registry client.
+#[cfg(not(feature = "oci"))]
+struct OciSources;
+
+#[cfg(not(feature = "oci"))]
+fn fetch(
+    reference: &str,
+    _: &OciSources,
+    _: &crate::Engine,
+) -> Result<(PathBuf, String), ServeError> {
+    Err(ServeError::Config(format!(
+        "{reference}: this glassbox is built without the registry client (cargo feature `oci`, \
+         left out of the runtime-only build); pull the model with `glassbox pull` elsewhere and \
+         serve the file"
+    )))
 }
 
 fn load(
@@ -628,7 +666,7 @@ fn load(
     let mut watchers = Vec::new();
     for path in sources {
         if let Some(reference) = path.to_str().filter(|p| p.starts_with("oci://")) {
-            let (file, digest) = fetch(reference, oci)?;
+            let (file, digest) = fetch(reference, oci, service.engine())?;
             let model = service
                 .engine()
                 .load_file(&file)

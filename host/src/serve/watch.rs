@@ -328,7 +328,7 @@ impl Watcher {
     }
 }
 
-/// The model name a file may serve: its name before `.wasm` and before any
+/// The model name a file may serve: its name before `.wasm` (`.cwasm`) and before any
 /// `@` (see `Watcher::may_serve`).
 fn bound_name(path: &Path) -> String {
     let stem = path
@@ -338,9 +338,10 @@ fn bound_name(path: &Path) -> String {
     stem.split('@').next().unwrap_or_default().to_string()
 }
 
-/// `*.wasm`, not hidden.
+/// `*.wasm` (components) or `*.cwasm` (precompiled), not hidden.
 fn is_model_file(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "wasm")
+    path.extension()
+        .is_some_and(|e| e == "wasm" || e == "cwasm")
         && path
             .file_name()
             .and_then(|n| n.to_str())

@@ -2,5 +2,7 @@
 //! the TLS set-up shared by every outbound connection (registries and the
 //! OTLP exporters).
 
+#[cfg(feature = "oci")]
 pub mod oci;
+#[cfg(feature = "oci")]
 pub(crate) mod tls;

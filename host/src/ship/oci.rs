@@ -13,6 +13,13 @@
 //! config file (`$DOCKER_CONFIG/config.json`, else
 //! `~/.docker/config.json`, `auths.REGISTRY.auth`); else anonymous.
 //! `insecure` talks plain HTTP, for loopback test registries.
+//!
+//! Precompiled forms of the component (`glassbox precompile`, one per
+//! target) travel in the same artifact, as further layers of media type
+//! [`PRECOMPILED_MEDIA_TYPE`] annotated with their target triple
+//! ([`TARGET_ANNOTATION`]): one reference names the model, and a node takes
+//! the form for its own target, or the component. Tools that know only the
+//! Wasm layout find the component as the artifact's first layer.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,8 +33,14 @@ use sha2::{Digest as _, Sha256};
 
 /// Media type of the config of a Wasm OCI artifact.
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.wasm.config.v0+json";
-/// Media type of its one layer, the component.
+/// Media type of its first layer, the component.
 pub const LAYER_MEDIA_TYPE: &str = "application/wasm";
+/// Media type of a precompiled form of the component (one per target).
+pub const PRECOMPILED_MEDIA_TYPE: &str = "application/vnd.glassbox.precompiled.v1";
+/// The annotation naming a precompiled layer's target triple.
+pub const TARGET_ANNOTATION: &str = "dev.glassbox.target";
+/// Precompiled forms one artifact may carry (targets are few).
+pub const MAX_PRECOMPILED: usize = 16;
 
 /// Why a push or pull failed.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +69,10 @@ pub enum OciError {
         /// What it holds instead.
         reason: String,
     },
+    /// A precompiled form given to push was not made from the component,
+    /// or two are for the same target.
+    #[error("{0}")]
+    Precompiled(String),
     /// The bytes pulled do not match their digest.
     #[error("{reference}: the layer's bytes do not match its digest {digest}")]
     Digest {
@@ -108,10 +125,32 @@ pub struct ComponentWorld {
 pub struct Pulled {
     /// The component.
     pub component: Vec<u8>,
+    /// Its precompiled forms, by target triple (checked against their
+    /// digests, not their signatures: the engine does that when it loads
+    /// one).
+    pub precompiled: Vec<PulledForm>,
     /// The manifest's digest, `sha256:…`.
     pub manifest_digest: String,
     /// The component's digest, `sha256:…`.
     pub layer_digest: String,
+}
+
+/// A precompiled form pulled with the component.
+#[derive(Debug, Clone)]
+pub struct PulledForm {
+    /// Its target triple.
+    pub target: String,
+    /// The `.cwasm` bytes.
+    pub bytes: Vec<u8>,
+    /// Their digest, `sha256:…`.
+    pub digest: String,
+}
+
+impl Pulled {
+    /// The precompiled form for `target`, if the artifact has one.
+    pub fn form(&self, target: &str) -> Option<&PulledForm> {
+        self.precompiled.iter().find(|f| f.target == target)
+    }
 }
 
 /// What a push made.
@@ -214,19 +253,25 @@ fn world_of(component: &[u8]) -> ComponentWorld {
     world
 }
 
-/// Pushes `component` to `reference` as a Wasm OCI artifact.
+/// Pushes `component` to `reference` as a Wasm OCI artifact, with its
+/// precompiled forms (`.cwasm` bytes, each made from this very component,
+/// at most one per target) as further layers.
 pub async fn push(
     component: &[u8],
+    precompiled: &[Vec<u8>],
     reference: &str,
     options: &OciOptions,
 ) -> Result<Pushed, OciError> {
     let image = parse(reference)?;
     let layer_digest = sha256(component);
+    let forms = check_forms(component, precompiled)?;
     let config = WasmConfig {
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         architecture: "wasm".into(),
         os: "wasip2".into(),
-        layer_digests: vec![layer_digest.clone()],
+        layer_digests: std::iter::once(layer_digest.clone())
+            .chain(precompiled.iter().map(|p| sha256(p)))
+            .collect(),
         component: world_of(component),
     };
     let config = Config::new(
@@ -238,11 +283,26 @@ pub async fn push(
         .title
         .as_ref()
         .map(|t| BTreeMap::from([("org.opencontainers.image.title".to_string(), t.clone())]));
-    let layers = [ImageLayer::new(
+    let mut layers = vec![ImageLayer::new(
         component.to_vec(),
         LAYER_MEDIA_TYPE.into(),
-        title,
+        title.clone(),
     )];
+    for (target, bytes) in forms {
+        let mut annotations = BTreeMap::from([(TARGET_ANNOTATION.to_string(), target.clone())]);
+        if let Some(t) = &options.title {
+            let stem = t.strip_suffix(".wasm").unwrap_or(t);
+            annotations.insert(
+                "org.opencontainers.image.title".to_string(),
+                format!("{stem}.{target}.cwasm"),
+            );
+        }
+        layers.push(ImageLayer::new(
+            bytes.to_vec(),
+            PRECOMPILED_MEDIA_TYPE.into(),
+            Some(annotations),
+        ));
+    }
     let mut annotations = BTreeMap::new();
     annotations.insert(
         "org.opencontainers.image.created".to_string(),
@@ -268,8 +328,50 @@ pub async fn push(
     })
 }
 
-/// Pulls the component of the Wasm OCI artifact at `reference`, checking
-/// its bytes against the manifest's digest.
+/// The targets of `precompiled`, checked: each a precompiled model made
+/// from `component`, no target twice.
+fn check_forms<'a>(
+    component: &[u8],
+    precompiled: &'a [Vec<u8>],
+) -> Result<Vec<(String, &'a [u8])>, OciError> {
+    if precompiled.len() > MAX_PRECOMPILED {
+        return Err(OciError::Precompiled(format!(
+            "{} precompiled forms; an artifact carries at most {MAX_PRECOMPILED}",
+            precompiled.len()
+        )));
+    }
+    let digest = hex::encode(crate::artifact::digest(component));
+    let mut out: Vec<(String, &[u8])> = Vec::new();
+    for (i, bytes) in precompiled.iter().enumerate() {
+        let form = crate::artifact::precompiled::read(bytes)
+            .map_err(|e| OciError::Precompiled(format!("precompiled form {}: {e}", i + 1)))?;
+        if form.header.component_sha256 != digest {
+            return Err(OciError::Precompiled(format!(
+                "precompiled form {} ({}) was made from component sha256:{}, not from this one \
+                 (sha256:{digest})",
+                i + 1,
+                form.header.target,
+                form.header.component_sha256
+            )));
+        }
+        if out.iter().any(|(t, _)| *t == form.header.target) {
+            return Err(OciError::Precompiled(format!(
+                "two precompiled forms for {}",
+                form.header.target
+            )));
+        }
+        out.push((form.header.target, bytes));
+    }
+    Ok(out)
+}
+
+/// Largest layer pulled: a component or its native code is megabytes; a
+/// registry that declares more is refused before a byte is fetched.
+pub const MAX_LAYER_BYTES: u64 = 1 << 30;
+
+/// Pulls the component of the Wasm OCI artifact at `reference`, and its
+/// precompiled forms, checking every layer's bytes against the manifest's
+/// digest.
 pub async fn pull(reference: &str, options: &OciOptions) -> Result<Pulled, OciError> {
     let image = parse(reference)?;
     let registry_error = |e: oci_client::errors::OciDistributionError| OciError::Registry {
@@ -295,31 +397,68 @@ pub async fn pull(reference: &str, options: &OciOptions) -> Result<Pulled, OciEr
             manifest.config.media_type
         )));
     }
-    let [layer] = manifest.layers.as_slice() else {
-        return Err(not_wasm(format!(
-            "{} layers, not one",
-            manifest.layers.len()
-        )));
+    let Some((layer, forms)) = manifest.layers.split_first() else {
+        return Err(not_wasm("no layers".into()));
     };
     if layer.media_type != LAYER_MEDIA_TYPE {
         return Err(not_wasm(format!(
-            "its layer is {}, not {LAYER_MEDIA_TYPE}",
+            "its first layer is {}, not {LAYER_MEDIA_TYPE}",
             layer.media_type
         )));
     }
-    let mut component = Vec::with_capacity(usize::try_from(layer.size).unwrap_or(0));
-    client
-        .pull_blob(&image, layer, &mut component)
-        .await
-        .map_err(registry_error)?;
-    if sha256(&component) != layer.digest {
-        return Err(OciError::Digest {
-            reference: reference.to_string(),
-            digest: layer.digest.clone(),
+    if forms.len() > MAX_PRECOMPILED {
+        return Err(not_wasm(format!(
+            "{} layers; at most one component and {MAX_PRECOMPILED} precompiled forms",
+            manifest.layers.len()
+        )));
+    }
+    for form in forms {
+        if form.media_type != PRECOMPILED_MEDIA_TYPE {
+            return Err(not_wasm(format!(
+                "a layer is {}, neither {LAYER_MEDIA_TYPE} (first) nor {PRECOMPILED_MEDIA_TYPE}",
+                form.media_type
+            )));
+        }
+    }
+    let fetch = async |layer: &oci_client::manifest::OciDescriptor| -> Result<Vec<u8>, OciError> {
+        if u64::try_from(layer.size).unwrap_or(u64::MAX) > MAX_LAYER_BYTES {
+            return Err(not_wasm(format!(
+                "a layer of {} bytes; at most {MAX_LAYER_BYTES} are pulled",
+                layer.size
+            )));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(layer.size).unwrap_or(0));
+        client
+            .pull_blob(&image, layer, &mut bytes)
+            .await
+            .map_err(registry_error)?;
+        if sha256(&bytes) != layer.digest {
+            return Err(OciError::Digest {
+                reference: reference.to_string(),
+                digest: layer.digest.clone(),
+            });
+        }
+        Ok(bytes)
+    };
+    let component = fetch(layer).await?;
+    let mut precompiled = Vec::with_capacity(forms.len());
+    for form in forms {
+        let target = form
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(TARGET_ANNOTATION))
+            .cloned()
+            .ok_or_else(|| not_wasm(format!("a precompiled layer has no {TARGET_ANNOTATION}")))?;
+        let bytes = fetch(form).await?;
+        precompiled.push(PulledForm {
+            target,
+            bytes,
+            digest: form.digest.clone(),
         });
     }
     Ok(Pulled {
         component,
+        precompiled,
         manifest_digest,
         layer_digest: layer.digest.clone(),
     })
@@ -342,10 +481,12 @@ impl Cache {
         Cache { dir: dir.into() }
     }
 
-    fn blob(&self, digest: &str) -> PathBuf {
+    /// A blob's file: `.wasm` for a component, `.cwasm` for a precompiled
+    /// form (so that the engine and a reader can tell which is which).
+    fn blob(&self, digest: &str, ext: &str) -> PathBuf {
         self.dir
             .join("blobs")
-            .join(format!("{}.wasm", digest.replace(':', "-")))
+            .join(format!("{}.{ext}", digest.replace(':', "-")))
     }
 
     fn reference(&self, reference: &str) -> PathBuf {
@@ -363,10 +504,20 @@ impl Cache {
         self.dir.join("refs").join(escaped)
     }
 
-    /// Keeps `pulled` and records that `reference` resolved to it; returns
-    /// the component's file.
-    pub fn store(&self, reference: &str, pulled: &Pulled) -> std::io::Result<PathBuf> {
-        let blob = self.blob(&pulled.layer_digest);
+    /// Keeps `pulled`'s component, or its precompiled form for `target`
+    /// when given and present, and records that `reference` resolved to
+    /// it; returns its file and digest.
+    pub fn store(
+        &self,
+        reference: &str,
+        pulled: &Pulled,
+        target: Option<&str>,
+    ) -> std::io::Result<(PathBuf, String)> {
+        let (bytes, digest, ext) = match target.and_then(|t| pulled.form(t)) {
+            Some(form) => (&form.bytes, &form.digest, "cwasm"),
+            None => (&pulled.component, &pulled.layer_digest, "wasm"),
+        };
+        let blob = self.blob(digest, ext);
         let refs = self.reference(reference);
         for dir in [blob.parent(), refs.parent()].into_iter().flatten() {
             std::fs::create_dir_all(dir)?;
@@ -375,21 +526,28 @@ impl Cache {
         // digest's name.
         if !blob.exists() {
             let tmp = blob.with_extension("tmp");
-            std::fs::write(&tmp, &pulled.component)?;
+            std::fs::write(&tmp, bytes)?;
             std::fs::rename(&tmp, &blob)?;
         }
         let tmp = refs.with_extension("tmp");
-        std::fs::write(&tmp, &pulled.layer_digest)?;
+        std::fs::write(&tmp, format!("{digest} {ext}"))?;
         std::fs::rename(&tmp, &refs)?;
-        Ok(blob)
+        Ok((blob, digest.clone()))
     }
 
     /// The component `reference` last resolved to, with its digest, when
     /// the cache has it intact.
     pub fn lookup(&self, reference: &str) -> Option<(PathBuf, String)> {
-        let digest = std::fs::read_to_string(self.reference(reference)).ok()?;
-        let blob = self.blob(digest.trim());
+        let record = std::fs::read_to_string(self.reference(reference)).ok()?;
+        // `DIGEST EXT`; a record of an older glassbox is the digest alone.
+        let mut parts = record.split_whitespace();
+        let digest = parts.next()?;
+        let ext = match parts.next() {
+            Some("cwasm") => "cwasm",
+            _ => "wasm",
+        };
+        let blob = self.blob(digest, ext);
         let bytes = std::fs::read(&blob).ok()?;
-        (sha256(&bytes) == digest.trim()).then(|| (blob, digest.trim().to_string()))
+        (sha256(&bytes) == digest).then(|| (blob, digest.to_string()))
     }
 }

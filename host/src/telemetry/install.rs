@@ -255,6 +255,7 @@ impl Telemetry {
         if protocol == Protocol::HttpProtobuf && metrics_on {
             // The HTTP exporters' client panics on its first request without
             // one (and `glassbox serve` failed to start).
+            #[cfg(feature = "oci")]
             crate::ship::tls::install_crypto_provider();
         }
         let resource = resource(config);
