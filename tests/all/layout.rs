@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 /// The folders of `host/src`, lowest first, as CONTRIBUTING.md lists them.
 const LAYERS: [&str; 7] = [
-    "ship",
     "artifact",
+    "ship",
     "telemetry",
     "runtime",
     "monitor",

@@ -301,9 +301,10 @@ async fn an_artifact_carries_precompiled_forms_per_target() {
     .unwrap();
     assert!(out.contains("and 2 precompiled form(s)"), "{out}");
 
-    let manifest = get_json(&format!(
-        "http://{registry}/v2/glassbox/friedman/manifests/precompiled"
-    ));
+    let url = format!("http://{registry}/v2/glassbox/friedman/manifests/precompiled");
+    let manifest = tokio::task::spawn_blocking(move || get_json(&url))
+        .await
+        .unwrap();
     let layers = manifest["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 3, "{manifest}");
     assert_eq!(layers[0]["mediaType"], "application/wasm");
