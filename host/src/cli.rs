@@ -220,7 +220,8 @@ enum Command {
     },
     /// Serve models over HTTP: KServe Open Inference Protocol v2 and KServe v1.
     ///
-    /// Loads each SOURCE (a .wasm component, or a directory whose .wasm files
+    /// Loads each SOURCE (a .wasm component, a .cwasm precompiled model, or
+    /// a directory whose .wasm and .cwasm files
     /// are loaded and then watched: add, replace or remove a file and the
     /// model is loaded, swapped or retired without dropping a request); with
     /// none, the bundled example models. Prints the address, the page to open
@@ -242,8 +243,9 @@ enum Command {
 /// `glassbox serve`'s flags.
 #[derive(Args)]
 struct ServeArgs {
-    /// Model sources: .wasm components, directories (watched) and
-    /// oci://REGISTRY/REPO:TAG images (pulled at start, cached by digest).
+    /// Model sources: .wasm components, .cwasm precompiled models (with
+    /// --trusted-key), directories (watched) and oci://REGISTRY/REPO:TAG
+    /// images (pulled at start, cached by digest).
     /// [default: the bundled example models]
     #[arg(value_name = "MODEL.wasm | DIR | oci://REF")]
     sources: Vec<PathBuf>,

@@ -57,7 +57,7 @@
 //! target, [`compile`], componentize, `EngineBuilder::precompile`, the
 //! bundled examples) and `oci` (`ship::oci`). Without them the crate is a
 //! runtime that loads precompiled models ([`artifact::precompiled`]) only,
-//! a quarter of the size (docs/DISTRIBUTE.md).
+//! a third of the size (docs/DISTRIBUTE.md).
 
 #![warn(missing_docs)]
 
