@@ -14,11 +14,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use glassbox::artifact::precompiled;
-use glassbox::artifact::sign::{self, SignatureError, TrustedKeys};
+use glassbox::artifact::sign::{self, SignatureError};
 use glassbox::{CodeSource, Engine, EngineBuilder, Error, Limits};
 use glassbox_fixtures as fx;
 
 use crate::compile::{REFERENCE, compiled};
+use crate::signing::engine_trusting;
 use crate::util;
 
 const AARCH64: &str = "aarch64-unknown-linux-gnu";
@@ -62,19 +63,12 @@ fn inputs(name: &str) -> Vec<serde_json::Value> {
     util::jsonl(&format!("{}/{name}.inputs.jsonl", fx::SKLEARN))
 }
 
-fn trusting(public: &str) -> Engine {
-    Engine::builder()
-        .trusted_keys(TrustedKeys::from_pems([public]).unwrap())
-        .build()
-        .unwrap()
-}
-
 /// Precompiled for this host, a model answers with the very bits of the
 /// one compiled at load: every reference pipeline, every held-out row.
 #[test]
 fn precompiled_models_answer_the_same_bits_as_compiled_ones() {
     let (secret, public) = sign::keygen();
-    let node = trusting(&public);
+    let node = engine_trusting(&public);
     let compiler = Engine::new().unwrap();
     for name in REFERENCE {
         let component = compiled(fx::SKLEARN, name);
@@ -121,7 +115,7 @@ fn precompiled_models_load_only_when_a_trusted_key_signed_them() {
         .precompile(component, None)
         .unwrap();
     let signed = sign::sign(&code, &secret).unwrap();
-    let node = trusting(&public);
+    let node = engine_trusting(&public);
     node.load(&signed).unwrap();
 
     // No trusted keys at all: refused, however it is signed.

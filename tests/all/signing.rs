@@ -6,7 +6,7 @@ use std::process::Command;
 use glassbox::artifact::sign::{self, SignatureError, TrustedKeys};
 use glassbox::{Engine, Error, examples};
 
-fn engine_trusting(public: &str) -> Engine {
+pub fn engine_trusting(public: &str) -> Engine {
     Engine::builder()
         .trusted_keys(TrustedKeys::from_pems([public]).unwrap())
         .build()
